@@ -1,0 +1,296 @@
+// The shared command runner: own process group, timeout kills the group, output drained and capped.
+
+import { systemClock, type Clock } from "./clock.ts";
+
+export interface CommandSpec {
+  /** Run with `/bin/sh -c`. Exactly one of `command` and `argv`. */
+  command?: string;
+  /** Run directly, no shell. */
+  argv?: string[];
+  /** Extra environment, on top of the agent's own (unless `inheritEnv: false`). */
+  env?: Record<string, string>;
+  inheritEnv?: boolean;
+  cwd?: string;
+  /** Kill the whole process group after this long; the result says `timed_out`. */
+  timeoutMs?: number;
+  /** Bytes kept per stream (default 64 KiB); the rest is counted, not kept. */
+  maxOutputBytes?: number;
+  /** Keep the first bytes (default) or the last ones. Cuts never split a UTF-8 character. */
+  keep?: "head" | "tail";
+  stdin?: string | Uint8Array;
+  /** Aborting kills the process group (a client went away, a drain deadline passed). */
+  signal?: AbortSignal;
+  /** Every chunk as it arrives, before capping (for streaming). */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  /**
+   * After the main process exits, kill what is left of its group (default true), so a check that
+   * left a grandchild running does not keep it alive. Set false for commands meant to start daemons.
+   */
+  killGroupOnExit?: boolean;
+  clock?: Clock;
+}
+
+export interface CommandResult {
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  /** Killed because `signal` was aborted. */
+  aborted: boolean;
+  /** Set when the command could not be started at all (no such binary, bad cwd). */
+  spawn_error: string | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  duration_ms: number;
+  /** Wall-clock ms at start. */
+  started_at: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** Collects one stream up to a cap, keeping the head or the tail, and counts every byte. */
+class Capture {
+  private parts: Uint8Array[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly max: number, private readonly keep: "head" | "tail") {}
+
+  add(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    if (this.keep === "head") {
+      if (this.kept >= this.max) return;
+      const part = chunk.length + this.kept > this.max ? chunk.slice(0, this.max - this.kept) : chunk;
+      this.parts.push(part);
+      this.kept += part.length;
+      return;
+    }
+    this.parts.push(chunk);
+    this.kept += chunk.length;
+    if (this.kept > 2 * this.max + 65536) this.compact();
+  }
+
+  private compact(): void {
+    const all = concat(this.parts, this.kept);
+    const tail = all.slice(all.length - Math.min(all.length, this.max));
+    this.parts = [tail];
+    this.kept = tail.length;
+  }
+
+  result(): { bytes: Uint8Array; truncated: boolean } {
+    let all = concat(this.parts, this.kept);
+    const truncated = this.total > all.length || all.length > this.max;
+    if (this.keep === "tail" && all.length > this.max) all = all.slice(all.length - this.max);
+    if (truncated) all = this.keep === "head" ? trimUtf8End(all) : trimUtf8Start(all);
+    return { bytes: all, truncated };
+  }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Drop an incomplete UTF-8 sequence at the end of a cut buffer. */
+export function trimUtf8End(b: Uint8Array): Uint8Array {
+  let i = b.length - 1;
+  let cont = 0;
+  while (i >= 0 && cont < 3 && (b[i]! & 0xc0) === 0x80) {
+    i--;
+    cont++;
+  }
+  if (i < 0) return b;
+  const lead = b[i]!;
+  const need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+  return need > cont ? b.subarray(0, i) : b;
+}
+
+/** Drop continuation bytes at the start of a buffer cut from the front. */
+export function trimUtf8Start(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && i < 3 && (b[i]! & 0xc0) === 0x80) i++;
+  return i ? b.subarray(i) : b;
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals = "SIGKILL"): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+async function drain(
+  stream: ReadableStream<Uint8Array> | null,
+  cap: Capture,
+  name: "stdout" | "stderr",
+  onOutput: CommandSpec["onOutput"],
+): Promise<void> {
+  if (!stream) return;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value && value.length) {
+        cap.add(value);
+        onOutput?.(name, value);
+      }
+    }
+  } catch {
+    // A pipe torn down by a kill ends the stream; what was read is kept.
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Run a command in its own process group. Never throws for the command's sake: failures to
+ * start, timeouts and signals are all in the result.
+ * @example
+ * const r = await runCommand({ command: "curl -sf localhost:8080/health", timeoutMs: 5000 });
+ * if (r.timed_out) console.log("timed out");
+ */
+export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
+  const clock = spec.clock ?? defaultClock;
+  const start = clock.monotonic();
+  const startedAt = clock.now();
+  const max = spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const keep = spec.keep ?? "head";
+  const out = new Capture(max, keep);
+  const err = new Capture(max, keep);
+  const argv = spec.argv ?? ["/bin/sh", "-c", spec.command ?? ""];
+  const finish = (partial: Partial<CommandResult>): CommandResult => {
+    const o = out.result();
+    const e = err.result();
+    return {
+      exit_code: null,
+      signal: null,
+      timed_out: false,
+      aborted: false,
+      spawn_error: null,
+      stdout: o.bytes,
+      stderr: e.bytes,
+      stdout_bytes: out.total,
+      stderr_bytes: err.total,
+      stdout_truncated: o.truncated,
+      stderr_truncated: e.truncated,
+      duration_ms: Math.round((clock.monotonic() - start) * 100) / 100,
+      started_at: startedAt,
+      ...partial,
+    };
+  };
+  if (argv.length === 0 || (spec.command === undefined && spec.argv === undefined)) {
+    return finish({ spawn_error: "no command given" });
+  }
+  if (spec.signal?.aborted) return finish({ aborted: true, spawn_error: "aborted before start" });
+
+  const env = spec.inheritEnv === false ? { ...spec.env } : { ...process.env, ...spec.env };
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, {
+      cwd: spec.cwd,
+      env: env as Record<string, string>,
+      stdin: spec.stdin === undefined ? "ignore" : "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    });
+  } catch (e) {
+    return finish({ spawn_error: (e as Error).message });
+  }
+  const pid = proc.pid;
+  let timedOut = false;
+  let aborted = false;
+  const timer =
+    spec.timeoutMs !== undefined
+      ? clock.setTimeout(() => {
+          timedOut = true;
+          killGroup(pid);
+        }, spec.timeoutMs)
+      : null;
+  const onAbort = () => {
+    aborted = true;
+    killGroup(pid);
+  };
+  spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+  if (spec.stdin !== undefined && proc.stdin && typeof proc.stdin !== "number") {
+    const sink = proc.stdin;
+    try {
+      sink.write(spec.stdin);
+      await sink.end();
+    } catch {
+      // The command closed its stdin early; that is its business.
+    }
+  }
+
+  const drained = Promise.all([
+    drain(proc.stdout as ReadableStream<Uint8Array>, out, "stdout", spec.onOutput),
+    drain(proc.stderr as ReadableStream<Uint8Array>, err, "stderr", spec.onOutput),
+  ]);
+  const exitCode = await proc.exited;
+  if (spec.killGroupOnExit !== false || timedOut || aborted) killGroup(pid);
+  // Grandchildren that outlive the command may hold the pipes; with the group killed they close.
+  // Without it, stop waiting for them shortly after the exit.
+  if (spec.killGroupOnExit === false) {
+    const t = setTimeout(() => {
+      (proc.stdout as ReadableStream | null)?.cancel().catch(() => {});
+      (proc.stderr as ReadableStream | null)?.cancel().catch(() => {});
+    }, 200);
+    await drained;
+    clearTimeout(t);
+  } else {
+    await drained;
+  }
+  if (timer) clock.clearTimeout(timer);
+  spec.signal?.removeEventListener("abort", onAbort);
+  const sig = proc.signalCode ? String(proc.signalCode) : null;
+  return finish({
+    exit_code: sig ? null : exitCode,
+    signal: sig,
+    timed_out: timedOut,
+    aborted: aborted && !timedOut,
+  });
+}
+
+const defaultClock = systemClock();
+
+const dec = new TextDecoder();
+
+/** Output as text (invalid bytes replaced), trimmed. */
+export function outputText(bytes: Uint8Array): string {
+  return dec.decode(bytes).trim();
+}
+
+/** The first non-empty line of text, at most `max` characters. */
+export function firstLine(text: string, max = 200): string {
+  const line = text.split("\n").find((l) => l.trim() !== "") ?? "";
+  return line.length > max ? line.slice(0, max) + "…" : line.trim();
+}
+
+/**
+ * One-line reason a command did not succeed, or "" when it exited 0:
+ * `exit 1: connection refused`, `timed out after 5s`, `killed by SIGKILL`, `failed to start: ...`.
+ */
+export function failureDetail(r: CommandResult, timeoutMs?: number): string {
+  if (r.spawn_error) return `failed to start: ${r.spawn_error}`;
+  if (r.timed_out) return `timed out after ${timeoutMs !== undefined ? fmtSecs(timeoutMs) : "its timeout"}`;
+  if (r.aborted) return "cancelled";
+  const out = firstLine(outputText(r.stderr)) || firstLine(outputText(r.stdout));
+  if (r.signal) return `killed by ${r.signal}${out ? `: ${out}` : ""}`;
+  if (r.exit_code !== 0) return `exit ${r.exit_code}${out ? `: ${out}` : ""}`;
+  return "";
+}
+
+function fmtSecs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,234 @@
+// The frame codec: u32 big-endian length + UTF-8 JSON, an incremental reader, size caps, text lines.
+
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Longest CONNECT/SYNC line accepted, newline included. */
+export const MAX_LINE_BYTES = 80;
+
+const NL = 0x0a;
+const C = 0x43; // "C"ONNECT
+const S = 0x53; // "S"YNC
+
+/** Thrown by encodeFrame when the body is over the cap. */
+export class FrameTooLargeError extends Error {
+  constructor(readonly size: number, readonly max: number) {
+    super(`frame of ${size} bytes is over the ${max}-byte cap`);
+  }
+}
+
+/**
+ * Encode one value as a frame. Throws FrameTooLargeError when its JSON is over `max` bytes.
+ * @example socket.write(encodeFrame({ type: "ping", id: 1 }));
+ */
+export function encodeFrame(value: unknown, max = DEFAULT_MAX_FRAME_BYTES): Buffer {
+  const json = JSON.stringify(value);
+  const n = Buffer.byteLength(json);
+  if (n > max) throw new FrameTooLargeError(n, max);
+  const out = Buffer.allocUnsafe(4 + n);
+  out.writeUInt32BE(n, 0);
+  out.write(json, 4);
+  return out;
+}
+
+/** Byte length of a value's frame body, without building the frame. */
+export function bodyLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+export type ReaderItem =
+  | { kind: "frame"; body: Uint8Array }
+  | { kind: "line"; text: string }
+  /** A length prefix over the cap (stream mode: the caller answers and closes). */
+  | { kind: "too-large"; length: number }
+  /** Stream mode only: a line-looking start that is not a line (no newline within MAX_LINE_BYTES). */
+  | { kind: "bad-line"; bytes: number }
+  /** Resync mode only: bytes dropped up to and including a newline. */
+  | { kind: "discarded"; bytes: number; reason: string };
+
+export interface ReaderOptions {
+  maxFrameBytes?: number;
+  /**
+   * Where text lines (`CONNECT <port>`, `SYNC <token>`) may appear: "first" = only as the very first
+   * bytes of the stream (unix sockets), "any" = at every frame boundary (serial), "none" = never.
+   */
+  lines?: "first" | "any" | "none";
+  /**
+   * Serial streams: never give up. An oversize length or a broken line makes the reader drop input up
+   * to the next newline and go on, instead of reporting too-large / bad-line.
+   */
+  resync?: boolean;
+}
+
+/**
+ * Incremental frame reader: push bytes as they arrive, in any chunking, and get whole items back.
+ * Size is checked from the length prefix before anything of the body is buffered.
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  private atStart = true;
+  private dead = false;
+  private discarding: string | null = null;
+  private discarded = 0;
+  readonly max: number;
+  private readonly lines: "first" | "any" | "none";
+  private readonly resync: boolean;
+
+  constructor(opts: ReaderOptions = {}) {
+    this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.lines = opts.lines ?? "none";
+    this.resync = opts.resync ?? false;
+  }
+
+  /** Bytes held for an unfinished item (a stalled half frame shows here). */
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** Feed bytes; returns the items they complete, in order. */
+  push(chunk: Uint8Array): ReaderItem[] {
+    const out: ReaderItem[] = [];
+    if (this.dead || chunk.length === 0) return out;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    for (;;) {
+      const item = this.next();
+      if (!item) break;
+      out.push(item);
+      if (item.kind === "too-large" || item.kind === "bad-line") {
+        this.dead = true;
+        this.chunks = [];
+        this.size = 0;
+        break;
+      }
+    }
+    return out;
+  }
+
+  private linesAllowed(): boolean {
+    return this.lines === "any" || (this.lines === "first" && this.atStart);
+  }
+
+  private next(): ReaderItem | null {
+    if (this.discarding !== null) return this.skipToNewline();
+    if (this.size === 0) return null;
+    const first = this.byteAt(0);
+    if (this.linesAllowed() && (first === C || first === S)) return this.readLine();
+    if (this.size < 4) {
+      if (this.resync && first !== 0) return this.startDiscard("not a frame, CONNECT or SYNC line");
+      return null;
+    }
+    const len = ((first << 24) | (this.byteAt(1) << 16) | (this.byteAt(2) << 8) | this.byteAt(3)) >>> 0;
+    if (len > this.max) {
+      if (this.resync) return this.startDiscard(`length prefix ${len} over the ${this.max}-byte cap`);
+      return { kind: "too-large", length: len };
+    }
+    if (this.size < 4 + len) return null;
+    this.atStart = false;
+    const whole = this.take(4 + len);
+    return { kind: "frame", body: whole.subarray(4) };
+  }
+
+  private readLine(): ReaderItem | null {
+    const limit = Math.min(this.size, MAX_LINE_BYTES);
+    const idx = this.indexOfNewline(limit);
+    if (idx < 0) {
+      if (this.size < MAX_LINE_BYTES) return null;
+      if (this.resync) return this.startDiscard("line longer than 80 bytes");
+      return { kind: "bad-line", bytes: this.size };
+    }
+    this.atStart = false;
+    const bytes = this.take(idx + 1);
+    let text = new TextDecoder().decode(bytes.subarray(0, idx));
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    return { kind: "line", text };
+  }
+
+  private startDiscard(reason: string): ReaderItem | null {
+    this.discarding = reason;
+    this.discarded = 0;
+    return this.skipToNewline();
+  }
+
+  private skipToNewline(): ReaderItem | null {
+    const idx = this.indexOfNewline(this.size);
+    if (idx < 0) {
+      this.discarded += this.size;
+      this.chunks = [];
+      this.size = 0;
+      return null;
+    }
+    this.take(idx + 1);
+    const item: ReaderItem = { kind: "discarded", bytes: this.discarded + idx + 1, reason: this.discarding ?? "" };
+    this.discarding = null;
+    this.discarded = 0;
+    return item;
+  }
+
+  private byteAt(i: number): number {
+    for (const c of this.chunks) {
+      if (i < c.length) return c[i]!;
+      i -= c.length;
+    }
+    return 0;
+  }
+
+  private indexOfNewline(limit: number): number {
+    let base = 0;
+    for (const c of this.chunks) {
+      const end = Math.min(c.length, limit - base);
+      if (end <= 0) break;
+      const idx = c.subarray(0, end).indexOf(NL);
+      if (idx >= 0) return base + idx;
+      base += c.length;
+    }
+    return -1;
+  }
+
+  /** Remove and return the first n bytes (n <= size), copying only when they span chunks. */
+  private take(n: number): Uint8Array {
+    const head = this.chunks[0]!;
+    let out: Uint8Array;
+    if (head.length >= n) {
+      out = head.subarray(0, n);
+      if (head.length === n) this.chunks.shift();
+      else this.chunks[0] = head.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let off = 0;
+      while (off < n) {
+        const c = this.chunks[0]!;
+        const want = n - off;
+        if (c.length <= want) {
+          out.set(c, off);
+          off += c.length;
+          this.chunks.shift();
+        } else {
+          out.set(c.subarray(0, want), off);
+          this.chunks[0] = c.subarray(want);
+          off += want;
+        }
+      }
+    }
+    this.size -= n;
+    return out;
+  }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export type DecodeResult = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** Decode a frame body: strict UTF-8, then JSON. Does not judge the value's shape. */
+export function decodeBody(body: Uint8Array): DecodeResult {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch {
+    return { ok: false, message: "frame body is not valid UTF-8" };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, message: `frame body is not valid JSON: ${(e as Error).message}` };
+  }
+}

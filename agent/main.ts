@@ -1,0 +1,190 @@
+// Composition root: flags, agent.json, plugin modules -> agent -> listeners; signals. The only file that touches process.
+
+import { createAgent, type Agent } from "./agent.ts";
+import { AGENT_NAME } from "./builtin.ts";
+import { readAgentFile } from "./config.ts";
+import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
+import { listen, parseListenAddress } from "./server.ts";
+
+export const VERSION = "0.1.0";
+
+/** Flags the core itself takes. */
+export const CORE_FLAGS: Record<string, FlagSpec> = {
+  listen: { type: "list", description: "Where to serve: unix:PATH, vsock:PORT, serial:PATH or serial:name=NAME", default: ["vsock:52"] },
+  "config-dir": { type: "string", description: "Directory of agent.json, integrations.d/ and probes.d/", default: "/etc/mvm" },
+  "vsock-port": { type: "number", description: "Port that CONNECT lines must name (default: the first vsock listen port, else 52)" },
+  "max-frame-bytes": { type: "number", description: "Largest frame body read or written", default: 1048576 },
+  "max-connections": { type: "number", description: "Concurrent connections; more are closed at once", default: 256 },
+  "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
+  "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
+  "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },
+  "log-format": { type: "string", description: "Console format: text or json", default: "text" },
+  "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
+  help: { type: "boolean", description: "Show this help" },
+  version: { type: "boolean", description: "Print the version" },
+};
+
+export interface MainIO {
+  argv: string[];
+  stdout(text: string): void;
+  stderr(text: string): void;
+  build: "prod" | "dev";
+}
+
+function usage(modules: PluginModule[], specs: Record<string, FlagSpec>): string {
+  const cmds = modules.flatMap((m) => Object.entries(m.commands ?? {}).map(([n, c]) => `  ${n.padEnd(12)}${c.description}`));
+  const schemas = modules.flatMap((m) => Object.keys(m.schemas ?? {}));
+  return [
+    `${AGENT_NAME} ${VERSION}: the guest agent for microVMs.`,
+    "",
+    "Usage:",
+    `  ${AGENT_NAME} [flags]            serve (default: --listen vsock:52)`,
+    `  ${AGENT_NAME} schema NAME        print the JSON Schema of a file format (${schemas.join(", ") || "none"})`,
+    ...cmds.map((c) => `  ${AGENT_NAME}${c.slice(1)}`),
+    "",
+    `Plugins: ${modules.map((m) => m.name).join(", ")}`,
+    "",
+    "Flags:",
+    flagHelp(specs),
+    "",
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config files.",
+  ].join("\n");
+}
+
+/** Build an agent from parsed flags (no sockets yet). Exported for tests and custom mains. */
+export function buildAgent(modules: PluginModule[], values: FlagValues, build: "prod" | "dev", log: Logger): { agent: Agent; listens: string[]; socketMode: number } {
+  const configDir = String(values["config-dir"]);
+  const maxFrameBytes = intFlag(values, "max-frame-bytes", 64, 0xffffff);
+  const listens = (values.listen as string[]).slice();
+  const addrs = listens.map(parseListenAddress);
+  const firstVsock = addrs.find((a) => a.kind === "vsock");
+  const vsockPort = values["vsock-port"] !== undefined ? intFlag(values, "vsock-port", 1, 0xfffffffe) : firstVsock?.kind === "vsock" ? firstVsock.port : 52;
+  const mode = parseInt(String(values["socket-mode"]), 8);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log) };
+  const plugins: AgentPlugin[] = [];
+  for (const m of modules) {
+    const flags: FlagValues = {};
+    for (const k of Object.keys(m.flags ?? {})) flags[k] = values[k];
+    const p = m.create({ flags, config });
+    if (p) plugins.push(p);
+    else log.info(`plugin ${m.name} is turned off`);
+  }
+  const agent = createAgent({
+    plugins,
+    config,
+    log,
+    vsockPort,
+    maxConnections: intFlag(values, "max-connections", 1),
+    idleTimeoutSecs: intFlag(values, "idle-timeout-secs", 1),
+    frameTimeoutSecs: intFlag(values, "frame-timeout-secs", 1),
+  });
+  return { agent, listens, socketMode: mode };
+}
+
+/**
+ * Run the agent's command line. Resolves with an exit code for sub-commands; when serving, it
+ * resolves once the agent has stopped on a signal.
+ */
+export async function main(modules: PluginModule[], io: MainIO): Promise<number> {
+  const specs: Record<string, FlagSpec> = { ...CORE_FLAGS };
+  for (const m of modules)
+    for (const [k, s] of Object.entries(m.flags ?? {})) {
+      if (specs[k]) {
+        io.stderr(`plugin ${m.name} declares flag --${k}, which is already taken`);
+        return 2;
+      }
+      specs[k] = s;
+    }
+  const [first, ...tail] = io.argv;
+  if (first === "schema") {
+    const name = tail[0];
+    const all = Object.assign({}, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
+    if (!name || !all[name]) {
+      io.stderr(`usage: ${AGENT_NAME} schema NAME, where NAME is one of: ${Object.keys(all).join(", ") || "(none)"}`);
+      return 2;
+    }
+    io.stdout(JSON.stringify(all[name]!(), null, 2));
+    return 0;
+  }
+  for (const m of modules) {
+    const cmd = first !== undefined ? m.commands?.[first] : undefined;
+    if (cmd) return cmd.run(tail);
+  }
+  let parsed;
+  try {
+    parsed = parseFlags(io.argv, specs);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    io.stdout(usage(modules, specs));
+    return 0;
+  }
+  if (parsed.values.version) {
+    io.stdout(`${AGENT_NAME} ${VERSION} (${io.build})`);
+    return 0;
+  }
+  if (parsed.rest.length) {
+    io.stderr(`${AGENT_NAME}: unexpected argument ${JSON.stringify(parsed.rest[0])} (see --help)`);
+    return 2;
+  }
+  const fmt = parsed.values["log-format"];
+  const level = parsed.values["log-level"];
+  if (fmt !== "text" && fmt !== "json") {
+    io.stderr(`${AGENT_NAME}: --log-format: expected text or json, got ${JSON.stringify(fmt)}`);
+    return 2;
+  }
+  if (!["debug", "info", "warn", "error"].includes(String(level))) {
+    io.stderr(`${AGENT_NAME}: --log-level: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
+    return 2;
+  }
+  const log = createLogger({ format: fmt, level: level as "info" });
+  let built;
+  try {
+    built = buildAgent(modules, parsed.values, io.build, log);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
+    return 2;
+  }
+  const { agent, listens, socketMode } = built;
+  try {
+    await agent.start();
+    for (const l of listens) await listen(agent, l, { socketMode });
+  } catch (e) {
+    log.error(`cannot start: ${(e as Error).message}`);
+    await agent.stop({ drainMs: 0 });
+    return 1;
+  }
+  log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onStop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${sig}: stopping`);
+      agent.stop().then(() => {
+        process.off("SIGHUP", onHup);
+        resolve(0);
+      });
+    };
+    const onHup = () => void agent.reload();
+    process.on("SIGTERM", () => onStop("SIGTERM"));
+    process.on("SIGINT", () => onStop("SIGINT"));
+    process.on("SIGHUP", onHup);
+  });
+}
+
+/** Entry for binaries: run main with process's argv and exit with its code. */
+export async function runFromProcess(modules: PluginModule[], build: "prod" | "dev"): Promise<never> {
+  const code = await main(modules, {
+    argv: process.argv.slice(2),
+    stdout: (t) => process.stdout.write(t + "\n"),
+    stderr: (t) => process.stderr.write(t + "\n"),
+    build,
+  });
+  process.exit(code);
+}

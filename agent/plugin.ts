@@ -1,0 +1,212 @@
+// The plugin API: AgentPlugin, PluginContext, request specs, services and events between plugins.
+
+import type { Static, TSchema } from "@sinclair/typebox";
+import type { Clock } from "./clock.ts";
+import type { CommandResult, CommandSpec } from "./command.ts";
+import type { Logger } from "./log.ts";
+import type { Schedule, ScheduleOptions, Task } from "./scheduler.ts";
+
+/** Lifecycle of the guest as the snapshot plugin drives it. */
+export type LifecycleState = "running" | "preparing" | "sleeping";
+
+/** What a request handler gets besides its params. */
+export interface RequestContext {
+  /** The request's wire name. */
+  readonly type: string;
+  /** The client's id, if it sent one. */
+  readonly id: string | number | undefined;
+  /**
+   * Send an event frame before the final answer (streaming requests). Events over the frame cap
+   * throw; split data to fit `maxFrameBytes`.
+   */
+  emit(event: string, data: unknown): void;
+  /** Aborted when the client disconnects or the agent is shutting down. */
+  readonly signal: AbortSignal;
+  readonly maxFrameBytes: number;
+  readonly log: Logger;
+}
+
+/**
+ * One request a plugin serves. `params` and `result` are TypeBox schemas: params are checked (never
+ * coerced) before `handle` runs, results are checked after.
+ * @example
+ * const Params = Type.Object({ name: Type.String() }, { additionalProperties: false });
+ * const Result = Type.Object({ flushed: Type.Boolean() }, { additionalProperties: false });
+ * const flush = defineRequest({ params: Params, result: Result, handle: async ({ name }) => ({ flushed: true }) });
+ */
+export interface RequestSpec<P extends TSchema = TSchema, R extends TSchema = TSchema> {
+  params: P;
+  result: R;
+  /** One sentence for `hello` listings and generated docs. */
+  description?: string;
+  /** While this runs the worker counts as busy (exec does). */
+  work?: boolean;
+  handle(params: Static<P>, ctx: RequestContext): Static<R> | Promise<Static<R>>;
+}
+
+/** Typed identity helper so handlers infer their param and result types. */
+export function defineRequest<P extends TSchema, R extends TSchema>(spec: RequestSpec<P, R>): RequestSpec<P, R> {
+  return spec;
+}
+
+/**
+ * An alternative envelope (another project's wire dialect) served on the same sockets. The core
+ * offers each decoded body the native envelope does not accept (a bare string, an object without
+ * `type`) to the dialects in order; the first whose `matches` is true answers it.
+ */
+export interface Dialect {
+  name: string;
+  /** Cap for answers in this dialect (bytes of JSON). Defaults to the agent's frame cap. */
+  maxFrameBytes?: number;
+  matches(body: unknown): boolean;
+  /**
+   * Answer one body. `conn` is a per-connection scratch map (session state such as a hello).
+   * Return the bodies to write (a streaming answer may write several), and whether to close after.
+   */
+  handle(body: unknown, io: DialectIO): Promise<DialectReply>;
+}
+
+export interface DialectIO {
+  readonly conn: Map<string, unknown>;
+  readonly signal: AbortSignal;
+  /** Send one body now, before the final reply (streams). */
+  write(body: unknown): void;
+}
+
+export interface DialectReply {
+  body?: unknown;
+  close?: boolean;
+}
+
+/**
+ * Services plugins offer each other, keyed by name. Plugins add entries by declaration merging:
+ * @example
+ * declare module "../../agent/plugin.ts" {
+ *   interface AgentServices { integrations: IntegrationsService }
+ * }
+ */
+// biome-ignore lint: an interface to be merged into
+export interface AgentServices {}
+
+/**
+ * Events between plugins, keyed by name, with their payloads. Listeners may be async; `emit`
+ * waits for all of them.
+ */
+export interface AgentEvents {
+  /** The host sent wake after a snapshot was restored (or the watchdog gave up on the host). */
+  wake: { at: number; reason: "wake" | "watchdog" };
+  /** sleep-prep started: schedulers are about to pause. */
+  "sleep-prep": { at: number };
+  /** SIGHUP or a reload request. */
+  reload: Record<string, never>;
+}
+
+/** Settings every plugin may read. */
+export interface AgentConfig {
+  /** Where drop-in files live (`/etc/mvm`). */
+  readonly configDir: string;
+  readonly build: "prod" | "dev";
+  readonly version: string;
+  readonly maxFrameBytes: number;
+  /** The parsed `<configDir>/agent.json`, or {} (plugins validate their own section). */
+  readonly file: Readonly<Record<string, unknown>>;
+}
+
+/** What the core hands a plugin at start. Everything registered through it is released on stop. */
+export interface PluginContext {
+  readonly name: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly config: AgentConfig;
+  /**
+   * Run `task` every `intervalMs` (fixed delay: the next run starts an interval after the previous
+   * one finished; never two at once). Paused by the snapshot plugin; cancelled when the plugin stops.
+   * @example ctx.every(5_000, async (signal) => sample(signal), { name: "loadavg" });
+   */
+  every(intervalMs: number, task: Task, opts?: ScheduleOptions): Schedule;
+  /** Register a disposer the core calls when the plugin stops (watchers, sockets). */
+  onDispose(dispose: () => void | Promise<void>): void;
+  /** Run a command through the shared runner (own process group, timeout kills the group). */
+  runCommand(spec: CommandSpec): Promise<CommandResult>;
+  /** Mark the agent busy until the returned function is called (worker status counts it). */
+  beginWork(label: string): () => void;
+  /** How many units of work are in flight. */
+  workInFlight(): number;
+  /** Lifecycle state, owned by the core; the snapshot plugin moves it. */
+  readonly lifecycle: {
+    readonly state: LifecycleState;
+    set(state: LifecycleState): void;
+    /** Pause every schedule of every plugin; see Scheduler.pauseAll. */
+    pauseSchedules(deadlineMs?: number): Promise<{ aborted: number }>;
+    resumeSchedules(opts?: { runNow?: boolean }): void;
+  };
+  /** Offer a service to other plugins. */
+  provide<K extends keyof AgentServices>(key: K, service: AgentServices[K]): void;
+  /** A service another plugin offers, if it is loaded. */
+  service<K extends keyof AgentServices>(key: K): AgentServices[K] | undefined;
+  /** Listen to an event; returns a disposer (also released on stop). */
+  on<K extends keyof AgentEvents>(event: K, fn: (payload: AgentEvents[K]) => void | Promise<void>): () => void;
+  /** Tell every listener, and wait for them. A listener that throws is logged, not fatal. */
+  emit<K extends keyof AgentEvents>(event: K, payload: AgentEvents[K]): Promise<void>;
+  /** Call any request in-process (as if a client sent it); throws AgentError on failure. */
+  call(type: string, params?: unknown): Promise<unknown>;
+}
+
+/**
+ * A capability: a plain object from a factory. The core knows no plugin; `agent/main.ts` lists them.
+ * @example
+ * export function helloWorldPlugin(): AgentPlugin {
+ *   return {
+ *     name: "hello-world",
+ *     requests: { "acme.greet": defineRequest({ params: Params, result: Result, handle: ({ who }) => ({ text: `hi ${who}` }) }) },
+ *     start(ctx) { ctx.every(60_000, () => ctx.log.info("still here")); },
+ *   };
+ * }
+ */
+export interface AgentPlugin {
+  /** Unique; used for logs and the `status` section. */
+  name: string;
+  requests?: Record<string, RequestSpec<any, any>>;
+  dialects?: Dialect[];
+  /** Called in list order under a timeout; a throw fails the agent's start. */
+  start?(ctx: PluginContext): void | Promise<void>;
+  /** Called in reverse order. Schedules and disposers are released by the core after it. */
+  stop?(): void | Promise<void>;
+  /** A section of the built-in `status` answer. */
+  status?(): unknown;
+  /** SIGHUP: re-read files. */
+  reload?(): void | Promise<void>;
+}
+
+/** Flags a plugin module adds to the agent's command line. */
+export interface FlagSpec {
+  type: "string" | "number" | "boolean" | "list";
+  description: string;
+  default?: string | number | boolean | string[];
+}
+
+export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
+
+/** What a plugin module's factory receives from main. */
+export interface PluginSetup {
+  /** This module's flags, parsed (kebab-case names as declared). */
+  flags: FlagValues;
+  config: AgentConfig;
+}
+
+/**
+ * How `agent/main.ts` and `scripts/build.ts` find a plugin: its flags, its file formats (for
+ * `mvm-guest-agent schema NAME`), its sub-commands, and the factory.
+ */
+export interface PluginModule {
+  name: string;
+  /** Only in dev builds. */
+  devOnly?: boolean;
+  flags?: Record<string, FlagSpec>;
+  /** JSON Schemas of file formats this plugin reads, by name (`integration`, `probe`). */
+  schemas?: Record<string, () => unknown>;
+  /** Sub-commands (`config` -> `mvm-guest-agent config ...`): return the exit code. */
+  commands?: Record<string, { description: string; run(args: string[]): Promise<number> }>;
+  /** Build the plugin; return null to leave it out (for example `--no-exec`). */
+  create(setup: PluginSetup): AgentPlugin | null;
+}

@@ -1,0 +1,189 @@
+// The request router: envelope check, params/result schemas, dispatch, ids, events, error mapping.
+
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { TSchema } from "@sinclair/typebox";
+import { AgentError, describeError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Dialect, RequestContext, RequestSpec } from "./plugin.ts";
+import { Envelope, type Answer, type EventFrame } from "./wire.ts";
+
+const envelopeCheck = TypeCompiler.Compile(Envelope);
+const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
+/** Compile a schema once; the same schema object always gets the same checker. */
+export function compiled<T extends TSchema>(schema: T): TypeCheck<T> {
+  let c = checkers.get(schema);
+  if (!c) {
+    c = TypeCompiler.Compile(schema);
+    checkers.set(schema, c);
+  }
+  return c as TypeCheck<T>;
+}
+
+/** Up to 20 `{path, message}` lines saying why a value fails a schema. */
+export function schemaErrors(check: TypeCheck<TSchema>, value: unknown): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const e of check.Errors(value)) {
+    out.push({ path: e.path || "/", message: e.message });
+    if (out.length >= 20) break;
+  }
+  return out;
+}
+
+interface Registered {
+  plugin: string;
+  spec: RequestSpec;
+  params: TypeCheck<TSchema>;
+  result: TypeCheck<TSchema>;
+}
+
+/** Failure to register (duplicate names, registration after start): stops the agent at boot. */
+export class RegistrationError extends Error {
+  constructor(readonly code: "E_DUPLICATE_PLUGIN" | "E_DUPLICATE_REQUEST" | "E_REGISTRATION_CLOSED", message: string) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export interface DispatchIO {
+  /** Write an event frame (streaming). */
+  emit?(frame: EventFrame): void;
+  signal?: AbortSignal;
+  /** Called around requests marked `work`. */
+  beginWork?(label: string): () => void;
+}
+
+const NEVER = new AbortController().signal;
+
+/** Maps request names to handlers; answers decoded bodies with envelopes. */
+export class Router {
+  private readonly table = new Map<string, Registered>();
+  readonly dialects: Dialect[] = [];
+  private frozen = false;
+
+  constructor(private readonly log: Logger, private readonly maxFrameBytes: number) {}
+
+  register(plugin: string, type: string, spec: RequestSpec): void {
+    if (this.frozen) throw new RegistrationError("E_REGISTRATION_CLOSED", `request "${type}" registered after start`);
+    if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(type))
+      throw new RegistrationError("E_DUPLICATE_REQUEST", `request name "${type}" is not kebab-case`);
+    const had = this.table.get(type);
+    if (had)
+      throw new RegistrationError("E_DUPLICATE_REQUEST", `request "${type}" of plugin "${plugin}" is already served by "${had.plugin}"`);
+    this.table.set(type, { plugin, spec, params: compiled(spec.params), result: compiled(spec.result) });
+  }
+
+  addDialect(d: Dialect): void {
+    if (this.frozen) throw new RegistrationError("E_REGISTRATION_CLOSED", `dialect "${d.name}" added after start`);
+    this.dialects.push(d);
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Names of every request served, sorted. */
+  names(): string[] {
+    return [...this.table.keys()].sort();
+  }
+
+  has(type: string): boolean {
+    return this.table.has(type);
+  }
+
+  /** The dialect that claims a body the native envelope does not accept, if any. */
+  dialectFor(body: unknown): Dialect | undefined {
+    if (this.dialects.length === 0) return undefined;
+    if (body !== null && typeof body === "object" && !Array.isArray(body) && "type" in body) return undefined;
+    return this.dialects.find((d) => {
+      try {
+        return d.matches(body);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Answer one decoded native body. Never throws. */
+  async dispatch(body: unknown, io: DispatchIO = {}): Promise<Answer> {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      return { ok: false, error: { code: "E_BAD_FRAME", message: "frame body must be a JSON object" } };
+    }
+    const raw = body as Record<string, unknown>;
+    const id = isId(raw.id) ? raw.id : undefined;
+    const type = typeof raw.type === "string" && raw.type.length <= 128 ? raw.type : undefined;
+    const base = { ...(id !== undefined ? { id } : {}), ...(type !== undefined ? { type } : {}) };
+    if (!envelopeCheck.Check(raw)) {
+      const problems = schemaErrors(envelopeCheck, raw);
+      const unknown = Object.keys(raw).filter((k) => k !== "type" && k !== "id" && k !== "params");
+      const message = unknown.length
+        ? `unknown envelope key(s): ${unknown.join(", ")}`
+        : `bad envelope: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`;
+      return { ...base, ok: false, error: { code: "E_BAD_REQUEST", message, data: problems } };
+    }
+    const entry = this.table.get(raw.type as string);
+    if (!entry) {
+      return { ...base, ok: false, error: { code: "E_UNKNOWN_REQUEST", message: `no plugin serves "${raw.type}"` } };
+    }
+    try {
+      const result = await this.run(entry, raw.type as string, id, raw.params ?? {}, io);
+      return { ...base, ok: true, result };
+    } catch (e) {
+      return { ...base, ok: false, error: this.toWire(e, raw.type as string) };
+    }
+  }
+
+  /** Call a request in-process; resolves with its result or throws AgentError. */
+  async call(type: string, params: unknown = {}, io: DispatchIO = {}): Promise<unknown> {
+    const entry = this.table.get(type);
+    if (!entry) throw new AgentError("E_UNKNOWN_REQUEST", `no plugin serves "${type}"`);
+    return this.run(entry, type, undefined, params, io);
+  }
+
+  private async run(entry: Registered, type: string, id: string | number | undefined, params: unknown, io: DispatchIO) {
+    if (!entry.params.Check(params)) {
+      const data = schemaErrors(entry.params, params);
+      const first = data[0];
+      throw new AgentError(
+        "E_INVALID_PARAMS",
+        first ? `invalid params for "${type}": ${first.path} ${first.message}` : `invalid params for "${type}"`,
+        data,
+      );
+    }
+    const ctx: RequestContext = {
+      type,
+      id,
+      signal: io.signal ?? NEVER,
+      maxFrameBytes: this.maxFrameBytes,
+      log: this.log,
+      emit: (event, data) => {
+        const frame: EventFrame = id !== undefined ? { id, type, event, data } : { type, event, data };
+        io.emit?.(frame);
+      },
+    };
+    const done = entry.spec.work && io.beginWork ? io.beginWork(type) : undefined;
+    try {
+      const result = await entry.spec.handle(params as never, ctx);
+      if (!entry.result.Check(result)) {
+        const problems = schemaErrors(entry.result, result);
+        this.log.error(`request ${type} (plugin ${entry.plugin}) returned a result that fails its schema`, {
+          problems: problems.slice(0, 5),
+        });
+        throw new AgentError("E_INTERNAL", `internal error in "${type}"`);
+      }
+      return result;
+    } finally {
+      done?.();
+    }
+  }
+
+  /** Map anything thrown by a handler to the wire; unexpected errors are logged in full. */
+  toWire(e: unknown, type: string): { code: string; message: string; data?: unknown } {
+    if (e instanceof AgentError) return e.toJSON();
+    this.log.error(`request ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`);
+    return { code: "E_INTERNAL", message: `internal error in "${type}"` };
+  }
+}
+
+function isId(v: unknown): v is string | number {
+  return (typeof v === "string" && v.length <= 128) || (typeof v === "number" && Number.isSafeInteger(v));
+}

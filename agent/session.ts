@@ -1,0 +1,270 @@
+// One connection's conversation, whatever the transport: handshake, frames, ordering, answers, limits.
+
+import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
+import type { Logger } from "./log.ts";
+import type { Dialect } from "./plugin.ts";
+import type { DispatchIO, Router } from "./router.ts";
+import type { Answer, EventFrame } from "./wire.ts";
+
+/** The byte pipe under a session. */
+export interface Transport {
+  /** Queue bytes; the transport handles backpressure. */
+  write(bytes: Uint8Array): void;
+  /** Close after queued bytes are flushed. */
+  end(): void;
+  /** For console lines: `unix:/run/mvm/agent.sock#3`. */
+  readonly label: string;
+}
+
+export type TransportKind = "unix" | "vsock" | "serial";
+
+export interface SessionOptions {
+  kind: TransportKind;
+  maxFrameBytes: number;
+  /** The port a `CONNECT <port>` line must name (the agent's vsock port). */
+  vsockPort: number;
+  /** Most id-carrying requests served at once on one connection; the rest wait their turn. */
+  maxConcurrent?: number;
+}
+
+/** What a session needs from the agent. */
+export interface SessionHost {
+  router: Router;
+  log: Logger;
+  beginWork: DispatchIO["beginWork"];
+  onClosed(s: Session): void;
+}
+
+const SYNC_RE = /^SYNC ([A-Za-z0-9_-]{1,64})$/;
+const CONNECT_RE = /^CONNECT (\d{1,10})$/;
+
+/** Serves one connection. Transports feed `onData` and call `onClose` once. */
+export class Session {
+  private reader: FrameReader;
+  private readonly controller = new AbortController();
+  private readonly conn = new Map<string, unknown>();
+  /** Chain that keeps id-less requests in strict order. */
+  private ordered: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<Promise<void>>();
+  private concurrent = 0;
+  private readonly waiting: (() => void)[] = [];
+  private closed = false;
+  private ending = false;
+  /** Monotonic ms of the last byte received. */
+  lastActivity: number;
+  /** Monotonic ms when a partial frame started waiting, or null. */
+  partialSince: number | null = null;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly transport: Transport,
+    private readonly opts: SessionOptions,
+    private readonly now: () => number,
+  ) {
+    this.reader = new FrameReader({
+      maxFrameBytes: opts.maxFrameBytes,
+      lines: opts.kind === "serial" ? "any" : opts.kind === "unix" ? "first" : "none",
+      resync: opts.kind === "serial",
+    });
+    this.lastActivity = now();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Requests being served (the idle timeout does not cut a connection that waits for an answer). */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed || this.ending) return;
+    this.lastActivity = this.now();
+    let items: ReaderItem[];
+    try {
+      items = this.reader.push(chunk);
+    } catch (e) {
+      this.host.log.error(`${this.transport.label}: reader failed: ${(e as Error).message}`);
+      this.close();
+      return;
+    }
+    for (const item of items) this.handleItem(item);
+    this.partialSince = this.reader.buffered > 0 ? (this.partialSince ?? this.now()) : null;
+  }
+
+  private handleItem(item: ReaderItem): void {
+    switch (item.kind) {
+      case "frame":
+        this.handleFrame(item.body);
+        return;
+      case "line":
+        this.handleLine(item.text);
+        return;
+      case "too-large":
+        this.host.log.warn(`${this.transport.label}: frame length ${item.length} over the ${this.opts.maxFrameBytes}-byte cap; closing`);
+        this.sendAnswer({
+          ok: false,
+          error: { code: "E_FRAME_TOO_LARGE", message: `frame length ${item.length} is over the ${this.opts.maxFrameBytes}-byte cap` },
+        });
+        this.end();
+        return;
+      case "bad-line":
+        this.host.log.warn(`${this.transport.label}: malformed handshake line; closing`);
+        this.end();
+        return;
+      case "discarded":
+        this.host.log.warn(`${this.transport.label}: discarded ${item.bytes} bytes (${item.reason})`);
+        return;
+    }
+  }
+
+  private handleLine(text: string): void {
+    const sync = SYNC_RE.exec(text);
+    if (sync && this.opts.kind === "serial") {
+      this.transport.write(Buffer.from(`SYNC ${sync[1]}\n`));
+      return;
+    }
+    const m = CONNECT_RE.exec(text);
+    if (m && Number(m[1]) === this.opts.vsockPort) {
+      this.transport.write(Buffer.from(`OK ${this.opts.vsockPort}\n`));
+      return;
+    }
+    this.host.log.warn(`${this.transport.label}: refused handshake line ${JSON.stringify(text.slice(0, 64))}`);
+    if (this.opts.kind === "serial") return; // a stream is never closed; the host resyncs
+    this.end();
+  }
+
+  private handleFrame(body: Uint8Array): void {
+    const decoded = decodeBody(body);
+    if (!decoded.ok) {
+      this.track(this.serial(async () => this.sendAnswer({ ok: false, error: { code: "E_BAD_FRAME", message: decoded.message } })));
+      return;
+    }
+    const value = decoded.value;
+    const dialect = this.host.router.dialectFor(value);
+    if (dialect) {
+      this.track(this.serial(() => this.serveDialect(dialect, value)));
+      return;
+    }
+    const hasId =
+      value !== null && typeof value === "object" && !Array.isArray(value) && (value as { id?: unknown }).id !== undefined;
+    if (hasId) this.track(this.limited(() => this.serveNative(value)));
+    else this.track(this.serial(() => this.serveNative(value)));
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    p.finally(() => {
+      this.pending.delete(p);
+      this.lastActivity = this.now();
+    });
+  }
+
+  /** Run after every id-less request before it, in order. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const p = this.ordered.then(fn, fn);
+    this.ordered = p.catch(() => {});
+    return p;
+  }
+
+  private async limited(fn: () => Promise<void>): Promise<void> {
+    const max = this.opts.maxConcurrent ?? 64;
+    if (this.concurrent >= max) await new Promise<void>((r) => this.waiting.push(r));
+    this.concurrent++;
+    try {
+      await fn();
+    } finally {
+      this.concurrent--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async serveNative(value: unknown): Promise<void> {
+    if (this.closed) return;
+    const answer = await this.host.router.dispatch(value, {
+      signal: this.controller.signal,
+      emit: (frame: EventFrame) => this.sendEvent(frame),
+      beginWork: this.host.beginWork,
+    });
+    this.sendAnswer(answer);
+  }
+
+  private async serveDialect(d: Dialect, value: unknown): Promise<void> {
+    if (this.closed) return;
+    const max = d.maxFrameBytes ?? this.opts.maxFrameBytes;
+    const write = (body: unknown) => {
+      if (this.closed) return;
+      try {
+        this.transport.write(encodeFrame(body, max));
+      } catch (e) {
+        this.host.log.error(`${this.transport.label}: ${d.name} answer not sent: ${(e as Error).message}`);
+      }
+    };
+    try {
+      const reply = await d.handle(value, { conn: this.conn, signal: this.controller.signal, write });
+      if (reply.body !== undefined) write(reply.body);
+      if (reply.close) this.end();
+    } catch (e) {
+      this.host.log.error(`${this.transport.label}: dialect ${d.name} failed: ${(e as Error)?.stack ?? e}`);
+      this.end();
+    }
+  }
+
+  private sendEvent(frame: EventFrame): void {
+    if (this.closed) throw new Error("connection closed");
+    this.transport.write(encodeFrame(frame, this.opts.maxFrameBytes));
+  }
+
+  private sendAnswer(answer: Answer): void {
+    if (this.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(answer, this.opts.maxFrameBytes);
+    } catch (e) {
+      const size = e instanceof FrameTooLargeError ? e.size : -1;
+      bytes = encodeFrame({
+        ...(answer.id !== undefined ? { id: answer.id } : {}),
+        ...(answer.type !== undefined ? { type: answer.type } : {}),
+        ok: false,
+        error: {
+          code: "E_RESULT_TOO_LARGE",
+          message: `the answer (${size} bytes) is over the ${this.opts.maxFrameBytes}-byte frame cap; ask for less (limit/cursor params, where the request has them) or raise --max-frame-bytes`,
+        },
+      });
+    }
+    this.transport.write(bytes);
+  }
+
+  /** Stop reading; close once queued answers are written. */
+  end(): void {
+    if (this.ending || this.closed) return;
+    this.ending = true;
+    this.transport.end();
+  }
+
+  /** Called by the transport when the connection is gone (or by the server to cut it). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.controller.abort();
+    this.host.onClosed(this);
+  }
+
+  /** Drop a stalled partial frame (serial streams, which are never closed). */
+  resetPartial(): void {
+    if (this.reader.buffered === 0) return;
+    this.host.log.warn(`${this.transport.label}: dropped a partial frame of ${this.reader.buffered} bytes after the frame timeout`);
+    this.reader = new FrameReader({
+      maxFrameBytes: this.opts.maxFrameBytes,
+      lines: "any",
+      resync: true,
+    });
+    this.partialSince = null;
+  }
+
+  /** Wait for every request in flight (shutdown drain). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}

@@ -1,0 +1,108 @@
+// AF_VSOCK sockets through bun:ffi (listen on CID any, or connect), handed to node:net by fd.
+
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { constants } from "node:os";
+
+export const AF_VSOCK = 40;
+export const VMADDR_CID_ANY = 0xffffffff;
+export const VMADDR_CID_LOCAL = 1;
+export const VMADDR_CID_HOST = 2;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+
+let libc: ReturnType<typeof openLibc> | null = null;
+function openLibc() {
+  return dlopen("libc.so.6", {
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  });
+}
+function lib() {
+  return (libc ??= openLibc()).symbols;
+}
+
+/** An errno from a vsock call, with a sentence that names the likely cause. */
+export class VsockError extends Error {
+  constructor(readonly errno: string, readonly op: string, message: string) {
+    super(message);
+  }
+}
+
+function errnoName(): string {
+  const p = lib().__errno_location();
+  const n = p ? read.i32(p, 0) : 0;
+  for (const [name, v] of Object.entries(constants.errno)) if (v === n) return name;
+  return `errno ${n}`;
+}
+
+function explain(op: string, errno: string, port: number, cid?: number): VsockError {
+  const where = cid === undefined ? `vsock port ${port}` : `vsock ${cid}:${port}`;
+  const hints: Record<string, string> = {
+    EAFNOSUPPORT: "AF_VSOCK is not available in this kernel (load the vsock module: vmw_vsock_virtio_transport, vhost_vsock or vsock_loopback)",
+    EACCES: `port ${port} is below 1024 and needs CAP_NET_BIND_SERVICE (run as root, grant the capability, or use a port above 1023)`,
+    EPERM: `port ${port} is below 1024 and needs CAP_NET_BIND_SERVICE (run as root, grant the capability, or use a port above 1023)`,
+    EADDRINUSE: `${where} is already in use (another agent running?)`,
+    EADDRNOTAVAIL: `${where} has no transport here (no vsock device in this VM?)`,
+    ENODEV: "no vsock transport is loaded (no vsock device in this VM?)",
+    ECONNREFUSED: `nothing listens on ${where}`,
+    ECONNRESET: `${where} reset the connection (nothing listens there?)`,
+    ETIMEDOUT: `connecting to ${where} timed out`,
+    ENETUNREACH: `${where} is unreachable (no vsock transport to that CID)`,
+  };
+  return new VsockError(errno, op, `${op} ${where}: ${errno}${hints[errno] ? ` — ${hints[errno]}` : ""}`);
+}
+
+function sockaddr(cid: number, port: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, AF_VSOCK, true);
+  v.setUint32(4, port >>> 0, true);
+  v.setUint32(8, cid >>> 0, true);
+  return b;
+}
+
+/**
+ * socket + bind(CID any, port) + listen. Returns the listening fd for `net.createServer().listen({ fd })`.
+ * Throws VsockError with the cause (no AF_VSOCK, port needs CAP_NET_BIND_SERVICE, in use).
+ */
+export function vsockListenFd(port: number, backlog = 128): number {
+  const l = lib();
+  const fd = l.socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw explain("socket", errnoName(), port);
+  const addr = sockaddr(VMADDR_CID_ANY, port);
+  if (l.bind(fd, ptr(addr), addr.length) !== 0) {
+    const e = errnoName();
+    l.close(fd);
+    throw explain("bind", e, port);
+  }
+  if (l.listen(fd, backlog) !== 0) {
+    const e = errnoName();
+    l.close(fd);
+    throw explain("listen", e, port);
+  }
+  return fd;
+}
+
+/** A blocking connect to CID:PORT; returns the connected fd (for `new net.Socket({ fd })`). */
+export function vsockConnectFd(cid: number, port: number): number {
+  const l = lib();
+  const fd = l.socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw explain("socket", errnoName(), port, cid);
+  const addr = sockaddr(cid, port);
+  if (l.connect(fd, ptr(addr), addr.length) !== 0) {
+    const e = errnoName();
+    l.close(fd);
+    throw explain("connect", e, port, cid);
+  }
+  return fd;
+}
+
+/** Close an fd obtained here that was never handed to node:net. */
+export function closeFd(fd: number): void {
+  lib().close(fd);
+}

@@ -1,0 +1,78 @@
+// Wire shapes shared by the agent and host clients: the envelope, answers, and built-in requests.
+
+import { Type, type Static } from "@sinclair/typebox";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Request names: kebab-case, optionally namespaced with dots (`acme.flush`). */
+export const RequestType = Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$" });
+export const RequestId = Type.Union([
+  Type.String({ maxLength: 128 }),
+  Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+]);
+
+export const Envelope = Type.Object(
+  {
+    type: RequestType,
+    id: Type.Optional(RequestId),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export type Envelope = Static<typeof Envelope>;
+
+export const WireError = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  data: Type.Optional(Type.Unknown()),
+});
+export type WireError = Static<typeof WireError>;
+
+export type Answer =
+  | { id?: string | number; type?: string; ok: true; result: unknown }
+  | { id?: string | number; type?: string; ok: false; error: WireError };
+export type EventFrame = { id?: string | number; type: string; event: string; data: unknown };
+
+const NoParams = Type.Object({}, { additionalProperties: false });
+
+export const PingParams = NoParams;
+export const PingResult = Type.Object({}, { additionalProperties: false });
+
+export const HelloParams = NoParams;
+export const HelloResult = Type.Object(
+  {
+    agent: Type.String(),
+    version: Type.String(),
+    protocol: Type.Integer(),
+    build: Type.Union([Type.Literal("prod"), Type.Literal("dev")]),
+    requests: Type.Array(Type.String()),
+    plugins: Type.Array(Type.String()),
+    max_frame_bytes: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+export type HelloResult = Static<typeof HelloResult>;
+
+export const LifecycleStateSchema = Type.Union([
+  Type.Literal("running"),
+  Type.Literal("preparing"),
+  Type.Literal("sleeping"),
+]);
+
+export const StatusParams = NoParams;
+export const StatusResult = Type.Object(
+  {
+    agent: Type.String(),
+    version: Type.String(),
+    build: Type.Union([Type.Literal("prod"), Type.Literal("dev")]),
+    pid: Type.Integer(),
+    started_at: Type.String(),
+    uptime_secs: Type.Number(),
+    state: LifecycleStateSchema,
+    connections: Type.Integer(),
+    work_in_flight: Type.Integer(),
+    plugins: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type StatusResult = Static<typeof StatusResult>;
