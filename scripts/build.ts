@@ -1,0 +1,99 @@
+// `bun run build`: compile the guest agent into dist/ (production without dev-only plugins, and dev).
+//
+// bun scripts/build.ts [--out DIR] [--prod-only | --dev-only] [--plugin ./my-plugin.ts ...] [--target bun-linux-x64]
+// A --plugin file must `export default` a PluginModule (see examples/custom-plugin/).
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+
+export interface BuildOptions {
+  out: string;
+  flavors: ("prod" | "dev")[];
+  plugins: string[];
+  target?: string;
+}
+
+function usage(): string {
+  return [
+    "usage: bun scripts/build.ts [--out DIR] [--prod-only | --dev-only] [--plugin FILE ...] [--target TARGET]",
+    "  --out DIR        where binaries go (default dist/)",
+    "  --prod-only      only dist/mvm-guest-agent (no dev-only plugins such as exec)",
+    "  --dev-only       only dist/mvm-guest-agent-dev",
+    "  --plugin FILE    bundle an extra plugin module (default export: PluginModule); repeatable",
+    "  --target T       bun --compile target, e.g. bun-linux-x64 or bun-linux-arm64 (default: this machine)",
+  ].join("\n");
+}
+
+export function parseBuildArgs(argv: string[]): BuildOptions {
+  const o: BuildOptions = { out: join(root, "dist"), flavors: ["prod", "dev"], plugins: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${usage()}`);
+      return v;
+    };
+    if (a === "--out") o.out = resolve(val());
+    else if (a === "--prod-only") o.flavors = ["prod"];
+    else if (a === "--dev-only") o.flavors = ["dev"];
+    else if (a === "--plugin") o.plugins.push(resolve(val()));
+    else if (a === "--target") o.target = val();
+    else if (a === "--help" || a === "-h") {
+      console.log(usage());
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}\n${usage()}`);
+  }
+  return o;
+}
+
+/** The generated entry: built-in modules plus extra plugin modules, then main. */
+function entrySource(plugins: string[]): string {
+  const imports = plugins.map((p, i) => `import p${i} from ${JSON.stringify(p)};`).join("\n");
+  const extra = plugins.map((_, i) => `p${i}`).join(", ");
+  return [
+    `import { builtinModules, BUILD } from ${JSON.stringify(join(root, "plugins/index.ts"))};`,
+    `import { runFromProcess } from ${JSON.stringify(join(root, "agent/main.ts"))};`,
+    imports,
+    `await runFromProcess([...builtinModules(), ${extra}], BUILD);`,
+    "",
+  ].join("\n");
+}
+
+/** Compile the binaries; returns their paths. Throws with bun's output on failure. */
+export async function build(o: BuildOptions): Promise<string[]> {
+  mkdirSync(o.out, { recursive: true });
+  const outputs: string[] = [];
+  for (const flavor of o.flavors) {
+    const entry = join(o.out, `.entry-${flavor}.ts`);
+    writeFileSync(entry, entrySource(o.plugins));
+    const outfile = join(o.out, flavor === "prod" ? "mvm-guest-agent" : "mvm-guest-agent-dev");
+    const args = [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify-syntax",
+      "--minify-whitespace",
+      `--define=process.env.MVM_BUILD=${JSON.stringify(flavor)}`,
+      ...(o.target ? [`--target=${o.target}`] : []),
+      entry,
+      "--outfile",
+      outfile,
+    ];
+    const p = Bun.spawnSync(args, { cwd: root, stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`bun build (${flavor}) failed:\n${p.stdout.toString()}${p.stderr.toString()}`);
+    outputs.push(outfile);
+  }
+  return outputs;
+}
+
+if (import.meta.main) {
+  try {
+    const outs = await build(parseBuildArgs(process.argv.slice(2)));
+    for (const f of outs) console.log(`built ${f} (${(Bun.file(f).size / 1e6).toFixed(1)} MB)`);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+}
