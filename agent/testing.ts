@@ -46,12 +46,26 @@ export async function startTestAgent(opts: Partial<AgentOptions> = {}): Promise<
 
 /** A raw client: write bytes or frames, read decoded frames and lines, see the close. */
 export class RawClient {
-  private readonly reader = new FrameReader({ maxFrameBytes: 64 * 1024 * 1024, lines: "first" });
+  private readonly reader = new FrameReader({ maxFrameBytes: 64 * 1024 * 1024 });
+  /** After writing a CONNECT line, the next bytes up to a newline are its answer. */
+  private expectLine = false;
+  private lineBuf = "";
   private readonly items: ReaderItem[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
   private constructor(readonly sock: net.Socket) {
     sock.on("data", (chunk: Buffer) => {
+      if (this.expectLine) {
+        const nl = chunk.indexOf(0x0a);
+        if (nl < 0) {
+          this.lineBuf += chunk.toString();
+          return;
+        }
+        this.items.push({ kind: "line", text: this.lineBuf + chunk.subarray(0, nl).toString() });
+        this.expectLine = false;
+        this.lineBuf = "";
+        chunk = chunk.subarray(nl + 1);
+      }
       this.items.push(...this.reader.push(chunk));
       this.wake();
     });
@@ -76,6 +90,7 @@ export class RawClient {
   }
 
   write(bytes: Uint8Array | string): void {
+    if (Buffer.from(bytes.slice(0, 8) as Uint8Array).toString().startsWith("CONNECT ")) this.expectLine = true;
     this.sock.write(bytes);
   }
 
