@@ -1,0 +1,112 @@
+// Tests of the command line: flags, --help, schema, and the agent as a real child process (signals).
+
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { flagHelp, parseFlags, FlagError } from "./flags.ts";
+import { CORE_FLAGS, main } from "./main.ts";
+import type { PluginModule } from "./plugin.ts";
+import { RawClient, tempDir, waitFor } from "./testing.ts";
+
+const root = join(import.meta.dir, "..");
+
+async function runMain(argv: string[], modules: PluginModule[] = []) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(modules, { argv, stdout: (t) => out.push(t), stderr: (t) => err.push(t), build: "dev" });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("flags", () => {
+  test("values, defaults, repeats, --no-x, --x=y, and positionals", () => {
+    const { values, rest } = parseFlags(["--listen", "unix:/a", "--listen=vsock:5", "--max-connections", "9", "--help", "x"], CORE_FLAGS);
+    expect(values.listen).toEqual(["unix:/a", "vsock:5"]);
+    expect(values["max-connections"]).toBe(9);
+    expect(values["config-dir"]).toBe("/etc/mvm");
+    expect(values.help).toBe(true);
+    expect(rest).toEqual(["x"]);
+  });
+  test("clear errors name the flag", () => {
+    expect(() => parseFlags(["--max-connections", "lots"], CORE_FLAGS)).toThrow('--max-connections: expected a number, got "lots"');
+    expect(() => parseFlags(["--nope"], CORE_FLAGS)).toThrow("unknown flag --nope");
+    expect(() => parseFlags(["--config-dir"], CORE_FLAGS)).toThrow(FlagError);
+  });
+  test("a --no-x boolean flag of a module", () => {
+    const specs = { "no-exec": { type: "boolean" as const, description: "turn exec off" } };
+    expect(parseFlags(["--no-exec"], specs).values["no-exec"]).toBe(true);
+    expect(flagHelp(specs)).toContain("--no-exec");
+  });
+});
+
+describe("main", () => {
+  test("--help lists flags, plugins and sub-commands", async () => {
+    const mod: PluginModule = {
+      name: "m",
+      flags: { "m-level": { type: "number", description: "how much", default: 3 } },
+      schemas: { thing: () => ({ type: "object" }) },
+      commands: { tool: { description: "does a thing", run: async () => 0 } },
+      create: () => null,
+    };
+    const r = await runMain(["--help"], [mod]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("--m-level N");
+    expect(r.out).toContain("schema NAME");
+    expect(r.out).toContain("thing");
+    expect(r.out).toContain("tool");
+  });
+  test("bad flags exit 2 with the reason", async () => {
+    expect(await runMain(["--log-format", "xml"])).toMatchObject({ code: 2, err: expect.stringContaining("--log-format") });
+    expect(await runMain(["--listen", "tcp:1"])).toMatchObject({ code: 2, err: expect.stringContaining("expected unix:PATH") });
+    expect(await runMain(["--max-frame-bytes", "1.5"])).toMatchObject({ code: 2, err: expect.stringContaining("whole number") });
+    expect(await runMain(["stray"])).toMatchObject({ code: 2, err: expect.stringContaining("unexpected argument") });
+  });
+  test("schema NAME prints a module's JSON Schema; an unknown name lists the known ones", async () => {
+    const mod: PluginModule = { name: "m", schemas: { thing: () => ({ type: "object" }) }, create: () => null };
+    expect(await runMain(["schema", "thing"], [mod])).toMatchObject({ code: 0, out: '{\n  "type": "object"\n}' });
+    expect(await runMain(["schema", "nope"], [mod])).toMatchObject({ code: 2, err: expect.stringContaining("thing") });
+  });
+  test("a module's sub-command runs with the remaining args", async () => {
+    let got: string[] = [];
+    const mod: PluginModule = { name: "m", commands: { tool: { description: "d", run: async (a) => ((got = a), 7) } }, create: () => null };
+    expect((await runMain(["tool", "a", "--b"], [mod])).code).toBe(7);
+    expect(got).toEqual(["a", "--b"]);
+  });
+});
+
+describe("the agent as a process", () => {
+  test("serves a unix socket, reloads on SIGHUP, exits 0 on SIGTERM and removes its socket", async () => {
+    const d = tempDir();
+    const sock = join(d.path, "a.sock");
+    const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", d.path], {
+      stderr: "pipe",
+      stdout: "ignore",
+    });
+    let log = "";
+    const reader = (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(chunk).toString();
+    })();
+    await waitFor(() => log.includes("ready"), 20_000, "agent ready");
+    const c = await RawClient.connect(sock);
+    expect(await c.request({ type: "hello", id: 1 })).toMatchObject({ ok: true, result: { build: "dev", agent: "mvm-guest-agent" } });
+    c.close();
+    proc.kill("SIGHUP");
+    await waitFor(() => log.includes("reload requested"), 10_000, "reload");
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    await reader;
+    expect(log).toContain("SIGTERM: stopping");
+    expect(existsSync(sock)).toBe(false);
+    d.cleanup();
+  });
+
+  test("a listen address that cannot be served exits 1 with the cause", async () => {
+    const d = tempDir();
+    const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${d.path}/no/such/dir/a.sock`, "--config-dir", d.path], {
+      stderr: "pipe",
+    });
+    const err = await new Response(proc.stderr as ReadableStream).text();
+    expect(await proc.exited).toBe(1);
+    expect(err).toContain("cannot start");
+    d.cleanup();
+  });
+});
