@@ -1,0 +1,184 @@
+// The loaded probes: probes.d loading and reload, one schedule per probe, latest results and staleness.
+
+import { loadDropins, type DropinProblem } from "../../agent/config.ts";
+import { rfc3339 } from "../../agent/clock.ts";
+import { AgentError } from "../../agent/errors.ts";
+import type { PluginContext } from "../../agent/plugin.ts";
+import type { Schedule } from "../../agent/scheduler.ts";
+import { consoleLine, runProbe, type ProbeRun } from "./run.ts";
+import { ProbeFile, prepareProbe, type ProbeResult } from "./schemas.ts";
+
+interface ProbeState {
+  spec: ProbeFile;
+  file: string;
+  text: string;
+  /** Monotonic ms when loaded (a probe with no result yet goes stale from here). */
+  loadedAt: number;
+  schedule: Schedule;
+  last: ProbeRun | null;
+  /** The last result was taken before the latest wake: history, not a reading. */
+  beforeWake: boolean;
+  /** Removed or replaced by a reload: a run still in flight must not record. */
+  gone: boolean;
+}
+
+/** The `status` section of the probes plugin. */
+export interface ProbesStatus {
+  dir: string;
+  loaded: number;
+  ok: number;
+  failing: number;
+  not_run: number;
+  stale: number;
+  skipped_files: DropinProblem[];
+}
+
+/**
+ * Every probe of `<config-dir>/probes.d`, each on its own schedule (`ctx.every`): first run right
+ * after load, the next `interval_secs` after the previous one finished.
+ * @example const set = new ProbeSet(ctx, "/etc/mvm/probes.d"); set.load(); set.results();
+ */
+export class ProbeSet {
+  private readonly probes = new Map<string, ProbeState>();
+  private skipped: DropinProblem[] = [];
+  private saidMissing = false;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    readonly dir: string,
+  ) {}
+
+  /**
+   * (Re)load the directory. Unchanged probes keep their result and schedule; changed ones restart
+   * with no result; removed ones stop (a run in flight is killed). Never throws.
+   */
+  load(): void {
+    const { log } = this.ctx;
+    const res = loadDropins({ dir: this.dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe });
+    const dirProblem = res.skipped.find((s) => s.file === this.dir);
+    if (dirProblem) {
+      // An unreadable directory is not an empty one: keep what runs now.
+      log.warn(`${this.dir}: ${dirProblem.message}; keeping the ${this.probes.size} probe(s) loaded before`);
+      this.skipped = res.skipped;
+      return;
+    }
+    if (res.missing) {
+      if (!this.saidMissing) log.info(`${this.dir}: no such directory; no probes`);
+      this.saidMissing = true;
+    } else this.saidMissing = false;
+    this.skipped = res.skipped;
+
+    for (const [name, st] of this.probes) {
+      if (!res.entries.has(name)) {
+        this.retire(st);
+        this.probes.delete(name);
+        log.info(`probe ${name} removed`);
+      }
+    }
+    const next = new Map<string, ProbeState>();
+    for (const [name, entry] of res.entries) {
+      const old = this.probes.get(name);
+      if (old && old.text === entry.text) {
+        old.file = entry.file;
+        next.set(name, old);
+        continue;
+      }
+      if (old) {
+        this.retire(old);
+        log.info(`probe ${name} changed (${entry.file}); restarting it`);
+      } else log.info(`probe ${name} loaded from ${entry.file} (every ${entry.value.interval_secs}s)`);
+      next.set(name, this.start(entry.value, entry.file, entry.text));
+    }
+    this.probes.clear();
+    for (const [k, v] of next) this.probes.set(k, v);
+    if (!res.missing) log.info(`${this.dir}: ${this.probes.size} probe(s) loaded${res.skipped.length ? `, ${res.skipped.length} file(s) skipped` : ""}`);
+  }
+
+  private start(spec: ProbeFile, file: string, text: string): ProbeState {
+    const { ctx } = this;
+    const st = { spec, file, text, loadedAt: ctx.clock.monotonic(), last: null, beforeWake: false, gone: false } as Omit<ProbeState, "schedule"> as ProbeState;
+    st.schedule = ctx.every(spec.interval_secs * 1000, (signal) => this.runOnce(st, signal), { name: `probe ${spec.name}` });
+    return st;
+  }
+
+  private retire(st: ProbeState): void {
+    st.gone = true;
+    st.schedule.stop();
+  }
+
+  private async runOnce(st: ProbeState, signal: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const out = await runProbe(ctx.runCommand, st.spec, signal, () => [ctx.clock.now(), ctx.clock.monotonic()]);
+    if (st.gone || out.kind === "cancelled") {
+      ctx.log.debug(`probe ${st.spec.name}: run cancelled; result not recorded`);
+      return;
+    }
+    st.last = out.run;
+    st.beforeWake = false;
+    const line = consoleLine(st.spec.name, st.spec.unit, out.run);
+    if (out.run.ok) ctx.log.info(line);
+    else ctx.log.warn(line);
+  }
+
+  /** The wire result of one probe, with `stale` computed now. */
+  private resultOf(st: ProbeState): ProbeResult {
+    const { spec, last } = st;
+    const age = this.ctx.clock.monotonic() - (last ? last.mono : st.loadedAt);
+    const stale = (last !== null && st.beforeWake) || age > 2 * spec.interval_secs * 1000;
+    return {
+      name: spec.name,
+      ok: last ? last.ok : null,
+      value: last ? last.value : null,
+      output: last ? last.output : null,
+      unit: spec.unit ?? null,
+      detail: last ? last.detail : null,
+      exit_code: last ? last.exit_code : null,
+      timed_out: last ? last.timed_out : false,
+      duration_ms: last ? last.duration_ms : null,
+      checked_at: last ? rfc3339(last.at) : null,
+      stale,
+    };
+  }
+
+  /** Every loaded probe, in file-name order. */
+  results(): ProbeResult[] {
+    return [...this.probes.values()].map((st) => this.resultOf(st));
+  }
+
+  /** Run one probe now (or wait for its run in flight) and return its result. */
+  async runNow(name: string): Promise<ProbeResult> {
+    const st = this.probes.get(name);
+    if (!st) {
+      const names = [...this.probes.keys()];
+      throw new AgentError("E_NOT_FOUND", `no probe named "${name}" (loaded: ${names.length ? names.join(", ") : "none"})`);
+    }
+    await st.schedule.trigger();
+    const now = this.probes.get(name);
+    if (!now) throw new AgentError("E_NOT_FOUND", `probe "${name}" was removed while it ran`);
+    return this.resultOf(now);
+  }
+
+  /**
+   * The guest was restored from a snapshot (or the snapshot was abandoned): results taken before
+   * are kept as history but reported stale, and every probe runs at once.
+   */
+  wake(): void {
+    for (const st of this.probes.values()) {
+      if (st.last) st.beforeWake = true;
+      void st.schedule.trigger();
+    }
+  }
+
+  status(): ProbesStatus {
+    const rs = this.results();
+    return {
+      dir: this.dir,
+      loaded: rs.length,
+      ok: rs.filter((r) => r.ok === true).length,
+      failing: rs.filter((r) => r.ok === false).length,
+      not_run: rs.filter((r) => r.ok === null).length,
+      stale: rs.filter((r) => r.stale).length,
+      skipped_files: this.skipped,
+    };
+  }
+}
