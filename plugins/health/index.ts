@@ -1,8 +1,26 @@
-// The health plugin module (placeholder until the plugin lands; see its issue).
+// The health plugin module: its flag, its file format's JSON Schema, and the factory main calls.
 
+import { intFlag } from "../../agent/flags.ts";
 import type { PluginModule } from "../../agent/plugin.ts";
+import { healthPlugin } from "./health.ts";
+import { integrationJsonSchema } from "./schemas.ts";
 
+export { healthPlugin, type HealthOptions } from "./health.ts";
+
+/** Health checks of `<config-dir>/integrations.d/*.json`; requests `health` and `health-check`. */
 export const healthModule: PluginModule = {
   name: "health",
-  create: () => null,
+  flags: {
+    "max-concurrent-checks": {
+      type: "number",
+      description: "Health checks running at once, over all integrations",
+      default: 8,
+    },
+  },
+  schemas: { integration: integrationJsonSchema },
+  create: ({ flags, config }) =>
+    healthPlugin({
+      configDir: config.configDir,
+      maxConcurrentChecks: intFlag(flags, "max-concurrent-checks", 1, 1024),
+    }),
 };

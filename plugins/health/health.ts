@@ -1,0 +1,230 @@
+// The health plugin: integrations.d loaded and watched, one schedule per integration, requests and status.
+
+import { watchDir } from "../../agent/config.ts";
+import { AgentError } from "../../agent/errors.ts";
+import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import type { Schedule } from "../../agent/scheduler.ts";
+import { checkCommand, judge } from "./check.ts";
+import { Limit } from "./limit.ts";
+import { integrationsDir, loadIntegrations, planReload, type LoadedIntegration } from "./loader.ts";
+import { fitOutputs } from "./fit.ts";
+import {
+  HealthCheckParams,
+  HealthCheckResult,
+  HealthParams,
+  HealthResult,
+  type HealthStatusSection,
+  type IntegrationEntry,
+} from "./schemas.ts";
+import type { IntegrationSpec } from "./service.ts";
+import { IntegrationState } from "./state.ts";
+
+export interface HealthOptions {
+  /** The agent's config dir; integrations are read from `<configDir>/integrations.d`. */
+  configDir: string;
+  /** Checks running at once, over all integrations (default 8). */
+  maxConcurrentChecks?: number;
+  /** Reload when the directory changes (default true). SIGHUP reloads either way. */
+  watch?: boolean;
+}
+
+/** One integration that is loaded now. */
+interface Live {
+  loaded: LoadedIntegration;
+  state: IntegrationState;
+  /** Null for integrations without health_cmd. */
+  schedule: Schedule | null;
+  /** Set when a reload removed or replaced it: late results are dropped. */
+  retired: boolean;
+}
+
+/**
+ * Health checks of the guest's services (`integrations.d/*.json`).
+ * @example
+ * const agent = createAgent({ plugins: [healthPlugin({ configDir: "/etc/mvm", maxConcurrentChecks: 8 })] });
+ * await agent.start();
+ * await agent.call("health"); // { integrations: [...], ready: true }
+ */
+export function healthPlugin(opts: HealthOptions): AgentPlugin {
+  const dir = integrationsDir(opts.configDir);
+  const limit = new Limit(opts.maxConcurrentChecks ?? 8);
+  let ctx: PluginContext | null = null;
+  let live = new Map<string, Live>();
+  const inflight = new Set<Promise<void>>();
+  /** Bumped at sleep-prep and wake: a check started before either is not recorded. */
+  let epoch = 0;
+  let paused = false;
+  let stopped = false;
+  let missingSaid = false;
+  let reloads: Promise<void> = Promise.resolve();
+
+  async function check(x: Live, signal: AbortSignal): Promise<void> {
+    const c = ctx!;
+    const started = epoch;
+    if (paused || x.retired) return;
+    let release: () => void;
+    try {
+      release = await limit.acquire(signal);
+    } catch {
+      return; // cancelled while waiting for a slot
+    }
+    try {
+      if (paused || x.retired || signal.aborted || started !== epoch) return;
+      const spec = x.loaded.spec;
+      const outcome = judge(await c.runCommand(checkCommand(spec, signal)), spec.health_timeout_secs * 1000);
+      if (outcome.cancelled || x.retired || paused || started !== epoch) return;
+      x.state.record(outcome);
+    } finally {
+      release();
+    }
+  }
+
+  function begin(loaded: LoadedIntegration): Live {
+    const c = ctx!;
+    const state = new IntegrationState(loaded.spec, c.clock, c.log);
+    const x: Live = { loaded, state, schedule: null, retired: false };
+    if (paused) state.pause();
+    if (loaded.spec.health_cmd) {
+      x.schedule = c.every(
+        loaded.spec.health_interval_secs * 1000,
+        (signal) => {
+          const p = check(x, signal);
+          inflight.add(p);
+          return p.finally(() => inflight.delete(p));
+        },
+        { name: `check:${loaded.spec.name}` },
+      );
+    }
+    return x;
+  }
+
+  function retire(x: Live): void {
+    x.retired = true;
+    x.schedule?.stop();
+    x.state.dispose();
+  }
+
+  /** Load (first call) or reload the directory and apply the difference. */
+  function apply(first: boolean): void {
+    if (stopped || !ctx) return;
+    const log = ctx.log;
+    const next = loadIntegrations(dir, log);
+    const current = new Map([...live].map(([n, x]) => [n, x.loaded]));
+    const plan = planReload(current, next);
+    const keptByFile = new Map(plan.kept.map((k) => [k.file, k.name]));
+    for (const s of next.skipped) {
+      const kept = keptByFile.get(s.file);
+      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`);
+    }
+    if (next.missing) {
+      if (!missingSaid) log.info(`${dir}: no such directory; no integrations`);
+      missingSaid = true;
+    } else missingSaid = false;
+
+    const nextLive = new Map<string, Live>();
+    const order = [...next.loaded.values(), ...plan.kept.map((k) => live.get(k.name)!.loaded)];
+    order.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const changed = new Set(plan.changed.map((c) => c.spec.name));
+    for (const l of order) {
+      const name = l.spec.name;
+      const old = live.get(name);
+      if (old && !changed.has(name)) {
+        old.loaded = plan.kept.some((k) => k.name === name) ? old.loaded : l;
+        nextLive.set(name, old);
+        continue;
+      }
+      if (old) retire(old);
+      nextLive.set(name, begin(l));
+    }
+    for (const name of plan.removed) retire(live.get(name)!);
+    live = nextLive;
+
+    if (first) {
+      if (!next.missing) {
+        const skipped = next.skipped.length ? ` (${next.skipped.length} file(s) skipped)` : "";
+        log.info(`loaded ${live.size} integration(s) from ${dir}${skipped}`);
+      }
+      return;
+    }
+    for (const l of plan.added) log.info(`${l.spec.name}: added (${l.file})`);
+    for (const l of plan.changed) log.info(`${l.spec.name}: changed (${l.file}); state reset, checks restart`);
+    for (const name of plan.removed) log.info(`${name}: removed (its file is gone)`);
+  }
+
+  function reload(): Promise<void> {
+    reloads = reloads.then(() => apply(false)).catch((e) => ctx?.log.error(`reload failed: ${(e as Error)?.stack ?? e}`));
+    return reloads;
+  }
+
+  function find(name: string): Live {
+    const x = live.get(name);
+    if (!x) throw new AgentError("E_NOT_FOUND", `no integration named "${name}" (loaded: ${[...live.keys()].join(", ") || "none"})`);
+    return x;
+  }
+
+  function entries(): IntegrationEntry[] {
+    return [...live.values()].map((x) => x.state.entry());
+  }
+
+  return {
+    name: "health",
+    requests: {
+      health: defineRequest({
+        params: HealthParams,
+        result: HealthResult,
+        description: "Every integration's status and last check, and whether all are ready.",
+        handle: (_p, rctx) => {
+          const list = entries();
+          const ready = list.every((e) => e.status === "healthy" || e.status === "unchecked");
+          return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready };
+        },
+      }),
+      "health-check": defineRequest({
+        params: HealthCheckParams,
+        result: HealthCheckResult,
+        description: "Run one integration's check now (or wait for the one in flight) and return its entry.",
+        handle: async ({ name }) => {
+          const x = find(name);
+          if (paused) throw new AgentError("E_BUSY", `integrations are paused for a snapshot; send wake first`);
+          if (x.schedule) await x.schedule.trigger();
+          return x.state.entry();
+        },
+      }),
+    },
+    start(c) {
+      ctx = c;
+      stopped = false;
+      c.provide("integrations", { list: (): IntegrationSpec[] => [...live.values()].map((x) => x.loaded.spec) });
+      c.on("sleep-prep", () => {
+        paused = true;
+        epoch++;
+        for (const x of live.values()) x.state.pause();
+        c.log.info(`paused ${live.size} integration(s) for a snapshot`);
+      });
+      c.on("wake", () => {
+        paused = false;
+        epoch++;
+        for (const x of live.values()) x.state.wake();
+        c.log.info(`wake: ${live.size} integration(s) start over (startup grace from now, earlier results cleared)`);
+      });
+      apply(true);
+      if (opts.watch !== false) c.onDispose(watchDir(dir, () => void reload()));
+    },
+    async stop() {
+      stopped = true;
+      for (const x of live.values()) retire(x);
+      await Promise.allSettled([...inflight]);
+      await reloads;
+    },
+    reload,
+    status(): HealthStatusSection {
+      const s: HealthStatusSection = { integrations: live.size, healthy: 0, starting: 0, error: 0, pending: 0, unchecked: 0, paused: 0, ready: true };
+      for (const x of live.values()) {
+        const st = x.state.current();
+        s[st]++;
+        if (st !== "healthy" && st !== "unchecked") s.ready = false;
+      }
+      return s;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Shapes of the health plugin: the integrations.d file format (zod) and the wire requests (TypeBox).
+
+import { Type, type Static } from "@sinclair/typebox";
+import { z } from "zod";
+
+/** Longest interval or timeout a file may ask for (one day): timers beyond ~24.8 days overflow. */
+export const MAX_SECS = 86_400;
+
+const secs = (def: number, min: number) => z.number().int().min(min).max(MAX_SECS).default(def);
+const command = z.string().trim().min(1, "must not be empty");
+
+/**
+ * One integration: `<config-dir>/integrations.d/*.json`. The parsed output matches
+ * `IntegrationSpec` (plugins/health/service.ts). The image builder imports this schema.
+ * @example IntegrationFile.parse({ name: "web", health_cmd: "curl -sf localhost:8080/health" })
+ */
+export const IntegrationFile = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1 to 64 characters from A-Z a-z 0-9 . _ -")
+      .describe("Unique name; the key in health answers and console lines."),
+    health_cmd: command.optional().describe("Shell command (/bin/sh -c); exit 0 means healthy. Absent: the integration is `unchecked`."),
+    health_interval_secs: secs(30, 1).describe("Seconds from the end of one check to the start of the next."),
+    health_timeout_secs: secs(10, 1).describe("A check running longer is killed (its whole process group) and counts as failed."),
+    startup_grace_secs: secs(0, 0).describe("After boot, wake, or the file being added or changed: failures are reported as `starting`."),
+    failure_threshold: z.number().int().min(1).max(1000).default(1).describe("Consecutive failures before `error`."),
+    success_threshold: z.number().int().min(1).max(1000).default(1).describe("Consecutive passes before `healthy`."),
+    env: z.record(z.string(), z.string()).optional().describe("Extra environment for the commands, on top of the agent's."),
+    cwd: z.string().min(1).optional().describe("Working directory of the commands."),
+    checkpoint_cmd: command.optional().describe("Run by the snapshot plugin before a snapshot."),
+    restore_cmd: command.optional().describe("Run by the snapshot plugin after wake."),
+    checkpoint_timeout_secs: secs(30, 1).describe("Deadline of checkpoint_cmd and restore_cmd."),
+    critical: z.boolean().default(false).describe("A failed checkpoint makes sleep-prep answer ready: false."),
+  })
+  .describe("One integration of the mvm guest agent (integrations.d/*.json)");
+
+export type IntegrationFileInput = z.input<typeof IntegrationFile>;
+
+/** The JSON Schema printed by `mvm-guest-agent schema integration`. */
+export function integrationJsonSchema(): unknown {
+  return z.toJSONSchema(IntegrationFile, { io: "input" });
+}
+
+// ---- wire ----
+
+export const IntegrationStatus = Type.Union([
+  Type.Literal("starting"),
+  Type.Literal("healthy"),
+  Type.Literal("error"),
+  Type.Literal("pending"),
+  Type.Literal("unchecked"),
+  Type.Literal("paused"),
+]);
+export type IntegrationStatus = Static<typeof IntegrationStatus>;
+
+/** The latest completed check of one integration. */
+export const CheckResult = Type.Object(
+  {
+    ok: Type.Boolean(),
+    exit_code: Type.Union([Type.Integer(), Type.Null()]),
+    /** The signal that ended the command (`SIGKILL` after a timeout), or null. */
+    signal: Type.Union([Type.String(), Type.Null()]),
+    timed_out: Type.Boolean(),
+    duration_ms: Type.Number({ minimum: 0 }),
+    /** The last 4 KiB of stdout then stderr, trimmed. */
+    output: Type.String(),
+    /** When the check finished (RFC 3339 UTC). */
+    checked_at: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type CheckResult = Static<typeof CheckResult>;
+
+export const IntegrationEntry = Type.Object(
+  {
+    name: Type.String(),
+    status: IntegrationStatus,
+    /** Why: the failure for `error`, what is awaited for `starting`/`pending`, and so on. */
+    detail: Type.String(),
+    /** When the status last changed (RFC 3339 UTC). */
+    since: Type.String(),
+    consecutive_failures: Type.Integer({ minimum: 0 }),
+    last: Type.Union([CheckResult, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type IntegrationEntry = Static<typeof IntegrationEntry>;
+
+export const HealthParams = Type.Object({}, { additionalProperties: false });
+export const HealthResult = Type.Object(
+  {
+    integrations: Type.Array(IntegrationEntry),
+    /** Every integration is healthy or unchecked (true when there are none). */
+    ready: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type HealthResult = Static<typeof HealthResult>;
+
+export const HealthCheckParams = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+export const HealthCheckResult = IntegrationEntry;
+
+/** The `health` section of the built-in `status` answer. */
+export const HealthStatusSection = Type.Object(
+  {
+    integrations: Type.Integer({ minimum: 0 }),
+    healthy: Type.Integer({ minimum: 0 }),
+    starting: Type.Integer({ minimum: 0 }),
+    error: Type.Integer({ minimum: 0 }),
+    pending: Type.Integer({ minimum: 0 }),
+    unchecked: Type.Integer({ minimum: 0 }),
+    paused: Type.Integer({ minimum: 0 }),
+    ready: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type HealthStatusSection = Static<typeof HealthStatusSection>;
