@@ -17,6 +17,8 @@ export interface CommandSpec {
   maxOutputBytes?: number;
   /** Keep the first bytes (default) or the last ones. Cuts never split a UTF-8 character. */
   keep?: "head" | "tail";
+  /** Move cuts to a UTF-8 character boundary (default true); false keeps exactly the cap (binary output). */
+  cutUtf8?: boolean;
   stdin?: string | Uint8Array;
   /** Aborting kills the process group (a client went away, a drain deadline passed). */
   signal?: AbortSignal;
@@ -56,7 +58,11 @@ class Capture {
   private parts: Uint8Array[] = [];
   private kept = 0;
   total = 0;
-  constructor(private readonly max: number, private readonly keep: "head" | "tail") {}
+  constructor(
+    private readonly max: number,
+    private readonly keep: "head" | "tail",
+    private readonly cutUtf8 = true,
+  ) {}
 
   add(chunk: Uint8Array): void {
     this.total += chunk.length;
@@ -83,7 +89,7 @@ class Capture {
     let all = concat(this.parts, this.kept);
     const truncated = this.total > all.length || all.length > this.max;
     if (this.keep === "tail" && all.length > this.max) all = all.slice(all.length - this.max);
-    if (truncated) all = this.keep === "head" ? trimUtf8End(all) : trimUtf8Start(all);
+    if (truncated && this.cutUtf8) all = this.keep === "head" ? trimUtf8End(all) : trimUtf8Start(all);
     return { bytes: all, truncated };
   }
 }
@@ -165,8 +171,8 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
   const startedAt = clock.now();
   const max = spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const keep = spec.keep ?? "head";
-  const out = new Capture(max, keep);
-  const err = new Capture(max, keep);
+  const out = new Capture(max, keep, spec.cutUtf8);
+  const err = new Capture(max, keep, spec.cutUtf8);
   const argv = spec.argv ?? ["/bin/sh", "-c", spec.command ?? ""];
   const finish = (partial: Partial<CommandResult>): CommandResult => {
     const o = out.result();

@@ -73,6 +73,7 @@ export function execPlugin(): AgentPlugin {
       timeoutMs,
       // Streamed output is not kept: it already went to the client.
       maxOutputBytes: streams ? 0 : maxBytes,
+      cutUtf8: encoding === "utf8",
       signal: abort.signal,
       onOutput: streams ? (name, chunk) => send(name, streams![name].push(chunk)) : undefined,
     });
