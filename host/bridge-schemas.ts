@@ -1,0 +1,168 @@
+// The bridge's route table: method, path, inputs and answers as TypeBox schemas (validation and /openapi.json read it).
+
+import { Type, type TSchema } from "@sinclair/typebox";
+import { RequestType, StatusResult } from "../agent/wire.ts";
+
+const Strict = { additionalProperties: false } as const;
+
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ description: "E_NOT_FOUND (unknown VM), E_INVALID_PARAMS, E_TIMEOUT, E_UNAUTHORIZED, or the agent's / client's code" }),
+    message: Type.String(),
+    data: Type.Optional(Type.Unknown()),
+  },
+  Strict,
+);
+
+export const VmName = Type.String({ minLength: 1, maxLength: 128, description: "The VM's name in vms.json" });
+
+export const HealthCounts = Type.Record(Type.String(), Type.Integer(), { description: "integrations by status" });
+
+export const VmSummary = Type.Object(
+  {
+    name: Type.String(),
+    agent: Type.String(),
+    labels: Type.Record(Type.String(), Type.String()),
+    reachable: Type.Boolean(),
+    error: Type.Union([Type.Null(), Type.Object({ code: Type.String(), message: Type.String() })]),
+    state: Type.Union([Type.Null(), Type.String({ description: "running | preparing | sleeping" })]),
+    worker: Type.Union([Type.Null(), Type.String({ description: "idle | busy" })]),
+    health: Type.Union([Type.Null(), Type.Object({ ready: Type.Boolean(), counts: HealthCounts })]),
+  },
+  Strict,
+);
+
+export const VmList = Type.Object({ vms: Type.Array(VmSummary) }, Strict);
+
+export const VmStatus = Type.Object(
+  {
+    name: Type.String(),
+    agent: Type.String(),
+    labels: Type.Record(Type.String(), Type.String()),
+    status: StatusResult,
+  },
+  Strict,
+);
+
+export const DiffQuery = Type.Object(
+  {
+    include: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "glob; repeat the parameter for several" })),
+    exclude: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "glob; exclude beats include" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    cursor: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  Strict,
+);
+
+export const LogsQuery = Type.Object(
+  {
+    lines: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, default: 100, description: "last N lines (default 100)" })),
+    follow: Type.Optional(Type.Boolean({ description: "1/true: keep the answer open as server-sent `line` events" })),
+  },
+  Strict,
+);
+
+export const LogsResult = Type.Object({ name: Type.String(), path: Type.String(), lines: Type.Array(Type.String()) }, Strict);
+
+export const StreamQuery = Type.Object(
+  { stream: Type.Optional(Type.Boolean({ description: "1/true: answer as server-sent events (also: Accept: text/event-stream)" })) },
+  Strict,
+);
+
+export const SleepPrepBody = Type.Object(
+  { drain_timeout_secs: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })) },
+  Strict,
+);
+
+export const WakeBody = Type.Object(
+  {
+    wall_clock: Type.Optional(
+      Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+        description: "RFC 3339 time to set in the guest; absent = the host's time now; null = do not send a time",
+      }),
+    ),
+  },
+  Strict,
+);
+
+export const ExecBody = Type.Object(
+  {
+    argv: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    command: Type.Optional(Type.String({ minLength: 1 })),
+    env: Type.Optional(Type.Record(Type.String(), Type.String())),
+    cwd: Type.Optional(Type.String()),
+    stdin: Type.Optional(Type.String()),
+    stdin_base64: Type.Optional(Type.String()),
+    timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    max_output_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    stream: Type.Optional(Type.Boolean({ description: "true: answer as server-sent events" })),
+    encoding: Type.Optional(Type.Union([Type.Literal("utf8"), Type.Literal("base64")])),
+  },
+  Strict,
+);
+
+export const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
+
+export const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
+
+const agentResult = (type: string) => Type.Unknown({ description: `the agent's \`${type}\` result, as is` });
+
+export type RouteId =
+  | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
+  | "sleep-prep" | "wake" | "exec" | "call" | "metrics" | "openapi" | "dashboard";
+
+/** One route: everything the validator and the OpenAPI generator need. */
+export interface RouteDef {
+  id: RouteId;
+  method: "get" | "post";
+  /** Hono path (`:name` parameters). */
+  path: string;
+  summary: string;
+  params?: Record<string, TSchema>;
+  query?: TSchema;
+  body?: TSchema;
+  /** JSON answer (absent for text/html answers). */
+  response?: TSchema;
+  /** Content type of a non-JSON answer. */
+  produces?: string;
+  /** Server-sent events this route may answer with, by event name. */
+  sse?: Record<string, string>;
+  /** Not behind the bearer token. */
+  public?: boolean;
+}
+
+const vm = { name: VmName };
+
+/** Every route the bridge serves, in the order of /openapi.json. */
+export const ROUTES: RouteDef[] = [
+  { id: "healthz", method: "get", path: "/healthz", summary: "Liveness of the bridge itself (no token needed)", response: Healthz, public: true },
+  { id: "vms", method: "get", path: "/api/vms", summary: "Every VM: reachable, lifecycle state, worker, health summary (queried concurrently)", response: VmList },
+  { id: "vm", method: "get", path: "/api/vms/:name", summary: "One VM's agent status", params: vm, response: VmStatus },
+  { id: "health", method: "get", path: "/api/vms/:name/health", summary: "Integration health (the agent's `health`)", params: vm, response: agentResult("health") },
+  { id: "probes", method: "get", path: "/api/vms/:name/probes", summary: "Probe results (the agent's `probes`)", params: vm, response: agentResult("probes") },
+  { id: "worker", method: "get", path: "/api/vms/:name/worker", summary: "Worker idle/busy (the agent's `worker-status`)", params: vm, response: agentResult("worker-status") },
+  { id: "diff", method: "get", path: "/api/vms/:name/diff", summary: "Files changed since boot, one page (the agent's `fs-diff`)", params: vm, query: DiffQuery, response: agentResult("fs-diff") },
+  {
+    id: "logs", method: "get", path: "/api/vms/:name/logs", summary: "The VM's console log: last lines, or followed as server-sent events",
+    params: vm, query: LogsQuery, response: LogsResult, sse: { line: "one console line (data: the text)", reset: "the file was truncated or replaced; reading from its start" },
+  },
+  { id: "sleep-prep", method: "post", path: "/api/vms/:name/sleep-prep", summary: "Prepare for a snapshot (the agent's `sleep-prep`)", params: vm, body: SleepPrepBody, response: agentResult("sleep-prep") },
+  { id: "wake", method: "post", path: "/api/vms/:name/wake", summary: "After a restore (the agent's `wake`); sends the host's time unless told otherwise", params: vm, body: WakeBody, response: agentResult("wake") },
+  {
+    id: "exec", method: "post", path: "/api/vms/:name/exec", summary: "Run a command in the guest (dev builds); streams with ?stream=1 or Accept: text/event-stream",
+    params: vm, query: StreamQuery, body: ExecBody, response: agentResult("exec"),
+    sse: { stdout: "a chunk of stdout (data: JSON string)", stderr: "a chunk of stderr (data: JSON string)", result: "the final result (data: JSON)", error: "the call failed (data: JSON {code, message})" },
+  },
+  {
+    id: "call", method: "post", path: "/api/vms/:name/call/:type", summary: "Any request, custom plugins included; body = params",
+    params: { ...vm, type: RequestType }, query: StreamQuery, body: CallBody, response: Type.Unknown({ description: "the request's result" }),
+    sse: { result: "the final result (data: JSON)", error: "the call failed (data: JSON {code, message})" },
+  },
+  { id: "metrics", method: "get", path: "/metrics", summary: "Prometheus text format for every VM and the bridge itself", produces: "text/plain; version=0.0.4" },
+  { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },
+  { id: "dashboard", method: "get", path: "/", summary: "The dashboard (HTML; ?token=T once sets a cookie when a token is required)", produces: "text/html" },
+];
+
+export function routeById(id: RouteId): RouteDef {
+  return ROUTES.find((r) => r.id === id)!;
+}

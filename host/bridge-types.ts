@@ -1,0 +1,52 @@
+// The seams of the HTTP bridge: the VM list it serves and the one function it calls agents through.
+
+import type { Logger } from "../agent/log.ts";
+
+/** One VM as the bridge knows it (an entry of vms.json). */
+export interface BridgeVm {
+  name: string;
+  /** Agent address: `firecracker:/path/v.sock:52`, `unix:/path`, `unix+connect:/path:52`, `vsock:CID:PORT`. */
+  agent: string;
+  console_log?: string;
+  labels?: Record<string, string>;
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  /** Event frames of streaming requests (`exec` with `stream: true`), in order, before the answer. */
+  onEvent?: (event: string, data: unknown) => void;
+  /** Aborted when the HTTP client went away (an SSE reader closed its tab). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Call one request on one VM's agent. Resolves with the result; rejects with an error carrying a
+ * string `code` (an agent code such as `E_BUSY`, or the client's own: unreachable, timeout).
+ * @example const status = await call(vm, "status", {}, { timeoutMs: 5000 });
+ */
+export type CallFn = (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, opts: CallOptions) => Promise<unknown>;
+
+/** What `createBridge` needs; everything the bridge knows comes from here and can be rebuilt. */
+export interface BridgeDeps {
+  /** The VMs now (re-read by the caller when vms.json changes). */
+  vms(): readonly BridgeVm[];
+  call: CallFn;
+  /** With a token every route but `/healthz` needs `Authorization: Bearer TOKEN` (or the dashboard cookie). */
+  token?: string;
+  log?: Logger;
+  /** Wall clock in ms (tests inject one). */
+  now?: () => number;
+  /** Deadline of one ordinary agent call (default 5000 ms). */
+  callTimeoutMs?: number;
+  /** Follow-mode poll interval of console logs (default 250 ms). */
+  logPollMs?: number;
+  /** Dashboard auto-refresh period (default 5 s). */
+  refreshSecs?: number;
+}
+
+/** The JSON body of every error answer. */
+export interface HttpError {
+  code: string;
+  message: string;
+  data?: unknown;
+}
