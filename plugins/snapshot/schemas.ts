@@ -1,0 +1,101 @@
+// Wire shapes of the snapshot plugin: sleep-prep, wake and its status section (host clients import these).
+
+import { Type, type Static } from "@sinclair/typebox";
+import { LifecycleStateSchema } from "../../agent/wire.ts";
+
+/** RFC 3339 date-time with a zone (`2026-11-28T10:57:19.123Z`, `...+02:00`). */
+export const RFC3339_PATTERN = "^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-]\\d{2}:\\d{2})$";
+
+export const DEFAULT_DRAIN_TIMEOUT_SECS = 30;
+
+export const SleepPrepParams = Type.Object(
+  {
+    /** Everything (pause, checkpoints, sync, drop caches) must fit in this; default 30. */
+    drain_timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+export type SleepPrepParams = Static<typeof SleepPrepParams>;
+
+/** One step of sleep-prep or wake: `checkpoint:NAME`, `sync`, `drop-caches`, `clock`, `restore:NAME`. */
+export const Step = Type.Object(
+  {
+    name: Type.String(),
+    ok: Type.Boolean(),
+    duration_ms: Type.Number({ minimum: 0 }),
+    detail: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type Step = Static<typeof Step>;
+
+export const SleepPrepResult = Type.Object(
+  {
+    /** False when a critical integration's checkpoint failed or sync failed. */
+    ready: Type.Boolean(),
+    state: Type.Literal("sleeping"),
+    steps: Type.Array(Step),
+    duration_ms: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SleepPrepResult = Static<typeof SleepPrepResult>;
+
+export const WakeParams = Type.Object(
+  {
+    /** The host's current time; the guest reports its skew and sets its clock when permitted. */
+    wall_clock: Type.Optional(Type.String({ pattern: RFC3339_PATTERN, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type WakeParams = Static<typeof WakeParams>;
+
+export const WakeResult = Type.Object(
+  {
+    /** False: no sleep-prep came before; no restore command ran and nothing was resumed. */
+    was_sleeping: Type.Boolean(),
+    /** Host time minus guest time when wake arrived (positive: the guest was behind); null without wall_clock. */
+    clock_skew_ms: Type.Union([Type.Number(), Type.Null()]),
+    clock_set: Type.Boolean(),
+    steps: Type.Array(Step),
+    duration_ms: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type WakeResult = Static<typeof WakeResult>;
+
+/** The `snapshot` section of the built-in `status` answer. */
+export const SnapshotStatus = Type.Object(
+  {
+    state: LifecycleStateSchema,
+    /** The operation running now, if any. */
+    busy: Type.Union([Type.Literal("sleep-prep"), Type.Literal("wake"), Type.Null()]),
+    last_sleep_prep: Type.Union([
+      Type.Object({ at: Type.String(), result: SleepPrepResult }, { additionalProperties: false }),
+      Type.Null(),
+    ]),
+    last_wake: Type.Union([
+      Type.Object(
+        {
+          at: Type.String(),
+          reason: Type.Union([Type.Literal("wake"), Type.Literal("watchdog")]),
+          result: WakeResult,
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+    watchdog: Type.Object(
+      {
+        /** 0: the watchdog is off. */
+        resume_after_secs: Type.Number({ minimum: 0 }),
+        armed: Type.Boolean(),
+        /** Guest run time left before the watchdog resumes on its own; null when not armed. */
+        fires_in_secs: Type.Union([Type.Number(), Type.Null()]),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotStatus = Static<typeof SnapshotStatus>;

@@ -1,0 +1,312 @@
+// The snapshot plugin: sleep-prep (pause, checkpoint, sync, drop caches), wake (clock, restore, resume), the watchdog.
+
+import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
+import { AgentError, describeError } from "../../agent/errors.ts";
+import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
+import {
+  DEFAULT_DRAIN_TIMEOUT_SECS,
+  SleepPrepParams,
+  SleepPrepResult,
+  WakeParams,
+  WakeResult,
+  type SnapshotStatus,
+  type Step,
+} from "./schemas.ts";
+import { DEFAULT_DROP_CACHES_PATH, defaultSys, type SnapshotSys } from "./sys.ts";
+import { parseRfc3339, syncWallClock } from "./wallclock.ts";
+
+export interface SnapshotOptions {
+  /** Resume on our own after this much guest run time without a wake (0: never). Default 600. */
+  resumeAfterSecs?: number;
+  /** Default /proc/sys/vm/drop_caches. */
+  dropCachesPath?: string;
+  /** On wake, set the guest's wall clock to the host's `wall_clock` (default true). */
+  setClock?: boolean;
+  /** Replace system calls (tests: record order, simulate a refusal). */
+  sys?: Partial<SnapshotSys>;
+}
+
+/** How long past the drain deadline we wait for aborted scheduled runs before going on without them. */
+const PAUSE_GRACE_MS = 2000;
+/** A sync through the `sync` binary gets at least this long, even past the drain deadline. */
+const SYNC_MIN_MS = 5000;
+
+type Op = "sleep-prep" | "wake";
+type Reason = "wake" | "watchdog";
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * sleep-prep and wake, driving the core's lifecycle state and schedules.
+ * @example createAgent({ plugins: [healthPlugin(...), snapshotPlugin({ resumeAfterSecs: 600 })] })
+ */
+export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
+  const resumeAfterMs = (opts.resumeAfterSecs ?? 600) * 1000;
+  const dropPath = opts.dropCachesPath ?? DEFAULT_DROP_CACHES_PATH;
+  let ctx: PluginContext | null = null;
+  let sys: SnapshotSys | null = null;
+  let stopper = new AbortController();
+  let busy: Op | null = null;
+  let lastSleep: { at: string; result: SleepPrepResult } | null = null;
+  let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
+  let watchdog: { handle: TimerHandle; dueAt: number } | null = null;
+
+  const need = (): PluginContext => {
+    if (!ctx) throw new AgentError("E_UNAVAILABLE", "the snapshot plugin is not running");
+    return ctx;
+  };
+  const alive = () => {
+    if (stopper.signal.aborted) throw new AgentError("E_UNAVAILABLE", "the agent is stopping");
+  };
+  const busyError = (running: Op, asked: Op) =>
+    new AgentError(
+      "E_BUSY",
+      running === asked
+        ? `a ${running} is already in progress`
+        : `a ${running} is in progress; send ${asked} again after it answers`,
+      { in_progress: running },
+    );
+
+  function disarmWatchdog(c: PluginContext): void {
+    if (watchdog) c.clock.clearTimeout(watchdog.handle);
+    watchdog = null;
+  }
+
+  function armWatchdog(c: PluginContext): void {
+    disarmWatchdog(c);
+    if (resumeAfterMs <= 0) return;
+    const handle = c.clock.setTimeout(() => {
+      watchdog = null;
+      void fireWatchdog(c);
+    }, resumeAfterMs);
+    watchdog = { handle, dueAt: c.clock.monotonic() + resumeAfterMs };
+  }
+
+  async function fireWatchdog(c: PluginContext): Promise<void> {
+    if (busy || c.lifecycle.state !== "sleeping" || stopper.signal.aborted) return;
+    c.log.error(
+      `WATCHDOG: no wake came within ${resumeAfterMs / 1000} s of guest run time after sleep-prep; ` +
+        "assuming the host abandoned the snapshot: running restore commands and resuming every schedule",
+    );
+    busy = "wake";
+    try {
+      await resume(c, "watchdog", null);
+    } catch (e) {
+      c.log.error(`WATCHDOG: resuming failed: ${describeError(e)}`);
+    } finally {
+      busy = null;
+    }
+  }
+
+  /** Pause every schedule; at the deadline in-flight runs are aborted (their process groups killed). */
+  async function pauseWithin(c: PluginContext, ms: number): Promise<{ aborted: number; late: boolean }> {
+    const deadline = Math.max(0, ms);
+    let handle: TimerHandle | undefined;
+    const late = new Promise<"late">((r) => {
+      handle = c.clock.setTimeout(() => r("late"), deadline + PAUSE_GRACE_MS);
+    });
+    try {
+      const r = await Promise.race([c.lifecycle.pauseSchedules(deadline), late]);
+      return r === "late" ? { aborted: 0, late: true } : { aborted: r.aborted, late: false };
+    } finally {
+      if (handle) c.clock.clearTimeout(handle);
+    }
+  }
+
+  async function timedStep(c: PluginContext, name: string, fn: () => Promise<string>, onError: (e: unknown) => string): Promise<Step> {
+    const t0 = c.clock.monotonic();
+    let ok = true;
+    let detail: string;
+    try {
+      detail = await fn();
+    } catch (e) {
+      ok = false;
+      detail = onError(e);
+    }
+    return { name, ok, duration_ms: round(c.clock.monotonic() - t0), detail };
+  }
+
+  function logStep(c: PluginContext, op: Op, s: Step, critical = false): void {
+    const line = `${op}: ${s.name} ${s.ok ? "ok" : critical ? "FAILED" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
+    if (s.ok) c.log.info(line);
+    else if (critical) c.log.error(line);
+    else c.log.warn(line);
+  }
+
+  async function prepare(c: PluginContext, drainMs: number): Promise<SleepPrepResult> {
+    const { clock, log } = c;
+    const t0 = clock.monotonic();
+    const at = clock.now();
+    const left = () => t0 + drainMs - clock.monotonic();
+    c.lifecycle.set("preparing");
+    log.info(`sleep-prep: preparing under a drain deadline of ${drainMs / 1000} s`);
+    try {
+      await c.emit("sleep-prep", { at });
+      const pause = await pauseWithin(c, left());
+      if (pause.late) log.error(`sleep-prep: scheduled runs still going ${PAUSE_GRACE_MS} ms after the drain deadline; going on without them`);
+      else log.info(`sleep-prep: schedules paused (${round(clock.monotonic() - t0)} ms${pause.aborted ? `; ${pause.aborted} run(s) killed at the drain deadline` : ""})`);
+      alive();
+      const service = c.service("integrations");
+      if (!service) log.info("sleep-prep: no integrations service (health plugin not loaded); no checkpoint to run");
+      const checkpoints = await runCommandSteps("checkpoint", service?.list() ?? [], { run: c.runCommand, budgetMs: left, signal: stopper.signal });
+      for (const s of checkpoints) {
+        if (!s.ok && s.integration.critical) s.detail += " (critical: sleep-prep is not ready)";
+        logStep(c, "sleep-prep", s, s.integration.critical);
+      }
+      alive();
+      const sync = await timedStep(c, "sync", () => sys!.sync({ timeoutMs: Math.max(left(), SYNC_MIN_MS) }), (e) => `failed: ${describeError(e)}`);
+      logStep(c, "sleep-prep", sync, true);
+      alive();
+      const drop = await timedStep(
+        c,
+        "drop-caches",
+        async () => (await sys!.dropCaches(dropPath), `wrote 3 to ${dropPath}`),
+        (e) => dropCachesDetail(e, dropPath),
+      );
+      logStep(c, "sleep-prep", drop);
+      const blocking = checkpoints.filter((s: CommandStep) => !s.ok && s.integration.critical).map((s) => s.name);
+      if (!sync.ok) blocking.push("sync");
+      const result: SleepPrepResult = {
+        ready: blocking.length === 0,
+        state: "sleeping",
+        steps: [...checkpoints.map(wireStep), sync, drop],
+        duration_ms: round(clock.monotonic() - t0),
+      };
+      c.lifecycle.set("sleeping");
+      lastSleep = { at: rfc3339(at), result };
+      armWatchdog(c);
+      if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
+      else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`);
+      return result;
+    } catch (e) {
+      if (stopper.signal.aborted) throw e;
+      // A bug, not a refusal: do not leave the guest paused with its integrations checkpointed.
+      log.error(`sleep-prep failed: ${describeError(e)}; resuming at once`);
+      c.lifecycle.set("sleeping");
+      await resume(c, "watchdog", null).catch((e2) => log.error(`resuming after the failure failed: ${describeError(e2)}`));
+      throw e;
+    }
+  }
+
+  async function resume(c: PluginContext, reason: Reason, hostMs: number | null): Promise<WakeResult> {
+    const { clock, log } = c;
+    const t0 = clock.monotonic();
+    const at = clock.now();
+    const steps: Step[] = [];
+    let skew: number | null = null;
+    let clockSet = false;
+    if (hostMs !== null) {
+      const o = syncWallClock(hostMs, {
+        guestNow: () => clock.now(),
+        monotonic: () => clock.monotonic(),
+        allowed: opts.setClock !== false,
+        setWallClock: (ms) => sys!.setWallClock(ms),
+      });
+      skew = o.skewMs;
+      clockSet = o.set;
+      steps.push(o.step);
+      logStep(c, "wake", o.step);
+    }
+    const wasSleeping = c.lifecycle.state === "sleeping";
+    if (wasSleeping) {
+      disarmWatchdog(c);
+      const restores = await runCommandSteps("restore", c.service("integrations")?.list() ?? [], { run: c.runCommand, signal: stopper.signal });
+      for (const s of restores) logStep(c, "wake", s);
+      steps.push(...restores.map(wireStep));
+      alive();
+      await c.emit("wake", { at: clock.now(), reason });
+      c.lifecycle.resumeSchedules({ runNow: true });
+      c.lifecycle.set("running");
+    }
+    const result: WakeResult = { was_sleeping: wasSleeping, clock_skew_ms: skew, clock_set: clockSet, steps, duration_ms: round(clock.monotonic() - t0) };
+    lastWake = { at: rfc3339(at), reason, result };
+    if (wasSleeping) log.info(`wake: running again in ${result.duration_ms} ms (${reason})`);
+    else log.info("wake: not sleeping (no sleep-prep came before); no restore command run, nothing to resume");
+    return result;
+  }
+
+  return {
+    name: "snapshot",
+    requests: {
+      "sleep-prep": defineRequest({
+        params: SleepPrepParams,
+        result: SleepPrepResult,
+        description: "Before a snapshot: pause schedules, run checkpoints, sync, drop the page cache; answers ready.",
+        async handle(p) {
+          const c = need();
+          if (busy) throw busyError(busy, "sleep-prep");
+          if (c.lifecycle.state === "sleeping" && lastSleep) {
+            armWatchdog(c);
+            c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again (watchdog restarted)`);
+            return lastSleep.result;
+          }
+          busy = "sleep-prep";
+          try {
+            return await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
+          } finally {
+            busy = null;
+          }
+        },
+      }),
+      wake: defineRequest({
+        params: WakeParams,
+        result: WakeResult,
+        description: "After a restore: set the clock, run restore commands, restart grace, resume every schedule.",
+        async handle(p) {
+          const c = need();
+          let hostMs: number | null = null;
+          if (p.wall_clock !== undefined) {
+            hostMs = parseRfc3339(p.wall_clock);
+            if (hostMs === null) {
+              const message = "expected an RFC 3339 date-time such as 2026-11-28T10:57:19.123Z";
+              throw new AgentError("E_INVALID_PARAMS", `invalid params for "wake": /wall_clock ${message}`, [{ path: "/wall_clock", message }]);
+            }
+          }
+          if (busy) throw busyError(busy, "wake");
+          busy = "wake";
+          try {
+            return await resume(c, "wake", hostMs);
+          } finally {
+            busy = null;
+          }
+        },
+      }),
+    },
+    start(c) {
+      ctx = c;
+      stopper = new AbortController();
+      sys = { ...defaultSys(c.runCommand), ...opts.sys };
+    },
+    stop() {
+      if (!ctx) return;
+      disarmWatchdog(ctx);
+      stopper.abort();
+      if (ctx.lifecycle.state !== "running") ctx.log.warn(`stopping while ${ctx.lifecycle.state}: restore commands were not run`);
+      ctx = null;
+    },
+    status(): SnapshotStatus {
+      const now = ctx?.clock.monotonic() ?? 0;
+      return {
+        state: ctx?.lifecycle.state ?? "running",
+        busy,
+        last_sleep_prep: lastSleep,
+        last_wake: lastWake,
+        watchdog: {
+          resume_after_secs: resumeAfterMs / 1000,
+          armed: watchdog !== null,
+          fires_in_secs: watchdog ? Math.max(0, Math.round((watchdog.dueAt - now) / 100) / 10) : null,
+        },
+      };
+    },
+  };
+}
+
+/** Why writing drop_caches failed, in words an operator can act on. */
+export function dropCachesDetail(e: unknown, path: string): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "EACCES" || code === "EPERM") return `not permitted (${code}): dropping the page cache needs root; the snapshot keeps it`;
+  if (code === "EROFS") return `read-only (EROFS): ${path} is on a read-only mount (a container?); the snapshot keeps the page cache`;
+  if (code === "ENOENT") return `${path} does not exist; the snapshot keeps the page cache`;
+  return `failed: ${describeError(e)}`;
+}
