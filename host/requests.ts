@@ -2,6 +2,12 @@
 
 import type { Static, TSchema } from "@sinclair/typebox";
 import { HelloParams, HelloResult, PingParams, PingResult, StatusParams, StatusResult } from "../agent/wire.ts";
+import { ExecParams, ExecResult } from "../plugins/exec/schemas.ts";
+import { FsDiffParams, FsDiffResult } from "../plugins/fsdiff/schemas.ts";
+import { HealthCheckParams, HealthCheckResult, HealthParams, HealthResult } from "../plugins/health/schemas.ts";
+import { ProbeRunParams, ProbeRunResult, ProbesParams, ProbesResult } from "../plugins/probes/schemas.ts";
+import { SleepPrepParams, SleepPrepResult, WakeParams, WakeResult } from "../plugins/snapshot/schemas.ts";
+import { WorkerStatusParams, WorkerStatusResult } from "../plugins/worker/schemas.ts";
 
 /** A request's params and result schemas, as the agent registers them. */
 export interface RequestSchemas {
@@ -12,12 +18,21 @@ export interface RequestSchemas {
 /**
  * Every request whose schemas the host imports (the same modules the agent uses). The bridge
  * validates input and builds its OpenAPI document from this map; the client types `call` with it.
- * Plugins add theirs here as their `plugins/<name>/schemas.ts` lands.
+ * A plugin's requests are added here when its `plugins/<name>/schemas.ts` lands.
  */
 export const KNOWN_REQUESTS = {
   ping: { params: PingParams, result: PingResult },
   hello: { params: HelloParams, result: HelloResult },
   status: { params: StatusParams, result: StatusResult },
+  health: { params: HealthParams, result: HealthResult },
+  "health-check": { params: HealthCheckParams, result: HealthCheckResult },
+  probes: { params: ProbesParams, result: ProbesResult },
+  "probe-run": { params: ProbeRunParams, result: ProbeRunResult },
+  "worker-status": { params: WorkerStatusParams, result: WorkerStatusResult },
+  "sleep-prep": { params: SleepPrepParams, result: SleepPrepResult },
+  wake: { params: WakeParams, result: WakeResult },
+  "fs-diff": { params: FsDiffParams, result: FsDiffResult },
+  exec: { params: ExecParams, result: ExecResult },
 } satisfies Record<string, RequestSchemas>;
 
 type Known = typeof KNOWN_REQUESTS;
