@@ -1,0 +1,143 @@
+// The `fs-diff` request: filters, paging by limit and by the frame cap, summary and cursor.
+
+import picomatch from "picomatch";
+import { AgentError } from "../../agent/errors.ts";
+import type { Layers } from "./layers.ts";
+import { decodeCursor, encodeCursor } from "./order.ts";
+import { DEFAULT_LIMIT, type FsChange, type FsDiffParams, type FsDiffResult, type WalkError } from "./schemas.ts";
+import { walkUpper, type WalkPort } from "./walk.ts";
+
+type Matcher = (path: string) => boolean;
+
+/** picomatch options: dotfiles match, and `*`/`**` match names holding newlines. */
+const GLOB_OPTS: picomatch.PicomatchOptions = { dot: true, flags: "s" };
+
+/** Compiled exclude globs: the matcher, and a pruner for `DIR/**` patterns (skip the whole subtree). */
+export interface ExcludeSet {
+  match: Matcher;
+  prune: Matcher;
+  patterns: string[];
+}
+
+function compileGlobs(patterns: string[], field: string): Matcher {
+  try {
+    return picomatch(patterns, GLOB_OPTS);
+  } catch (e) {
+    throw new AgentError("E_INVALID_PARAMS", `${field}: bad glob (${(e as Error).message})`, [{ path: `/${field}`, message: (e as Error).message }]);
+  }
+}
+
+/**
+ * Compile exclude globs once. A pattern `X/**` also prunes: a directory matching X is not entered.
+ * @example compileExcludes(["/tmp/**"]).prune("/tmp/cache") // true
+ */
+export function compileExcludes(patterns: string[], field = "exclude"): ExcludeSet {
+  const none = () => false;
+  if (patterns.length === 0) return { match: none, prune: none, patterns };
+  const match = compileGlobs(patterns, field);
+  const heads = patterns.filter((p) => p.endsWith("/**") && p.length > 3).map((p) => p.slice(0, -3));
+  const prune = heads.length ? compileGlobs(heads, field) : none;
+  return { match, prune, patterns };
+}
+
+export interface DiffDeps {
+  /** Resolve the layers now (throws E_UNAVAILABLE). */
+  layers(): Layers;
+  /** Excludes used when the request gives none (from agent.json), compiled at plugin creation. */
+  defaultExclude: ExcludeSet;
+  port?: WalkPort;
+  /** Give the event loop a turn every this many items (default 2048). */
+  yieldEvery?: number;
+}
+
+export interface DiffContext {
+  maxFrameBytes: number;
+  signal?: AbortSignal;
+}
+
+/** Room kept for the envelope around the result (`{"id":…,"type":"fs-diff","ok":true,"result":…}`) and the summary. */
+const ENVELOPE_RESERVE = 1024;
+
+function bytes(s: string): number {
+  return Buffer.byteLength(s, "utf8");
+}
+
+/** Base64 length of a cursor for this key, plus its quotes. */
+function cursorBytes(key: string): number {
+  return Math.ceil((bytes(key) + 3) / 3) * 4 + 2;
+}
+
+/**
+ * Answer one page of the diff. Every entry appears exactly once across pages; a page ends at
+ * `limit` changes or when the next item would push the answer past the frame cap.
+ */
+export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffDeps): Promise<FsDiffResult> {
+  const after = params.cursor !== undefined ? decodeCursor(params.cursor) : undefined;
+  const include = params.include?.length ? compileGlobs(params.include, "include") : undefined;
+  const exclude = params.exclude !== undefined ? compileExcludes(params.exclude) : deps.defaultExclude;
+  const limit = params.limit ?? DEFAULT_LIMIT;
+  const layers = deps.layers();
+
+  const changes: FsChange[] = [];
+  const errors: WalkError[] = [];
+  const summary = { created: 0, modified: 0, deleted: 0, bytes: 0 };
+  const fixed =
+    ENVELOPE_RESERVE + bytes(JSON.stringify(layers.upper)) + '"upper_dir":,"lower_known":false,"changes":[],"summary":{},"errors":[],"next_cursor":'.length;
+  let used = 0;
+  let lastKey: string | undefined;
+  let more = false;
+  let tooBig: string | undefined;
+  let n = 0;
+  const yieldEvery = deps.yieldEvery ?? 2048;
+
+  const walk = walkUpper({
+    upper: layers.upper,
+    lowers: layers.lowers,
+    lowerKnown: layers.lowerKnown,
+    work: layers.work,
+    xattrPrefix: layers.xattrPrefix,
+    after,
+    prune: exclude.prune,
+    port: deps.port,
+  });
+  for (const item of walk) {
+    if (++n % yieldEvery === 0) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (ctx.signal?.aborted) throw new AgentError("E_TIMEOUT", "fs-diff cancelled: the client went away or the agent is stopping");
+    }
+    if (item.change) {
+      const p = item.change.path;
+      if (exclude.match(p) || (include && !include(p))) continue;
+    }
+    const cost = bytes(JSON.stringify(item.change ?? item.error)) + 1;
+    if ((item.change && changes.length >= limit) || fixed + used + cost + cursorBytes(item.key) > ctx.maxFrameBytes) {
+      more = true;
+      if (changes.length + errors.length === 0) tooBig = item.change?.path ?? item.error?.path;
+      break;
+    }
+    used += cost;
+    lastKey = item.key;
+    if (item.error) {
+      errors.push(item.error);
+      continue;
+    }
+    const c = item.change;
+    changes.push(c);
+    summary[c.kind]++;
+    if (c.kind !== "deleted") summary.bytes += c.size;
+  }
+  if (tooBig !== undefined) {
+    throw new AgentError(
+      "E_RESULT_TOO_LARGE",
+      `the entry for ${JSON.stringify(tooBig)} alone does not fit in the frame cap of ${ctx.maxFrameBytes} bytes; raise --max-frame-bytes`,
+    );
+  }
+  return {
+    upper_dir: layers.upper,
+    lower_known: layers.lowerKnown,
+    changes,
+    summary,
+    errors,
+    next_cursor: more && lastKey !== undefined ? encodeCursor(lastKey) : null,
+  };
+}

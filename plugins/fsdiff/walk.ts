@@ -1,0 +1,290 @@
+// The upper-dir walk: classify each entry against the lower layers, in path order, resumable after a key.
+
+import { lstatSync, readdirSync, type Dirent, type Stats } from "node:fs";
+import type { EntryType, FsChange, WalkError } from "./schemas.ts";
+import { comparatorFor, compareUtf8 } from "./order.ts";
+import { lgetxattr, type XattrReader } from "./xattr.ts";
+
+/** The file-system calls the walk makes: the real ones, or a test's faults (EACCES, vanishing files). */
+export interface WalkPort {
+  readdir(dir: string): Dirent[];
+  /** undefined when the path does not exist; throws on other errors. */
+  lstat(path: string): Stats | undefined;
+  getxattr: XattrReader;
+}
+
+export const realPort: WalkPort = {
+  readdir: (dir) => readdirSync(dir, { withFileTypes: true }),
+  lstat: (p) => lstatSync(p, { throwIfNoEntry: false }),
+  getxattr: lgetxattr,
+};
+
+/** One thing the walk found, with its sort key (the path; a directory's read error sorts as `path/`). */
+export type WalkItem = { key: string; change: FsChange; error?: undefined } | { key: string; error: WalkError; change?: undefined };
+
+export interface WalkOptions {
+  upper: string;
+  /** Lower layers, top first (empty when unknown). */
+  lowers: string[];
+  lowerKnown: boolean;
+  /** The overlay workdir, skipped when it sits inside the upper dir. */
+  work?: string;
+  /** `trusted.overlay.` or `user.overlay.`. */
+  xattrPrefix?: string;
+  /** Resume strictly after this key (a cursor). */
+  after?: string;
+  /** True when nothing under this directory path can be wanted (an exclude such as `/tmp/**`). */
+  prune?: (dirPath: string) => boolean;
+  port?: WalkPort;
+}
+
+const OPQ_MARKER = ".wh..wh..opq";
+
+interface Frame {
+  rel: string;
+  abs: string;
+  lowers: string[];
+  opaque: boolean;
+  items: Item[];
+  i: number;
+}
+
+interface Ent {
+  name: string;
+  dirent?: Dirent;
+  /** From a `.wh.NAME` file. */
+  wh?: boolean;
+  /** In the lower of an opaque directory but not in the upper. */
+  lowerOnly?: boolean;
+  done?: Classified;
+  /** Entries of this directory, read early (lower unknown: an empty upper dir is reported). */
+  children?: Dirent[];
+}
+
+interface Item {
+  key: string;
+  ent: Ent;
+  sub: boolean;
+}
+
+interface Classified {
+  change?: FsChange;
+  error?: WalkError;
+  child?: { abs: string; rel: string; lowers: string[]; opaque: boolean };
+}
+
+function typeOf(st: Stats): EntryType {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "dir";
+  if (st.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+function isWhiteoutStat(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+function direntIsDir(d: Dirent, port: WalkPort, abs: string): boolean {
+  if (d.isDirectory()) return true;
+  if (d.isFile() || d.isSymbolicLink() || d.isCharacterDevice() || d.isBlockDevice() || d.isFIFO() || d.isSocket()) return false;
+  // DT_UNKNOWN (some file systems): ask lstat.
+  try {
+    return port.lstat(abs)?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Walk the upper dir in UTF-8 byte order of the reported paths, yielding changes and read errors.
+ * Holds one directory listing per level of depth, never the whole tree.
+ * @example for (const item of walkUpper({ upper: "/overlay/upper", lowers: ["/overlay/lower"], lowerKnown: true })) ...
+ */
+export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
+  const port = o.port ?? realPort;
+  const prefix = o.xattrPrefix ?? "trusted.overlay.";
+  const after = o.after;
+  const stack: Frame[] = [];
+
+  const lowerLookup = (lowers: string[], name: string): { found?: Stats; dirs: string[] } => {
+    const dirs: string[] = [];
+    let found: Stats | undefined;
+    for (const l of lowers) {
+      const p = l + "/" + name;
+      let s: Stats | undefined;
+      try {
+        s = port.lstat(p);
+      } catch {
+        s = undefined;
+      }
+      if (!s) continue;
+      if (isWhiteoutStat(s)) break;
+      found ??= s;
+      if (!s.isDirectory()) break;
+      dirs.push(p);
+    }
+    return { found, dirs };
+  };
+
+  const xattr = (abs: string, name: string): string | null => {
+    try {
+      return port.getxattr(abs, prefix + name);
+    } catch {
+      return null;
+    }
+  };
+
+  const classify = (f: Frame, ent: Ent): Classified => {
+    if (ent.done) return ent.done;
+    const rel = f.rel + "/" + ent.name;
+    const abs = f.abs + "/" + ent.name;
+    const deleted = (): Classified => {
+      const { found } = lowerLookup(f.lowers, ent.name);
+      return { change: { path: rel, kind: "deleted", type: found ? typeOf(found) : "other", size: 0 } };
+    };
+    if (ent.wh || ent.lowerOnly) return (ent.done = deleted());
+    let st: Stats | undefined;
+    try {
+      st = port.lstat(abs);
+    } catch (e) {
+      return (ent.done = { error: { path: rel, message: message(e) } });
+    }
+    if (!st) return (ent.done = {}); // vanished during the walk: nothing to report
+    if (isWhiteoutStat(st) || (st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) return (ent.done = deleted());
+    const { found, dirs } = lowerLookup(f.lowers, ent.name);
+    if (!st.isDirectory()) {
+      return (ent.done = { change: { path: rel, kind: found ? "modified" : "created", type: typeOf(st), size: st.size } });
+    }
+    if (o.work !== undefined && abs === o.work) return (ent.done = {});
+    const dirChange = (kind: "created" | "modified"): FsChange => ({ path: rel, kind, type: "dir", size: 0 });
+    const opaqueAttr = xattr(abs, "opaque") === "y";
+    const marker = () => {
+      try {
+        return port.lstat(abs + "/" + OPQ_MARKER) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+    if (!o.lowerKnown) {
+      // Without a lower, a copied-up parent cannot be told from a new dir; report the dirs that are
+      // certainly changes: opaque ones and empty ones (new, or copied up for their own metadata).
+      let report = opaqueAttr;
+      if (!report) {
+        try {
+          ent.children = port.readdir(abs);
+          report = ent.children.length === 0 || ent.children.some((d) => d.name === OPQ_MARKER);
+        } catch {
+          report = false; // the read error is reported when the walk enters it
+        }
+      }
+      return (ent.done = { change: report ? dirChange("created") : undefined, child: { abs, rel, lowers: [], opaque: false } });
+    }
+    if (!found) return (ent.done = { change: dirChange("created"), child: { abs, rel, lowers: [], opaque: false } });
+    if (!found.isDirectory()) return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false } });
+    const opaque = f.opaque || opaqueAttr || marker();
+    const metaChanged = found.mode !== st.mode || found.uid !== st.uid || found.gid !== st.gid;
+    return (ent.done = {
+      change: opaque || metaChanged ? dirChange("modified") : undefined,
+      child: { abs, rel, lowers: dirs, opaque },
+    });
+  };
+
+  /** Read a directory into sorted items; returns an error text instead when it cannot be read. */
+  const enter = (abs: string, rel: string, lowers: string[], opaque: boolean, cached?: Dirent[]): Frame | string => {
+    let dirents: Dirent[];
+    try {
+      dirents = cached ?? port.readdir(abs);
+    } catch (e) {
+      return `cannot list directory: ${message(e)}`;
+    }
+    const items: Item[] = [];
+    const real = new Set<string>();
+    const wh: string[] = [];
+    let isOpaque = opaque;
+    for (const d of dirents) {
+      const name = d.name;
+      if (name.charCodeAt(0) === 46 /* . */ && name.startsWith(".wh.")) {
+        if (name === OPQ_MARKER) isOpaque = lowers.length > 0;
+        else if (!name.startsWith(".wh..wh.") && name.length > 4) wh.push(name.slice(4));
+        continue; // other `.wh..wh.*` names are AUFS bookkeeping
+      }
+      real.add(name);
+      const ent: Ent = { name, dirent: d };
+      items.push({ key: name, ent, sub: false });
+      if (direntIsDir(d, port, abs + "/" + name)) items.push({ key: name + "/", ent, sub: true });
+    }
+    for (const name of wh) {
+      if (real.has(name)) continue;
+      real.add(name);
+      items.push({ key: name, ent: { name, wh: true }, sub: false });
+    }
+    let lowerError = "";
+    if (isOpaque && lowers.length > 0) {
+      const seen = new Set<string>();
+      for (const l of lowers) {
+        let ld: Dirent[];
+        try {
+          ld = port.readdir(l);
+        } catch (e) {
+          lowerError = `cannot list lower directory ${l}: ${message(e)}`;
+          continue;
+        }
+        for (const d of ld) {
+          const name = d.name;
+          if (real.has(name) || seen.has(name) || name.startsWith(".wh.")) continue;
+          if (d.isCharacterDevice()) {
+            const s = port.lstat(l + "/" + name);
+            if (s && isWhiteoutStat(s)) continue;
+          }
+          seen.add(name);
+          items.push({ key: name, ent: { name, lowerOnly: true }, sub: false });
+        }
+      }
+    }
+    const cmp = comparatorFor(items.map((i) => i.key));
+    items.sort((a, b) => cmp(a.key, b.key));
+    const frame: Frame = { rel, abs, lowers, opaque: isOpaque, items, i: 0 };
+    return lowerError ? Object.assign(frame, { lowerError }) : frame;
+  };
+
+  const push = (abs: string, rel: string, lowers: string[], opaque: boolean, cached?: Dirent[]): WalkItem | undefined => {
+    const r = enter(abs, rel, lowers, opaque, cached);
+    const key = rel + "/";
+    if (typeof r === "string") {
+      return after === undefined || compareUtf8(key, after) > 0 ? { key, error: { path: rel || "/", message: r } } : undefined;
+    }
+    stack.push(r);
+    const le = (r as Frame & { lowerError?: string }).lowerError;
+    if (le && (after === undefined || compareUtf8(key, after) > 0)) return { key, error: { path: rel || "/", message: le } };
+    return undefined;
+  };
+
+  const first = push(o.upper, "", o.lowers, false);
+  if (first) yield first;
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1]!;
+    if (f.i >= f.items.length) {
+      stack.pop();
+      continue;
+    }
+    const item = f.items[f.i++]!;
+    const full = f.rel + "/" + item.key;
+    if (item.sub) {
+      if (after !== undefined && compareUtf8(full, after) <= 0 && !after.startsWith(full)) continue;
+      const c = classify(f, item.ent);
+      if (!c.child || (o.prune && o.prune(c.child.rel))) continue;
+      const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, item.ent.children);
+      item.ent.children = undefined;
+      if (err) yield err;
+      continue;
+    }
+    if (after !== undefined && compareUtf8(full, after) <= 0) continue;
+    const c = classify(f, item.ent);
+    if (c.change) yield { key: full, change: c.change };
+    else if (c.error) yield { key: full, error: c.error };
+  }
+}
