@@ -1,0 +1,40 @@
+// One AgentClient per VM for the bridge: connections reused across requests, replaced when an address changes.
+
+import { AgentClient } from "./client.ts";
+import type { BridgeVm, CallFn } from "./bridge-types.ts";
+
+export interface ClientPool {
+  call: CallFn;
+  /** Clients open now (one per VM that was called). */
+  size(): number;
+  /** Close every client (pending calls reject E_CLIENT_CLOSED). */
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const pool = clientPool();
+ * const bridge = createBridge({ vms: () => list, call: pool.call });
+ * // ... on stop:
+ * await pool.close();
+ */
+export function clientPool(): ClientPool {
+  const clients = new Map<string, { address: string; client: AgentClient }>();
+  const get = (vm: BridgeVm): AgentClient => {
+    const had = clients.get(vm.name);
+    if (had && had.address === vm.agent) return had.client;
+    if (had) void had.client.close();
+    const client = new AgentClient(vm.agent);
+    clients.set(vm.name, { address: vm.agent, client });
+    return client;
+  };
+  return {
+    call: async (vm, type, params, opts) => get(vm).call(type, params, opts),
+    size: () => clients.size,
+    async close() {
+      const all = [...clients.values()];
+      clients.clear();
+      await Promise.all(all.map((c) => c.client.close()));
+    },
+  };
+}
