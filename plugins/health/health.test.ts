@@ -1,0 +1,242 @@
+// Health checks through the real runner on a manual clock: grace, thresholds, timeouts, concurrency, memory.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { waitFor } from "../../agent/testing.ts";
+import { healthFixture, type HealthFixture } from "./fixture.ts";
+
+let fx: HealthFixture | null = null;
+afterEach(async () => {
+  await fx?.close();
+  fx = null;
+});
+
+/**
+ * Live processes of process group `pgid` (pgrep -g), leaving out zombies: a killed grandchild is
+ * a zombie until init reaps it, which is not this agent's business.
+ */
+function groupMembers(pgid: number): number[] {
+  const r = Bun.spawnSync(["pgrep", "-g", String(pgid)]);
+  return new TextDecoder()
+    .decode(r.stdout)
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        // /proc/PID/stat: "pid (comm) S ..."; the state follows the last ')'.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+      } catch {
+        return false; // gone between pgrep and the read
+      }
+    });
+}
+
+function lineCount(file: string): number {
+  return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0;
+}
+
+describe("startup grace", () => {
+  test("failures in grace are reported as starting and not logged; after grace: error", async () => {
+    fx = await healthFixture({
+      files: { "web.json": { name: "web", health_cmd: "echo boom >&2; exit 3", health_interval_secs: 2, startup_grace_secs: 10 } },
+    });
+    await fx.tick(0);
+    let e = await fx.entry("web");
+    expect(e.status).toBe("starting");
+    expect(e.detail).toContain("last check: exit 3: boom");
+    expect(e.last).toMatchObject({ ok: false, exit_code: 3, signal: null, timed_out: false, output: "boom" });
+    for (let t = 2; t < 10; t += 2) await fx.tick(2000);
+    e = await fx.entry("web");
+    expect(e.status).toBe("starting");
+    expect(e.consecutive_failures).toBe(5);
+    expect(fx.lines().filter((l) => l.startsWith("web:"))).toEqual([]);
+    expect((await fx.health()).ready).toBe(false);
+
+    await fx.tick(2000); // t = 10 s: grace over
+    e = await fx.entry("web");
+    expect(e.status).toBe("error");
+    expect(e.detail).toStartWith("exit 3: boom");
+    // The grace ends at 10 s, just before the check due then: first the change, then that failure.
+    expect(fx.lines().filter((l) => l.startsWith("web:"))).toEqual([
+      "web: starting -> error (exit 3: boom; 5 failures in a row; startup grace over)",
+      "web: check failed: exit 3: boom; 6 failures in a row",
+    ]);
+  });
+
+  test("the first healthy verdict ends the grace: a later failure is an error at once", async () => {
+    fx = await healthFixture();
+    const code = join(fx.dir, "code");
+    writeFileSync(code, "0");
+    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1, startup_grace_secs: 60 });
+    await fx.agent.reload();
+    await fx.tick(0);
+    expect((await fx.entry("a")).status).toBe("healthy");
+    expect(fx.lines()).toContain("a: starting -> healthy (exit 0, 0 ms)");
+    writeFileSync(code, "1");
+    await fx.tick(1000);
+    const e = await fx.entry("a");
+    expect(e.status).toBe("error");
+    expect(e.detail).toBe("exit 1");
+    expect(fx.lines()).toContain("a: healthy -> error (exit 1)");
+  });
+
+  test("no result and no grace is pending; no health_cmd is unchecked and counted as ready", async () => {
+    fx = await healthFixture({
+      files: { "a.json": { name: "a", health_cmd: "true" }, "b.json": { name: "b" } },
+    });
+    // Before the first timer fires nothing has run yet.
+    let h = await fx.health();
+    expect(h.integrations.map((i) => [i.name, i.status])).toEqual([
+      ["a", "pending"],
+      ["b", "unchecked"],
+    ]);
+    expect(h.integrations[0]!.detail).toBe("waiting for the first check");
+    expect(h.integrations[1]!.detail).toContain("counted as ready");
+    expect(h.ready).toBe(false);
+    await fx.tick(0);
+    h = await fx.health();
+    expect(h.integrations[0]!.status).toBe("healthy");
+    expect(h.ready).toBe(true);
+  });
+});
+
+describe("thresholds", () => {
+  test("success_threshold passes before healthy, failure_threshold failures before error, and back", async () => {
+    fx = await healthFixture();
+    const code = join(fx.dir, "code");
+    writeFileSync(code, "0");
+    fx.write("s.json", { name: "s", health_cmd: `echo out; exit $(cat ${code})`, health_interval_secs: 1, failure_threshold: 3, success_threshold: 2 });
+    await fx.agent.reload();
+    const seen: string[] = [];
+    const step = async (ms: number) => {
+      await fx!.tick(ms);
+      const e = await fx!.entry("s");
+      seen.push(`${e.status}/${e.consecutive_failures}`);
+    };
+    await step(0);
+    await step(1000);
+    writeFileSync(code, "1");
+    await step(1000);
+    await step(1000);
+    await step(1000);
+    await step(1000);
+    writeFileSync(code, "0");
+    await step(1000);
+    await step(1000);
+    expect(seen).toEqual(["pending/0", "healthy/0", "healthy/1", "healthy/2", "error/3", "error/4", "error/0", "healthy/0"]);
+    const lines = fx.lines().filter((l) => l.startsWith("s:"));
+    expect(lines).toEqual([
+      `s: added (${join(fx.dir, "integrations.d", "s.json")})`,
+      "s: pending -> healthy (exit 0, 0 ms)",
+      "s: check failed: exit 1: out",
+      "s: check failed: exit 1: out; 2 failures in a row",
+      "s: healthy -> error (exit 1: out; 3 failures in a row)",
+      "s: check failed: exit 1: out; 4 failures in a row",
+      "s: error -> healthy (exit 0, 0 ms)",
+    ]);
+  });
+});
+
+describe("timeouts", () => {
+  test("a timed-out check fails with its detail and leaves no process of its group alive", async () => {
+    fx = await healthFixture();
+    const pidFile = join(fx.dir, "pgid");
+    fx.write("slow.json", {
+      name: "slow",
+      health_cmd: `sleep 300 & sleep 300 & echo $$ > ${pidFile}; wait`,
+      health_timeout_secs: 2,
+    });
+    await fx.agent.reload();
+    await fx.clock.advance(0);
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "", 10_000, "the check to start");
+    const pgid = Number(readFileSync(pidFile, "utf8").trim());
+    await waitFor(() => groupMembers(pgid).length >= 3, 10_000, "sh and two sleeps in the group");
+    await fx.tick(2000);
+    const e = await fx.entry("slow");
+    expect(e.status).toBe("error");
+    expect(e.detail).toBe("timed out after 2s");
+    expect(e.last).toMatchObject({ ok: false, timed_out: true, exit_code: null, signal: "SIGKILL" });
+    await waitFor(() => groupMembers(pgid).length === 0, 5_000, "the group to be gone");
+    expect(groupMembers(pgid)).toEqual([]);
+    expect(fx.lines()).toContain("slow: pending -> error (timed out after 2s)");
+  });
+
+  test("a command that cannot start is a failure that says why", async () => {
+    fx = await healthFixture({ files: { "c.json": { name: "c", health_cmd: "true", cwd: "/nonexistent/dir" } } });
+    await fx.tick(0);
+    const e = await fx.entry("c");
+    expect(e.status).toBe("error");
+    expect(e.detail).toStartWith("failed to start: ");
+  });
+});
+
+describe("concurrency", () => {
+  test("a slow check does not delay a fast one", async () => {
+    fx = await healthFixture();
+    const fifo = join(fx.dir, "slow.fifo");
+    const count = join(fx.dir, "fast.count");
+    Bun.spawnSync(["mkfifo", fifo]);
+    fx.write("a-slow.json", { name: "slow", health_cmd: `cat ${fifo}`, health_interval_secs: 5, health_timeout_secs: 60 });
+    fx.write("b-fast.json", { name: "fast", health_cmd: `echo x >> ${count}`, health_interval_secs: 1 });
+    await fx.agent.reload();
+    await fx.clock.advance(0);
+    await waitFor(() => lineCount(count) === 1, 10_000, "the first fast check");
+    for (let i = 2; i <= 4; i++) {
+      await fx.clock.advance(1000);
+      await waitFor(() => lineCount(count) === i, 10_000, `fast check ${i}`);
+    }
+    expect((await fx.entry("slow")).last).toBeNull();
+    expect((await fx.entry("fast")).status).toBe("healthy");
+    writeFileSync(fifo, "done\n"); // the slow check ends
+    await waitFor(async () => (await fx!.entry("slow")).status === "healthy", 10_000, "the slow check to pass");
+    expect((await fx.entry("slow")).last?.output).toBe("done");
+  });
+
+  test("--max-concurrent-checks bounds checks in flight; the rest wait their turn", async () => {
+    fx = await healthFixture({ maxConcurrentChecks: 2 });
+    const started = join(fx.dir, "started");
+    for (const n of ["a", "b", "c"]) {
+      Bun.spawnSync(["mkfifo", join(fx.dir, `${n}.fifo`)]);
+      fx.write(`${n}.json`, { name: n, health_cmd: `echo ${n} >> ${started}; cat ${join(fx.dir, `${n}.fifo`)}`, health_timeout_secs: 60 });
+    }
+    await fx.agent.reload();
+    await fx.clock.advance(0);
+    await waitFor(() => lineCount(started) === 2, 10_000, "two checks to start");
+    await fx.clock.advance(0);
+    expect(lineCount(started)).toBe(2);
+    const first = readFileSync(started, "utf8").split("\n").filter(Boolean);
+    const waiting = ["a", "b", "c"].find((n) => !first.includes(n))!;
+    writeFileSync(join(fx.dir, `${first[0]}.fifo`), "ok\n");
+    await waitFor(() => lineCount(started) === 3, 10_000, `check ${waiting} to start`);
+    for (const n of [first[1]!, waiting]) writeFileSync(join(fx.dir, `${n}.fifo`), "ok\n");
+    await fx.agent.scheduler.idle();
+    expect((await fx.health()).ready).toBe(true);
+  });
+});
+
+describe("output", () => {
+  test("a check writing 50 MB keeps the last 4 KiB and agent memory bounded", async () => {
+    fx = await healthFixture({
+      files: { "big.json": { name: "big", health_cmd: "head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; echo tail-marker", health_timeout_secs: 120 } },
+    });
+    Bun.gc(true);
+    const before = process.memoryUsage();
+    let peak = before.rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+    await fx.tick(0).finally(() => clearInterval(sampler));
+    const e = await fx.entry("big");
+    expect(e.status).toBe("healthy");
+    const out = e.last!.output;
+    expect(out.endsWith("tail-marker")).toBe(true);
+    expect(Buffer.byteLength(out)).toBeLessThanOrEqual(4096);
+    Bun.gc(true);
+    const after = process.memoryUsage();
+    if (process.env.HEALTH_TEST_VERBOSE) console.log({ heap: after.heapUsed - before.heapUsed, peakRss: peak - before.rss });
+    // Keeping the output would hold 50 MB; draining into a 4 KiB tail holds nothing after the check.
+    expect(after.heapUsed - before.heapUsed).toBeLessThan(8 * 1024 * 1024);
+    expect(peak - before.rss).toBeLessThan(40 * 1024 * 1024);
+  });
+});
