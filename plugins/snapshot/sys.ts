@@ -35,7 +35,7 @@ function openLibc(name: string) {
   });
 }
 
-type Libc = ReturnType<typeof openLibc>["symbols"];
+export type Libc = ReturnType<typeof openLibc>["symbols"];
 let libc: Libc | null | undefined;
 
 /** libc through bun:ffi, opened once; null when no libc could be loaded (then `sync` runs as a binary). */
@@ -84,10 +84,10 @@ export function clockSettime(clockId: number, ts: BigInt64Array): string | null 
  * async write for drop_caches (the kernel drops pages while the write blocks; the event loop does not),
  * and clock_settime(CLOCK_REALTIME).
  */
-export function defaultSys(run: (spec: CommandSpec) => Promise<CommandResult>): SnapshotSys {
+export function defaultSys(run: (spec: CommandSpec) => Promise<CommandResult>, o: { libc?: Libc | null } = {}): SnapshotSys {
   return {
     async sync({ timeoutMs }) {
-      const c = loadLibc();
+      const c = o.libc !== undefined ? o.libc : loadLibc();
       if (c) {
         c.sync();
         return "libc sync()";
