@@ -1,8 +1,13 @@
-// The worker plugin module (placeholder until the plugin lands; see its issue).
+// The worker plugin module: its flags (--worker-*, --loadavg-path) and factory.
 
 import type { PluginModule } from "../../agent/plugin.ts";
+import { flagOverrides, WORKER_FLAGS } from "./config.ts";
+import { workerPlugin } from "./worker.ts";
+
+export { workerPlugin } from "./worker.ts";
 
 export const workerModule: PluginModule = {
   name: "worker",
-  create: () => null,
+  flags: WORKER_FLAGS,
+  create: ({ flags }) => workerPlugin({ overrides: flagOverrides(flags) }),
 };
