@@ -1,7 +1,7 @@
 // Find the overlay's upper and lower dirs: flags, then /proc/self/mountinfo, then the conventional places.
 
 import { readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { AgentError } from "../../agent/errors.ts";
 import { findOverlay, overlayOptions, parseMountinfo, splitLowerdir } from "./mountinfo.ts";
 
@@ -125,7 +125,7 @@ export function resolveLayers(opts: LayerOptions = {}): Layers {
     upper,
     lowers: lowers ?? [],
     lowerKnown: lowers !== undefined,
-    work: work !== undefined && dirname(work) !== work ? work : undefined,
+    work,
     xattrPrefix,
     source,
     lowerNote: lowers ? lowerFrom : `lower unknown: ${lowerNotes.join("; ") || "no lower dir given"}`,
