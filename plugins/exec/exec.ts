@@ -114,7 +114,7 @@ export function execPlugin(): AgentPlugin {
       return { ...base, stdout: "", stderr: "", stdout_truncated: streams.stdout.truncated, stderr_truncated: streams.stderr.truncated };
     }
     // Keep the answer within the frame cap: what does not fit is cut (and flagged), never lost silently.
-    const shell = { ...base, stdout: "", stderr: "", stdout_truncated: true, stderr_truncated: true };
+    const shell = { ...base, stdout: "", stderr: "", stdout_truncated: false, stderr_truncated: false }; // "false" is the longer
     const budget = req.maxFrameBytes - bodyLength({ id: req.id, type: req.type, ok: true, result: shell });
     const fitted = fitOutput(r.stdout, r.stderr, encoding, budget);
     return {
