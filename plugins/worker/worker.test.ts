@@ -29,7 +29,7 @@ interface Harness {
   /** Write the fixture: `setLoad(0.5)` -> "0.5 0.25 0.1 1/100 4242". */
   setLoad(load1: number): void;
   /** Gate of the `t.work` request (marked as work). */
-  gate: PromiseWithResolvers<void>;
+  gate: ReturnType<typeof Promise.withResolvers<void>>;
   status(): Promise<WorkerStatusResult>;
   /** The status section (does not sample). */
   section(): Promise<Record<string, unknown>>;
