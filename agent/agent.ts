@@ -211,6 +211,7 @@ export function createAgent(opts: AgentOptions): Agent {
   const sweep = () => {
     sweepTimer = null;
     const now = clock.monotonic();
+    sessionHost.coarseNow = now;
     for (const s of sessions) {
       if (s.partialSince !== null && now - s.partialSince > frameMs) {
         if (s.transport.label.startsWith("serial:")) s.resetPartial();
@@ -233,7 +234,8 @@ export function createAgent(opts: AgentOptions): Agent {
     sweepTimer = clock.setTimeout(sweep, Math.min(1000, frameMs / 2, idleMs / 2));
   };
 
-  const sessionHost: SessionHost = {
+  const sessionHost: SessionHost & { coarseNow: number } = {
+    coarseNow: clock.monotonic(),
     router,
     log,
     beginWork,
@@ -320,6 +322,7 @@ export function createAgent(opts: AgentOptions): Agent {
         log.warn(`${transport.label}: over --max-connections (${maxConnections}); closed at once`);
         return null;
       }
+      if (sessions.size === 0) sessionHost.coarseNow = clock.monotonic();
       const s = new Session(
         sessionHost,
         transport,
@@ -329,7 +332,6 @@ export function createAgent(opts: AgentOptions): Agent {
           vsockPort,
           maxConcurrent: opts.maxConcurrentPerConnection,
         },
-        () => clock.monotonic(),
       );
       sessions.add(s);
       armSweep();

@@ -88,6 +88,8 @@ export class FrameReader {
   push(chunk: Uint8Array): ReaderItem[] {
     const out: ReaderItem[] = [];
     if (this.dead || chunk.length === 0) return out;
+    if (this.size === 0 && this.discarding === null) chunk = this.fastFrames(chunk, out);
+    if (chunk.length === 0) return out;
     this.chunks.push(chunk);
     this.size += chunk.length;
     for (;;) {
@@ -102,6 +104,25 @@ export class FrameReader {
       }
     }
     return out;
+  }
+
+  /**
+   * The common case: nothing buffered and the chunk holds whole frames. Take them straight from the
+   * chunk (one view per body) and return what is left for the general path.
+   */
+  private fastFrames(chunk: Uint8Array, out: ReaderItem[]): Uint8Array {
+    let off = 0;
+    const n = chunk.length;
+    while (n - off >= 4) {
+      const first = chunk[off]!;
+      if (first !== 0 && (this.resync || this.linesAllowed())) break;
+      const len = ((first << 24) | (chunk[off + 1]! << 16) | (chunk[off + 2]! << 8) | chunk[off + 3]!) >>> 0;
+      if (len > this.max || n - off - 4 < len) break;
+      out.push({ kind: "frame", body: chunk.subarray(off + 4, off + 4 + len) });
+      this.atStart = false;
+      off += 4 + len;
+    }
+    return off === 0 ? chunk : chunk.subarray(off);
   }
 
   private linesAllowed(): boolean {

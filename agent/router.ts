@@ -109,27 +109,26 @@ export class Router {
       return { ok: false, error: { code: "E_BAD_FRAME", message: "frame body must be a JSON object" } };
     }
     const raw = body as Record<string, unknown>;
+    if (envelopeCheck.Check(raw)) {
+      const type = raw.type as string;
+      const id = raw.id as string | number | undefined;
+      const entry = this.table.get(type);
+      if (!entry) return answerError(id, type, { code: "E_UNKNOWN_REQUEST", message: `no plugin serves "${type}"` });
+      try {
+        const result = await this.run(entry, type, id, raw.params ?? {}, io);
+        return id === undefined ? { type, ok: true, result } : { id, type, ok: true, result };
+      } catch (e) {
+        return answerError(id, type, this.toWire(e, type));
+      }
+    }
     const id = isId(raw.id) ? raw.id : undefined;
     const type = typeof raw.type === "string" && raw.type.length <= 128 ? raw.type : undefined;
-    const base = { ...(id !== undefined ? { id } : {}), ...(type !== undefined ? { type } : {}) };
-    if (!envelopeCheck.Check(raw)) {
-      const problems = schemaErrors(envelopeCheck, raw);
-      const unknown = Object.keys(raw).filter((k) => k !== "type" && k !== "id" && k !== "params");
-      const message = unknown.length
-        ? `unknown envelope key(s): ${unknown.join(", ")}`
-        : `bad envelope: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`;
-      return { ...base, ok: false, error: { code: "E_BAD_REQUEST", message, data: problems } };
-    }
-    const entry = this.table.get(raw.type as string);
-    if (!entry) {
-      return { ...base, ok: false, error: { code: "E_UNKNOWN_REQUEST", message: `no plugin serves "${raw.type}"` } };
-    }
-    try {
-      const result = await this.run(entry, raw.type as string, id, raw.params ?? {}, io);
-      return { ...base, ok: true, result };
-    } catch (e) {
-      return { ...base, ok: false, error: this.toWire(e, raw.type as string) };
-    }
+    const problems = schemaErrors(envelopeCheck, raw);
+    const unknown = Object.keys(raw).filter((k) => k !== "type" && k !== "id" && k !== "params");
+    const message = unknown.length
+      ? `unknown envelope key(s): ${unknown.join(", ")}`
+      : `bad envelope: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`;
+    return answerError(id, type, { code: "E_BAD_REQUEST", message, data: problems });
   }
 
   /** Call a request in-process; resolves with its result or throws AgentError. */
@@ -182,6 +181,11 @@ export class Router {
     this.log.error(`request ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`);
     return { code: "E_INTERNAL", message: `internal error in "${type}"` };
   }
+}
+
+function answerError(id: string | number | undefined, type: string | undefined, error: Answer extends infer A ? A extends { ok: false; error: infer E } ? E : never : never): Answer {
+  if (id !== undefined) return type !== undefined ? { id, type, ok: false, error } : { id, ok: false, error };
+  return type !== undefined ? { type, ok: false, error } : { ok: false, error };
 }
 
 function isId(v: unknown): v is string | number {

@@ -33,6 +33,11 @@ export interface SessionHost {
   log: Logger;
   beginWork: DispatchIO["beginWork"];
   onClosed(s: Session): void;
+  /**
+   * Monotonic ms, refreshed by the agent's sweep timer (about once a second). Timeouts are whole
+   * seconds, so the hot path reads this field instead of calling the clock per chunk.
+   */
+  readonly coarseNow: number;
 }
 
 const SYNC_RE = /^SYNC ([A-Za-z0-9_-]{1,64})$/;
@@ -43,9 +48,12 @@ export class Session {
   private reader: FrameReader;
   private readonly controller = new AbortController();
   private readonly conn = new Map<string, unknown>();
-  /** Chain that keeps id-less requests in strict order. */
+  /** Chain that keeps id-less requests in strict order, and how many are on it. */
   private ordered: Promise<void> = Promise.resolve();
-  private readonly pending = new Set<Promise<void>>();
+  private orderedCount = 0;
+  /** Requests being served on this connection, and who waits for that to reach 0. */
+  private inflight = 0;
+  private drainWaiters: (() => void)[] = [];
   private concurrent = 0;
   private readonly waiting: (() => void)[] = [];
   private closed = false;
@@ -59,14 +67,13 @@ export class Session {
     private readonly host: SessionHost,
     readonly transport: Transport,
     private readonly opts: SessionOptions,
-    private readonly now: () => number,
   ) {
     this.reader = new FrameReader({
       maxFrameBytes: opts.maxFrameBytes,
       lines: opts.kind === "serial" ? "any" : opts.kind === "unix" ? "first" : "none",
       resync: opts.kind === "serial",
     });
-    this.lastActivity = now();
+    this.lastActivity = host.coarseNow;
   }
 
   get signal(): AbortSignal {
@@ -75,12 +82,12 @@ export class Session {
 
   /** Requests being served (the idle timeout does not cut a connection that waits for an answer). */
   get busy(): boolean {
-    return this.pending.size > 0;
+    return this.inflight > 0;
   }
 
   onData(chunk: Uint8Array): void {
     if (this.closed || this.ending) return;
-    this.lastActivity = this.now();
+    this.lastActivity = this.host.coarseNow;
     let items: ReaderItem[];
     try {
       items = this.reader.push(chunk);
@@ -90,7 +97,7 @@ export class Session {
       return;
     }
     for (const item of items) this.handleItem(item);
-    this.partialSince = this.reader.buffered > 0 ? (this.partialSince ?? this.now()) : null;
+    this.partialSince = this.reader.buffered > 0 ? (this.partialSince ?? this.host.coarseNow) : null;
   }
 
   private handleItem(item: ReaderItem): void {
@@ -138,59 +145,80 @@ export class Session {
   private handleFrame(body: Uint8Array): void {
     const decoded = decodeBody(body);
     if (!decoded.ok) {
-      this.track(this.serial(async () => this.sendAnswer({ ok: false, error: { code: "E_BAD_FRAME", message: decoded.message } })));
+      const message = decoded.message;
+      this.inOrder(async () => this.sendAnswer({ ok: false, error: { code: "E_BAD_FRAME", message } }));
       return;
     }
     const value = decoded.value;
     const dialect = this.host.router.dialectFor(value);
     if (dialect) {
-      this.track(this.serial(() => this.serveDialect(dialect, value)));
+      this.inOrder(() => this.serveDialect(dialect, value));
       return;
     }
     const hasId =
       value !== null && typeof value === "object" && !Array.isArray(value) && (value as { id?: unknown }).id !== undefined;
-    if (hasId) this.track(this.limited(() => this.serveNative(value)));
-    else this.track(this.serial(() => this.serveNative(value)));
-  }
-
-  private track(p: Promise<void>): void {
-    this.pending.add(p);
-    p.finally(() => {
-      this.pending.delete(p);
-      this.lastActivity = this.now();
-    });
-  }
-
-  /** Run after every id-less request before it, in order. */
-  private serial(fn: () => Promise<void>): Promise<void> {
-    const p = this.ordered.then(fn, fn);
-    this.ordered = p.catch(() => {});
-    return p;
-  }
-
-  private async limited(fn: () => Promise<void>): Promise<void> {
-    const max = this.opts.maxConcurrent ?? 64;
-    if (this.concurrent >= max) await new Promise<void>((r) => this.waiting.push(r));
-    this.concurrent++;
-    try {
-      await fn();
-    } finally {
-      this.concurrent--;
-      this.waiting.shift()?.();
+    if (!hasId) {
+      this.inOrder(() => this.serveNative(value));
+      return;
+    }
+    if (this.concurrent < (this.opts.maxConcurrent ?? 64)) {
+      this.concurrent++;
+      void this.serveNative(value, true);
+    } else {
+      this.inflight++;
+      this.waiting.push(() => {
+        this.inflight--;
+        this.concurrent++;
+        void this.serveNative(value, true);
+      });
     }
   }
 
-  private async serveNative(value: unknown): Promise<void> {
-    if (this.closed) return;
-    const answer = await this.host.router.dispatch(value, {
-      signal: this.controller.signal,
-      emit: (frame: EventFrame) => this.sendEvent(frame),
-      beginWork: this.host.beginWork,
-    });
-    this.sendAnswer(answer);
+  /** Run after every id-less request before it, in order (at once when none is waiting). */
+  private inOrder(fn: () => Promise<void>): void {
+    const p = this.orderedCount === 0 ? fn() : this.ordered.then(fn);
+    this.orderedCount++;
+    this.ordered = p.then(
+      () => void this.orderedCount--,
+      () => void this.orderedCount--,
+    );
+  }
+
+  private settled(limited: boolean): void {
+    this.inflight--;
+    this.lastActivity = this.host.coarseNow;
+    if (limited) {
+      this.concurrent--;
+      this.waiting.shift()?.();
+    }
+    if (this.inflight === 0 && this.drainWaiters.length) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private async serveNative(value: unknown, limited = false): Promise<void> {
+    this.inflight++;
+    try {
+      if (this.closed) return;
+      const answer = await this.host.router.dispatch(value, {
+        signal: this.controller.signal,
+        emit: (frame: EventFrame) => this.sendEvent(frame),
+        beginWork: this.host.beginWork,
+      });
+      this.sendAnswer(answer);
+    } finally {
+      this.settled(limited);
+    }
   }
 
   private async serveDialect(d: Dialect, value: unknown): Promise<void> {
+    this.inflight++;
+    try {
+      await this.dialectAnswer(d, value);
+    } finally {
+      this.settled(false);
+    }
+  }
+
+  private async dialectAnswer(d: Dialect, value: unknown): Promise<void> {
     if (this.closed) return;
     const max = d.maxFrameBytes ?? this.opts.maxFrameBytes;
     const write = (body: unknown) => {
@@ -264,7 +292,8 @@ export class Session {
   }
 
   /** Wait for every request in flight (shutdown drain). */
-  async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  drain(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
   }
 }
