@@ -100,16 +100,18 @@ describe("idle and busy from the load average", () => {
     expect(await h.section()).toMatchObject({ status: "idle" });
     await h.clock.advance(1);
     expect(await h.section()).toMatchObject({ status: "busy", load1: 0.1, since: iso(5), last_busy_at: iso(5), sampled_at: iso(5) });
-    expect(h.lines(/INFO  worker worker idle -> busy \(load1 0\.1 >= 0\.1\)$/).length).toBe(1);
+    expect(h.lines(/INFO  worker idle -> busy \(load1 0\.1 >= 0\.1\)$/).length).toBe(1);
     h.setLoad(0.09);
     await h.clock.advance(5_000);
     expect(await h.section()).toMatchObject({ status: "idle", since: iso(10), last_busy_at: iso(5) });
-    expect(h.lines(/worker busy -> idle \(load1 0\.09 < 0\.1, no work in flight\)$/).length).toBe(1);
+    expect(h.lines(/INFO  worker busy -> idle \(load1 0\.09 < 0\.1, no work in flight\)$/).length).toBe(1);
   });
 
   test("hysteresis: back to idle only after idle_after_secs below the threshold", async () => {
     const h = await harness({ overrides: { idle_after_secs: 30 }, load: 2 });
     expect((await h.status()).status).toBe("busy");
+    expect(h.lines(/INFO  worker busy when load1 >= 0\.1, idle after 30s below it, .*; now busy \(load1 2\)$/).length).toBe(1);
+    expect(h.lines(/idle -> busy/).length).toBe(0);
     h.setLoad(0.05);
     await h.clock.advance(5_000); // first quiet sample at 5 s
     await h.clock.advance(25_000); // 30 s: quiet for 25 s
@@ -122,7 +124,7 @@ describe("idle and busy from the load average", () => {
     expect(await h.section()).toMatchObject({ status: "busy", last_busy_at: iso(35) });
     await h.clock.advance(5_000); // 70 s: quiet for 30 s
     expect(await h.section()).toMatchObject({ status: "idle", since: iso(70), last_busy_at: iso(35), quiet_for_secs: null });
-    expect(h.lines(/worker busy -> idle \(load1 0\.05 < 0\.1 for 30s, no work in flight\)/).length).toBe(1);
+    expect(h.lines(/INFO  worker busy -> idle \(load1 0\.05 < 0\.1 for 30s, no work in flight\)/).length).toBe(1);
   });
 
   test("worker-status samples afresh; a paused schedule (snapshot) samples nothing by itself", async () => {
@@ -179,7 +181,7 @@ describe("work in flight and wake", () => {
     expect(await h.section()).toMatchObject({ status: "busy", last_busy_at: iso(5) });
     await h.ctx().emit("wake", { at: h.clock.now(), reason: "wake" });
     expect(await h.section()).toMatchObject({ status: "idle", since: iso(10), last_busy_at: null, sampled_at: iso(10), quiet_for_secs: null });
-    expect(h.lines(/worker: wake: reset from a fresh sample: idle \(load1 0\)/).length).toBe(1);
+    expect(h.lines(/INFO  worker wake: reset from a fresh sample: idle \(load1 0\)/).length).toBe(1);
     h.setLoad(0.7);
     await h.ctx().emit("wake", { at: h.clock.now(), reason: "watchdog" });
     expect(await h.section()).toMatchObject({ status: "busy", last_busy_at: iso(10) });
@@ -213,7 +215,7 @@ describe("settings", () => {
     expect((await h.status()).status).toBe("busy");
     writeFileSync(join(h.root, "agent.json"), JSON.stringify({ worker: { busy_threshold: 1, sample_interval_secs: 60 } }));
     await h.agent.reload();
-    expect(h.lines(/worker: settings changed: busy_threshold 0\.1 -> 1, sample_interval_secs 5 -> 60/).length).toBe(1);
+    expect(h.lines(/INFO  worker settings changed: busy_threshold 0\.1 -> 1, sample_interval_secs 5 -> 60/).length).toBe(1);
     expect(await h.section()).toMatchObject({ status: "idle", busy_threshold: 1, sample_interval_secs: 60 });
     h.setLoad(3);
     await h.clock.advance(59_999);

@@ -61,7 +61,14 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
           ? `load1 ${fmt(loads.load1)} >= ${cfg.busy_threshold}`
           : `${work} request(s) marked as work in flight`
         : `load1 ${fmt(loads.load1)} < ${cfg.busy_threshold}${cfg.idle_after_secs > 0 ? ` for ${cfg.idle_after_secs}s` : ""}, no work in flight`;
-    c.log.info(`worker ${t.from} -> ${t.to} (${why})`);
+    c.log.info(`${t.from} -> ${t.to} (${why})`);
+  };
+
+  /** Start over from one sample alone (start, wake): no hysteresis, no history. */
+  const fresh = (c: PluginContext) => {
+    readLoads(c);
+    const busy = (loads.load1 !== null && loads.load1 >= cfg.busy_threshold) || c.workInFlight() > 0;
+    return state.reset({ busy, wall: c.clock.now(), mono: c.clock.monotonic() });
   };
 
   const arm = (c: PluginContext) => {
@@ -96,16 +103,14 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
       state = new BusyState(c.clock.now());
       loads = NO_LOADS;
       readError = null;
-      sample(c);
+      const now = fresh(c);
       c.log.info(
-        `worker: busy when load1 >= ${cfg.busy_threshold}, idle after ${cfg.idle_after_secs}s below it, sampled every ${cfg.sample_interval_secs}s from ${cfg.loadavg_path}; now ${state.status}`,
+        `busy when load1 >= ${cfg.busy_threshold}, idle after ${cfg.idle_after_secs}s below it, sampled every ${cfg.sample_interval_secs}s from ${cfg.loadavg_path}; now ${now} (load1 ${fmt(loads.load1)})`,
       );
       arm(c);
       c.on("wake", () => {
-        readLoads(c);
-        const busy = (loads.load1 !== null && loads.load1 >= cfg.busy_threshold) || c.workInFlight() > 0;
-        const now = state.reset({ busy, wall: c.clock.now(), mono: c.clock.monotonic() });
-        c.log.info(`worker: wake: reset from a fresh sample: ${now} (load1 ${fmt(loads.load1)})`);
+        const now = fresh(c);
+        c.log.info(`wake: reset from a fresh sample: ${now} (load1 ${fmt(loads.load1)})`);
       });
       c.onDispose(() => {
         ctx = null;
@@ -118,7 +123,7 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
       const next = resolveWorkerConfig(readAgentFile(c.config.configDir, c.log), overrides, c.config.configDir, c.log);
       const changed = (Object.keys(next) as (keyof WorkerConfig)[]).filter((k) => next[k] !== cfg[k]);
       if (changed.length === 0) return;
-      c.log.info(`worker: settings changed: ${changed.map((k) => `${k} ${cfg[k]} -> ${next[k]}`).join(", ")}`);
+      c.log.info(`settings changed: ${changed.map((k) => `${k} ${cfg[k]} -> ${next[k]}`).join(", ")}`);
       const rearm = next.sample_interval_secs !== cfg.sample_interval_secs;
       cfg = next;
       sample(c);
