@@ -1,9 +1,150 @@
-// `npm start`: the agent on a local unix socket with the example config (the host bridge joins later).
-import { join } from "node:path";
+// `npm start`: the full demo: an example service, an agent on a local unix socket with examples/etc-mvm, and the bridge on 127.0.0.1:7070.
+// Flags: --port N (bridge, default 7070; 0 = any free port), --service-port N (default 18080; 0 = any). Ctrl-C stops everything.
+
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import type { Subprocess } from "bun";
+import { AgentClient } from "../host/client.ts";
+import { runServe } from "../host/serve.ts";
+
 const root = join(import.meta.dir, "..");
-const sock = join(root, ".tmp", "agent.sock");
-await Bun.$`mkdir -p ${join(root, ".tmp")}`;
-const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", join(root, "examples/etc-mvm")], { stdio: ["inherit", "inherit", "inherit"] });
-process.on("SIGINT", () => proc.kill("SIGTERM"));
-process.on("SIGTERM", () => proc.kill("SIGTERM"));
-process.exit(await proc.exited);
+const say = (t: string) => process.stdout.write(t + "\n");
+const fail = (t: string) => process.stderr.write(`demo: ${t}\n`);
+
+function flag(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0 || v > 65535) {
+    fail(`--${name}: expected a port number, got ${JSON.stringify(process.argv[i + 1])}`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const bridgePort = flag("port", 7070);
+const servicePort = flag("service-port", 18080);
+const dir = mkdtempSync(join(tmpdir(), "mvm-demo-"));
+const socket = join(dir, "agent.sock");
+const consoleLog = join(dir, "console.log");
+const vmsFile = join(dir, "vms.json");
+const children: Subprocess[] = [];
+const stopping = new AbortController();
+let exitCode = 0;
+
+/** Stop every child (SIGTERM, then SIGKILL after 5 s), wait for them, remove the temp dir. */
+async function cleanup(): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+  await Promise.all(
+    children.map(async (c) => {
+      const t = setTimeout(() => c.kill("SIGKILL"), 5000);
+      await c.exited;
+      clearTimeout(t);
+    }),
+  );
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const onSignal = () => stopping.abort();
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+async function startService(): Promise<number> {
+  const svc = Bun.spawn([process.execPath, join(root, "examples/demo-service.ts")], {
+    env: { ...process.env, DEMO_SERVICE_PORT: String(servicePort) },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  children.push(svc);
+  const reader = svc.stdout.getReader();
+  let text = "";
+  while (!/listening on http:\/\/127\.0\.0\.1:(\d+)/.test(text)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`the example service exited (is port ${servicePort} taken? try --service-port 0)`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  void svc.stdout.pipeTo(new WritableStream()).catch(() => {}); // keep draining its output
+  return Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
+}
+
+async function startAgent(port: number): Promise<void> {
+  const log = openSync(consoleLog, "a");
+  const agent = Bun.spawn(
+    [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${socket}`, "--config-dir", join(root, "examples/etc-mvm")],
+    { env: { ...process.env, DEMO_SERVICE_PORT: String(port) }, stdout: log, stderr: log, stdin: "ignore" },
+  );
+  closeSync(log);
+  children.push(agent);
+  void agent.exited.then((code) => {
+    if (!stopping.signal.aborted) {
+      fail(`the agent exited (code ${code}); see ${consoleLog}. Stopping.`);
+      exitCode = 1;
+      stopping.abort();
+    }
+  });
+  const client = new AgentClient(`unix:${socket}`, { timeoutMs: 1000 });
+  try {
+    for (let i = 0; ; i++) {
+      if (stopping.signal.aborted) throw new Error("stopped while waiting for the agent");
+      try {
+        await client.call("ping");
+        return;
+      } catch (e) {
+        if (i >= 100) throw new Error(`the agent did not answer on ${socket}: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100)); // the socket appears once the agent has started
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+try {
+  const port = await startService();
+  await startAgent(port);
+  writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "demo", agent: `unix:${socket}`, console_log: consoleLog, labels: { example: "true" } }] }, null, 2) + "\n");
+  const served = runServe(["--host", "127.0.0.1", "--port", String(bridgePort), "--vms", vmsFile], {
+    stdout: () => {},
+    stderr: (t) => fail(t),
+    signal: stopping.signal,
+    onListening: (url) => {
+      const cli = `bun ${relative(process.cwd(), join(root, "host/cli.ts"))}`;
+      say(
+        [
+          "",
+          "mvm demo is running: an example service, a guest agent on a unix socket, and the bridge.",
+          "",
+          `  dashboard   ${url}`,
+          `  API         curl -s ${url}api/vms`,
+          `  metrics     curl -s ${url}metrics`,
+          `  OpenAPI     curl -s ${url}openapi.json`,
+          "",
+          "Try (in another terminal):",
+          `  export MVMCTL_VMS=${vmsFile}`,
+          `  ${cli} ls`,
+          `  ${cli} health demo`,
+          `  ${cli} probes demo`,
+          `  ${cli} exec demo -- uname -a`,
+          `  ${cli} logs demo -f`,
+          `  ${cli} sleep-prep demo; ${cli} wake demo`,
+          `  curl -s -X POST http://127.0.0.1:${port}/toggle      # make the service unhealthy (and back)`,
+          "",
+          `Agent pid ${children[1]!.pid}, service pid ${children[0]!.pid}, files in ${dir}. Ctrl-C stops everything.`,
+        ].join("\n"),
+      );
+    },
+  });
+  const code = await served;
+  if (code !== 0) exitCode = code;
+} catch (e) {
+  fail((e as Error).message);
+  exitCode = 1;
+} finally {
+  await cleanup();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  say("demo stopped: agent, service and bridge are down, temp files removed.");
+}
+process.exit(exitCode);
