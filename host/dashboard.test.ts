@@ -76,7 +76,7 @@ describe.skipIf(missing.length > 0)("dashboard in Chromium", () => {
     expect(down).toContain("down unreachable");
     expect(down).toContain("E_SOCKET_MISSING");
     // The error badge is red, the healthy one green: check what is painted, not only the text.
-    const color = (sel: string) => page.locator(sel).first().evaluate((el: Element) => getComputedStyle(el).backgroundColor);
+    const color = (sel: string) => page.locator(sel).first().evaluate((el: unknown) => (globalThis as any).getComputedStyle(el).backgroundColor);
     expect(await color('[data-integration="db"] .badge')).toBe("rgb(253, 224, 224)");
     expect(await color('[data-integration="web"] .badge')).toBe("rgb(217, 245, 225)");
     await page.screenshot({ path: join(profile.path, "dashboard.png"), fullPage: true });
@@ -84,7 +84,7 @@ describe.skipIf(missing.length > 0)("dashboard in Chromium", () => {
     // Auto-refresh: change the agent's answer and wait for the page to show it without a reload by us.
     state.worker = "idle";
     state.integrations[1]!.status = "healthy";
-    await page.waitForFunction(() => document.querySelector('[data-vm="vm1"] [data-field="worker"]')?.textContent?.startsWith("idle"), null, { timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-vm="vm1"] [data-field="worker"]')?.textContent?.startsWith("idle"), null, { timeout: 15_000 });
     expect((await vm1.locator('[data-field="ready"]').innerText()).trim()).toBe("ready");
   }, 60_000);
 });
