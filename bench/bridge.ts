@@ -1,0 +1,109 @@
+// bench:bridge — GET /api/vms/:name over the bridge against a direct client call in the same run (added p50 < 1 ms),
+// and GET /api/vms over 100 VMs (< 1 s) against the same calls made directly. usage: bun bench/bridge.ts [--reqs N]
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { collectAll } from "../host/bridge-collect.ts";
+import { clientPool } from "../host/bridge-pool.ts";
+import { createBridge } from "../host/bridge.ts";
+import { AgentClient } from "../host/client.ts";
+import { machineLine, percentile, root, table, writeResult } from "./lib.ts";
+
+const reqsArg = process.argv.indexOf("--reqs");
+const N = reqsArg > 0 ? Number(process.argv[reqsArg + 1]) : 3000;
+const VMS = 100;
+const LIST_ROUNDS = 15;
+
+const dir = mkdtempSync(join(tmpdir(), "bench-bridge-"));
+const conf = join(dir, "etc");
+mkdirSync(conf);
+const socks = Array.from({ length: VMS }, (_, i) => join(dir, `vm${i}.sock`));
+// One agent process (all bundled plugins, empty config) serving 100 sockets: each VM is its own connection.
+const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", conf, "--log-level", "warn", ...socks.flatMap((s) => ["--listen", `unix:${s}`])], {
+  stdout: "ignore",
+  stderr: "inherit",
+});
+
+async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < Math.min(300, n); i++) await fn(); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+try {
+  const deadline = Date.now() + 30_000;
+  while (!socks.every((s) => existsSync(s))) {
+    if (Date.now() > deadline || agent.exitCode !== null) throw new Error("the agent did not start");
+    await Bun.sleep(20);
+  }
+  const vms = socks.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` }));
+  const pool = clientPool();
+  const bridge = createBridge({ vms: () => vms, call: pool.call, callTimeoutMs: 10_000 });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: bridge.fetch });
+  const url = `http://127.0.0.1:${server.port}`;
+
+  // 1. one VM's status: direct client vs the bridge (HTTP on loopback, and in-process app.request)
+  const direct = new AgentClient(vms[0]!.agent);
+  const d = await timeEach(N, () => direct.call("status"));
+  const h = await timeEach(N, async () => {
+    const r = await fetch(`${url}/api/vms/vm0`);
+    if (r.status !== 200) throw new Error(`status ${r.status}`);
+    await r.arrayBuffer();
+  });
+  const a = await timeEach(N, async () => (await bridge.app.request("/api/vms/vm0")).arrayBuffer());
+  // HTTP floor: a Bun.serve answering a constant, fetched the same way (what HTTP itself costs here)
+  const body = JSON.stringify(await direct.call("status"));
+  const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(body, { headers: { "content-type": "application/json" } }) });
+  const f = await timeEach(N, async () => (await fetch(`http://127.0.0.1:${plain.port}/`)).arrayBuffer());
+  await plain.stop(true);
+  await direct.close();
+
+  // 2. the list over 100 VMs: the bridge vs the same calls made directly (status + health + worker-status, concurrently)
+  const floorPool = clientPool();
+  const lf = await timeEach(LIST_ROUNDS, () => collectAll(vms, floorPool.call, 10_000, { health: true, worker: true }));
+  const lb = await timeEach(LIST_ROUNDS, async () => {
+    const r = await fetch(`${url}/api/vms`);
+    const j = (await r.json()) as { vms: { reachable: boolean }[] };
+    if (j.vms.length !== VMS || !j.vms.every((v) => v.reachable)) throw new Error("not every VM answered");
+  });
+  const lm = await timeEach(LIST_ROUNDS, async () => (await fetch(`${url}/metrics`)).text());
+  await floorPool.close();
+  await server.stop(true);
+  await pool.close();
+
+  const p = (xs: number[], q: number) => percentile(xs, q);
+  const added = p(h, 50) - p(d, 50);
+  const rows: (string | number)[][] = [
+    ["GET /api/vms/:name over HTTP, p50 ms", p(h, 50), p(d, 50), p(h, 50) / p(d, 50), "", ""],
+    ["added by the bridge, p50 ms", added, "", "", "< 1", added < 1 ? "PASS" : "FAIL"],
+    ["GET /api/vms/:name over HTTP, p99 ms", p(h, 99), p(d, 99), p(h, 99) / p(d, 99), "", ""],
+    ["same through app.request(), p50 ms", p(a, 50), p(d, 50), p(a, 50) / p(d, 50), "", ""],
+    ["plain Bun.serve + fetch of the same body, p50 ms", p(f, 50), "", "", "", ""],
+    [`GET /api/vms over ${VMS} VMs, p50 ms`, p(lb, 50), p(lf, 50), p(lb, 50) / p(lf, 50), "< 1000", p(lb, 50) < 1000 ? "PASS" : "FAIL"],
+    [`GET /api/vms over ${VMS} VMs, max ms`, Math.max(...lb), Math.max(...lf), Math.max(...lb) / Math.max(...lf), "", ""],
+    [`GET /metrics over ${VMS} VMs, p50 ms`, p(lm, 50), "", "", "", ""],
+  ];
+  writeResult(
+    "bridge",
+    [
+      "## bench:bridge — the HTTP bridge",
+      "",
+      `Measured ${machineLine()}. One agent process (every bundled plugin, empty config) listening on ${VMS} unix sockets, one per VM; the bridge and its HTTP client in the bench process. ` +
+        `Floor for one VM: a direct AgentClient \`status\` call on the same socket, ${N} sequential calls each after a warm-up. ` +
+        `Floor for the list: the same calls the bridge makes (status, health, worker-status per VM, all concurrently) through direct clients, ${LIST_ROUNDS} rounds each. Reproduce: \`bun run bench:bridge\`.`,
+      "",
+      table(["figure", "bridge", "floor", "ratio", "target", "verdict"], rows),
+      "",
+    ].join("\n"),
+  );
+} finally {
+  agent.kill("SIGTERM");
+  await agent.exited;
+  rmSync(dir, { recursive: true, force: true });
+}
