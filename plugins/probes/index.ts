@@ -51,6 +51,10 @@ export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
         if (set === s) set = null;
       });
     },
+    async stop() {
+      // Kill runs in flight and wait for them, so that nothing outlives the agent's stop.
+      await set?.close();
+    },
     reload() {
       set?.load();
     },

@@ -41,7 +41,10 @@ export interface ProbesStatus {
 export class ProbeSet {
   private readonly probes = new Map<string, ProbeState>();
   private skipped: DropinProblem[] = [];
+  /** Runs in progress, so that close() can wait for their process groups to be gone. */
+  private readonly inflight = new Set<Promise<void>>();
   private saidMissing = false;
+  private closed = false;
 
   constructor(
     private readonly ctx: PluginContext,
@@ -53,6 +56,7 @@ export class ProbeSet {
    * with no result; removed ones stop (a run in flight is killed). Never throws.
    */
   load(): void {
+    if (this.closed) return;
     const { log } = this.ctx;
     const res = loadDropins({ dir: this.dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe });
     const dirProblem = res.skipped.find((s) => s.file === this.dir);
@@ -97,7 +101,15 @@ export class ProbeSet {
   private start(spec: ProbeFile, file: string, text: string): ProbeState {
     const { ctx } = this;
     const st = { spec, file, text, loadedAt: ctx.clock.monotonic(), last: null, beforeWake: false, gone: false } as Omit<ProbeState, "schedule"> as ProbeState;
-    st.schedule = ctx.every(spec.interval_secs * 1000, (signal) => this.runOnce(st, signal), { name: `probe ${spec.name}` });
+    st.schedule = ctx.every(
+      spec.interval_secs * 1000,
+      (signal) => {
+        const p = this.runOnce(st, signal).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+        return p;
+      },
+      { name: `probe ${spec.name}` },
+    );
     return st;
   }
 
@@ -163,10 +175,19 @@ export class ProbeSet {
    * are kept as history but reported stale, and every probe runs at once.
    */
   wake(): void {
+    if (this.closed) return;
     for (const st of this.probes.values()) {
       if (st.last) st.beforeWake = true;
       void st.schedule.trigger();
     }
+  }
+
+  /** Stop every probe, kill runs in flight and wait until they have ended (the plugin's stop). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const st of this.probes.values()) this.retire(st);
+    this.probes.clear();
+    await Promise.all([...this.inflight]);
   }
 
   status(): ProbesStatus {
