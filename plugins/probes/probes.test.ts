@@ -233,6 +233,17 @@ describe("files", () => {
     expect(status.skipped_files.length).toBe(7);
   });
 
+  test("probe-run is E_BUSY between sleep-prep and wake", async () => {
+    const h = await harness({ "a.json": { name: "one", command: "echo 1" } });
+    h.ctx().lifecycle.set("sleeping");
+    const err = await h.run("one").catch((e) => e);
+    expect(err).toBeInstanceOf(AgentError);
+    expect(err.code).toBe("E_BUSY");
+    expect(err.message).toBe("probes are paused for a snapshot (lifecycle sleeping); send wake first");
+    h.ctx().lifecycle.set("running");
+    expect(await h.run("one")).toMatchObject({ value: 1 });
+  });
+
   test("probe-run of an unknown name is E_NOT_FOUND", async () => {
     const h = await harness({ "a.json": { name: "one", command: "echo 1" } });
     const err = await h.run("two").catch((e) => e);

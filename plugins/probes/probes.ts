@@ -157,12 +157,17 @@ export class ProbeSet {
     return [...this.probes.values()].map((st) => this.resultOf(st));
   }
 
-  /** Run one probe now (or wait for its run in flight) and return its result. */
+  /** Run one probe now (or wait for its run in flight) and return its result; E_BUSY between sleep-prep and wake. */
   async runNow(name: string): Promise<ProbeResult> {
     const st = this.probes.get(name);
     if (!st) {
       const names = [...this.probes.keys()];
       throw new AgentError("E_NOT_FOUND", `no probe named "${name}" (loaded: ${names.length ? names.join(", ") : "none"})`);
+    }
+    const state = this.ctx.lifecycle.state;
+    if (state !== "running") {
+      // A command started now would run into the snapshot (or be frozen in it).
+      throw new AgentError("E_BUSY", `probes are paused for a snapshot (lifecycle ${state}); send wake first`, { state });
     }
     await st.schedule.trigger();
     const now = this.probes.get(name);
