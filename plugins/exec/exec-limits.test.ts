@@ -152,3 +152,19 @@ describe("a small frame cap", () => {
     expect(events).toBeGreaterThan(5);
   });
 });
+
+describe("agent stop", () => {
+  test("stopping the agent kills a running exec's group (an in-process call has no client to lose)", async () => {
+    const t = await execAgent();
+    const pidFile = join(t.dir, "stop.pid");
+    const call = t.agent.call("exec", { command: `echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; sleep 1000 & wait` });
+    await waitFor(() => existsSync(pidFile), 5000, "the pid file");
+    const pgid = Number(await Bun.file(pidFile).text());
+    await waitFor(() => groupMembers(pgid).length >= 2, 5000, "the shell and its sleep");
+    const stopped = t.close();
+    expect(await call).toMatchObject({ exit_code: null, signal: "SIGKILL", timed_out: false });
+    await stopped;
+    expect(groupMembers(pgid)).toEqual([]);
+    expect(t.log.lines.some((l) => l.includes("cancelled: the agent is stopping (process group killed)"))).toBe(true);
+  });
+});

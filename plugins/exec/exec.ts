@@ -71,8 +71,9 @@ export function execPlugin(): AgentPlugin {
     const run = pctx.runCommand({
       ...spec,
       timeoutMs,
-      // Streamed output is not kept: it already went to the client.
-      maxOutputBytes: streams ? 0 : maxBytes,
+      // Streamed output is not kept: it already went to the client. Kept output beyond one frame
+      // could never be sent, so it is not kept either (each kept byte costs at least one JSON byte).
+      maxOutputBytes: streams ? 0 : Math.min(maxBytes, req.maxFrameBytes),
       cutUtf8: encoding === "utf8",
       signal: abort.signal,
       onOutput: streams ? (name, chunk) => send(name, streams![name].push(chunk)) : undefined,
