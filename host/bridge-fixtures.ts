@@ -17,7 +17,8 @@ export interface FakeState {
   diff: { path: string; kind: string; type: string; size: number }[];
   /** Requests that never answer (to test timeouts), by name. */
   hang: Set<string>;
-  /** Released when a hung call's client disconnects. */
+  /** Hung calls that have started, and those whose client then disconnected. */
+  started: string[];
   aborted: string[];
   wakes: unknown[];
 }
@@ -42,6 +43,7 @@ export function fakeState(): FakeState {
       { path: "/tmp/gone", kind: "deleted", type: "file", size: 0 },
     ],
     hang: new Set(),
+    started: [],
     aborted: [],
     wakes: [],
   };
@@ -49,6 +51,7 @@ export function fakeState(): FakeState {
 
 const hangUnlessReleased = (s: FakeState, type: string, signal: AbortSignal) =>
   new Promise<never>((_, reject) => {
+    s.started.push(type);
     signal.addEventListener("abort", () => {
       s.aborted.push(type);
       reject(new AgentError("E_TIMEOUT", "aborted"));

@@ -29,7 +29,20 @@ export function clientPool(): ClientPool {
     return client;
   };
   return {
-    call: async (vm, type, params, opts) => get(vm).call(type, params, opts),
+    call: async (vm, type, params, opts) => {
+      if (!opts.signal) return get(vm).call(type, params, opts);
+      // A call the HTTP client may abandon (an event stream) gets its own connection, closed on abort:
+      // the agent sees the disconnect and stops the work (exec kills the command's process group).
+      const own = new AgentClient(vm.agent);
+      const drop = () => void own.close();
+      opts.signal.addEventListener("abort", drop, { once: true });
+      try {
+        return await own.call(type, params, opts);
+      } finally {
+        opts.signal.removeEventListener("abort", drop);
+        await own.close();
+      }
+    },
     size: () => clients.size,
     async close() {
       const all = [...clients.values()];

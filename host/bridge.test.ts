@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestAgent, tempDir, type TestAgent } from "../agent/testing.ts";
+import { startTestAgent, tempDir, waitFor, type TestAgent } from "../agent/testing.ts";
 import { fakePlugins, fakeState, type FakeState } from "./bridge-fixtures.ts";
 import { clientPool, type ClientPool } from "./bridge-pool.ts";
 import { createBridge, type Bridge } from "./bridge.ts";
@@ -164,6 +164,20 @@ describe("lifecycle and exec", () => {
     expect(JSON.parse(events[2]!.data).exit_code).toBe(3);
     const accept = await post("/api/vms/a/exec", { command: "x" }, { accept: "text/event-stream" });
     expect((await readSse(accept, (e) => e.some((x) => x.event === "result"))).length).toBe(3);
+  });
+
+  test("closing an event stream disconnects from the agent, which aborts the running request", async () => {
+    sa.hang.add("exec");
+    sa.aborted.length = 0;
+    try {
+      const s = await post("/api/vms/a/exec?stream=1", { argv: ["sleep", "1000"] });
+      expect(s.status).toBe(200);
+      await waitFor(() => sa.started.includes("exec"), 5000, "the agent to start the exec");
+      await s.body!.cancel();
+      await waitFor(() => sa.aborted.includes("exec"), 5000, "the agent to see the exec aborted");
+    } finally {
+      sa.hang.delete("exec");
+    }
   });
 
   test("a streamed call that fails ends with an error event carrying the HTTP status", async () => {

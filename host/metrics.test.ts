@@ -27,6 +27,7 @@ function overviews(): VmOverview[] {
         { name: "disk", ok: true, value: "42", unit: "percent", stale: false, detail: null, checked_at: "x" },
         { name: "text", ok: true, value: "hello\nworld", unit: null, stale: true, detail: null, checked_at: "x" },
         { name: "broken", ok: false, value: 7, unit: null, stale: false, detail: "exit 2", checked_at: "x" },
+        { name: "stats", ok: true, value: { requests: 12, healthy: true, name: "x", nested: { a: 1 } }, unit: null, stale: false, detail: null, checked_at: "x" },
       ],
       worker: { status: "idle", load1: 0.02 },
     },
@@ -52,6 +53,10 @@ describe("renderMetrics", () => {
     expect(text).not.toContain('mvm_probe_value{vm="web \\"1\\"\\\\x",probe="text"');
     expect(text).not.toContain('probe="broken",unit');
     expect(text).toContain('mvm_probe_stale{vm="web \\"1\\"\\\\x",probe="text"} 1');
+    expect(text).toContain('mvm_probe_field_value{vm="web \\"1\\"\\\\x",probe="stats",field="requests"} 12');
+    expect(text).toContain('mvm_probe_field_value{vm="web \\"1\\"\\\\x",probe="stats",field="healthy"} 1');
+    expect(text).not.toContain('field="name"');
+    expect(text).not.toContain('field="nested"');
     expect(text).toContain('mvm_worker_busy{vm="web \\"1\\"\\\\x"} 0');
     expect(text).toContain('mvm_sleep_prep_last_duration_seconds{vm="web \\"1\\"\\\\x"} 0.25');
     expect(text).toContain('mvm_sleep_prep_last_duration_seconds{vm="down"} 1.5');

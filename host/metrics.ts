@@ -103,6 +103,7 @@ export function renderMetrics(overviews: readonly VmOverview[], extras: RenderEx
   const ready = new Family("mvm_health_ready", "gauge", "1 when every integration is healthy or unchecked");
   const integ = new Family("mvm_health_integration_state", "gauge", "1 for each integration's current health state");
   const pval = new Family("mvm_probe_value", "gauge", "A probe's last numeric value (unit in the label)");
+  const pfield = new Family("mvm_probe_field_value", "gauge", "A numeric top-level field of a probe's JSON object value");
   const pok = new Family("mvm_probe_ok", "gauge", "1 when the probe's last run succeeded");
   const pstale = new Family("mvm_probe_stale", "gauge", "1 when the probe's last result is older than twice its interval");
   const busy = new Family("mvm_worker_busy", "gauge", "1 when the worker is busy, 0 when idle");
@@ -132,13 +133,18 @@ export function renderMetrics(overviews: readonly VmOverview[], extras: RenderEx
       pstale.add({ vm, probe: p.name }, p.stale ? 1 : 0);
       const n = probeNumber(p.value);
       if (n !== null && p.ok) pval.add({ vm, probe: p.name, unit: p.unit ?? "" }, n);
+      if (p.ok && p.value && typeof p.value === "object" && !Array.isArray(p.value))
+        for (const [field, v] of Object.entries(p.value)) {
+          const fv = typeof v === "number" || typeof v === "boolean" ? probeNumber(v) : null;
+          if (fv !== null) pfield.add({ vm, probe: p.name, field }, fv);
+        }
     }
     if (o.worker) {
       busy.add({ vm }, o.worker.status === "busy" ? 1 : 0);
       if (o.worker.load1 !== null) load.add({ vm }, o.worker.load1);
     }
   }
-  const parts = [up, info, uptime, life, inflight, ready, integ, pval, pok, pstale, busy, load, sleep].map((f) => f.render());
+  const parts = [up, info, uptime, life, inflight, ready, integ, pval, pfield, pok, pstale, busy, load, sleep].map((f) => f.render());
   if (extras.scrapeSeconds !== undefined) {
     const f = new Family("mvm_bridge_scrape_duration_seconds", "gauge", "Time the bridge took to ask every agent for this scrape");
     f.add({}, extras.scrapeSeconds);
