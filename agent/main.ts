@@ -70,7 +70,7 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
     for (const k of Object.keys(m.flags ?? {})) flags[k] = values[k];
     const p = m.create({ flags, config });
     if (p) plugins.push(p);
-    else log.info(`plugin ${m.name} is turned off`);
+    else log.debug(`module ${m.name} adds no plugin (turned off, or a tool module)`);
   }
   const agent = createAgent({
     plugins,

@@ -6,6 +6,7 @@ import { devMarkerModule } from "./dev-marker/index.ts";
 import { execModule } from "./exec/index.ts";
 import { fsdiffModule } from "./fsdiff/index.ts";
 import { healthModule } from "./health/index.ts";
+import { imageConfigModule } from "./imagebuild/index.ts";
 import { mvmCompatModule } from "./mvm-compat/index.ts";
 import { probesModule } from "./probes/index.ts";
 import { snapshotModule } from "./snapshot/index.ts";
@@ -16,7 +17,7 @@ export const BUILD: "prod" | "dev" = process.env.MVM_BUILD === "prod" ? "prod" :
 
 /** Every bundled plugin module, in start order (health before snapshot, which reads it). */
 export function builtinModules(): PluginModule[] {
-  const modules: PluginModule[] = [healthModule, probesModule, workerModule, snapshotModule, fsdiffModule, mvmCompatModule];
+  const modules: PluginModule[] = [healthModule, probesModule, workerModule, snapshotModule, fsdiffModule, mvmCompatModule, imageConfigModule];
   if (process.env.MVM_BUILD !== "prod") {
     modules.push(execModule, devMarkerModule);
   }

@@ -1,0 +1,132 @@
+// `mvm-guest-agent config render|check`: write /etc/mvm drop-in files from a spec, or check a tree.
+
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { loadDropins } from "../../agent/config.ts";
+import { createLogger } from "../../agent/log.ts";
+import { integrationsDir, loadIntegrations } from "../health/loader.ts";
+import { ProbeFile, prepareProbe } from "../probes/schemas.ts";
+import { renderSpec } from "./spec.ts";
+
+export interface ToolIO {
+  stdout(t: string): void;
+  stderr(t: string): void;
+}
+
+const USAGE = [
+  "usage:",
+  "  mvm-guest-agent config render --from SPEC.json --out ROOT/etc/mvm",
+  "      Write integrations.d/<name>.json and probes.d/<name>.json from a spec holding `healthChecks` and",
+  "      `probes` keyed by name (mkGuest's camelCase option names, or the files' snake_case keys).",
+  "      Every entry is validated as the agent would load it; nothing is written if any entry is invalid.",
+  "  mvm-guest-agent config check DIR",
+  "      Load DIR/integrations.d and DIR/probes.d the way the agent would; print what loads and what is",
+  "      skipped, with reasons. Exit 1 when anything would be skipped.",
+].join("\n");
+
+/** Entry of the `config` sub-command; returns the exit code (0 ok, 1 invalid input, 2 usage). */
+export async function configCommand(args: string[], io: ToolIO): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "render") return render(rest, io);
+  if (sub === "check") return check(rest, io);
+  if (sub === "--help" || sub === "-h" || sub === "help") {
+    io.stdout(USAGE);
+    return 0;
+  }
+  io.stderr(sub ? `config: unknown sub-command ${JSON.stringify(sub)}\n${USAGE}` : USAGE);
+  return 2;
+}
+
+function render(args: string[], io: ToolIO): number {
+  let from: string | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--help" || a === "-h") {
+      io.stdout(USAGE);
+      return 0;
+    }
+    if ((a === "--from" || a === "--out") && args[i + 1] === undefined) {
+      io.stderr(`config render: ${a} needs a value`);
+      return 2;
+    }
+    if (a === "--from") from = args[++i];
+    else if (a === "--out") out = args[++i];
+    else if (a.startsWith("--from=")) from = a.slice(7);
+    else if (a.startsWith("--out=")) out = a.slice(6);
+    else {
+      io.stderr(`config render: unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
+      return 2;
+    }
+  }
+  if (!from || !out) {
+    io.stderr(`config render: --from and --out are required\n${USAGE}`);
+    return 2;
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(readFileSync(from, "utf8"));
+  } catch (e) {
+    io.stderr(`config render: ${from}: ${(e as Error).message}`);
+    return 1;
+  }
+  const { files, problems } = renderSpec(spec);
+  if (problems.length) {
+    for (const p of problems) io.stderr(`${from}: ${p.entry}: ${p.message}`);
+    io.stderr(`config render: nothing written (${problems.length} problem${problems.length > 1 ? "s" : ""})`);
+    return 1;
+  }
+  const target = resolve(out);
+  mkdirSync(dirname(target), { recursive: true });
+  mkdirSync(target, { recursive: true });
+  // Write everything beside the target first, then move it in: a failure leaves no half-written tree.
+  const tmp = mkdtempSync(join(target, ".render-"));
+  try {
+    for (const f of files) {
+      mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
+      writeFileSync(join(tmp, f.path), f.text, { mode: 0o644 });
+    }
+    for (const f of files) {
+      mkdirSync(dirname(join(target, f.path)), { recursive: true });
+      renameSync(join(tmp, f.path), join(target, f.path));
+      io.stdout(`wrote ${join(target, f.path)}`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  io.stdout(`config render: ${files.length} file${files.length === 1 ? "" : "s"} in ${target}`);
+  return 0;
+}
+
+function check(args: string[], io: ToolIO): number {
+  if (args.length !== 1 || args[0]!.startsWith("-")) {
+    if (args[0] === "--help" || args[0] === "-h") {
+      io.stdout(USAGE);
+      return 0;
+    }
+    io.stderr(`config check: expected one directory\n${USAGE}`);
+    return 2;
+  }
+  const dir = resolve(args[0]!);
+  const warnings: string[] = [];
+  const log = createLogger({ sink: () => {} });
+  const collect = { ...log, warn: (m: string) => void warnings.push(m) };
+  let skipped = 0;
+
+  const ints = loadIntegrations(integrationsDir(dir), collect);
+  if (ints.missing) io.stdout(`integrations.d: missing (zero integrations)`);
+  for (const [name, l] of ints.loaded) io.stdout(`load ${l.file}: integration ${name}${l.spec.health_cmd ? "" : " (no health_cmd: unchecked)"}`);
+  for (const s of ints.skipped) io.stdout(`skip ${s.file}: ${s.message}`);
+  skipped += ints.skipped.length;
+
+  const probes = loadDropins({ dir: join(dir, "probes.d"), schema: ProbeFile, nameOf: (p) => p.name, prepare: prepareProbe, log: collect });
+  if (probes.missing) io.stdout(`probes.d: missing (zero probes)`);
+  for (const [name, e] of probes.entries) io.stdout(`load ${e.file}: probe ${name}`);
+  const probeSkips = probes.skipped;
+  for (const s of probeSkips) io.stdout(`skip ${s.file}: ${s.message}`);
+  skipped += probeSkips.length;
+
+  for (const w of warnings.filter((w) => !w.includes(": skipped: "))) io.stdout(`warn ${w}`);
+  io.stdout(`config check: ${ints.loaded.size} integration(s), ${probes.entries.size} probe(s) would load; ${skipped} file(s) would be skipped`);
+  return skipped ? 1 : 0;
+}

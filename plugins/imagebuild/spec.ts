@@ -1,0 +1,119 @@
+// The image-builder spec (mkGuest's healthChecks/probes) and its rendering into agent drop-in files.
+
+import { z } from "zod";
+import { zodIssuesText } from "../../agent/config.ts";
+import { IntegrationFile } from "../health/schemas.ts";
+import { ProbeFile, prepareProbe } from "../probes/schemas.ts";
+
+/** mkGuest's camelCase option names -> the agent's snake_case file keys (the Nix function has the same table). */
+export const HEALTH_KEYS: Record<string, string> = {
+  healthCmd: "health_cmd",
+  healthIntervalSecs: "health_interval_secs",
+  healthTimeoutSecs: "health_timeout_secs",
+  startupGraceSecs: "startup_grace_secs",
+  failureThreshold: "failure_threshold",
+  successThreshold: "success_threshold",
+  checkpointCmd: "checkpoint_cmd",
+  restoreCmd: "restore_cmd",
+  checkpointTimeoutSecs: "checkpoint_timeout_secs",
+  critical: "critical",
+  env: "env",
+  cwd: "cwd",
+};
+
+export const PROBE_KEYS: Record<string, string> = {
+  command: "command",
+  cmd: "command",
+  intervalSecs: "interval_secs",
+  timeoutSecs: "timeout_secs",
+  outputFormat: "output_format",
+  unit: "unit",
+  description: "description",
+};
+
+const Entries = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+/** The spec file: `{ "healthChecks": { name: {...} }, "probes": { name: {...} } }`. */
+export const Spec = z
+  .object({
+    healthChecks: Entries.optional(),
+    probes: Entries.optional(),
+  })
+  .strict();
+
+export interface RenderedFile {
+  /** Relative to the /etc/mvm directory: `integrations.d/my-app.json`. */
+  path: string;
+  /** Exactly what Nix's builtins.toJSON gives for the same entry: compact, keys sorted, no newline. */
+  text: string;
+}
+
+export interface RenderProblem {
+  entry: string;
+  message: string;
+}
+
+/** JSON as Nix's builtins.toJSON writes it: no spaces, object keys sorted. */
+export function nixJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(nixJson).join(",")}]`;
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${nixJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+/**
+ * Map one entry's keys (camelCase or snake_case) to file keys, dropping nulls (unset Nix options).
+ * Unknown keys are problems: in a spec they are almost always typos.
+ */
+function mapKeys(kind: string, name: string, raw: Record<string, unknown>, table: Record<string, string>, problems: RenderProblem[]) {
+  const snake = new Set(Object.values(table));
+  const out: Record<string, unknown> = { name };
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === null) continue;
+    const key = table[k] ?? (snake.has(k) ? k : undefined);
+    if (k === "name") {
+      if (v !== name) problems.push({ entry: `${kind}.${name}`, message: `field name: "${String(v)}" differs from the entry's key "${name}"` });
+      continue;
+    }
+    if (!key) {
+      problems.push({ entry: `${kind}.${name}`, message: `field ${k}: unknown (known: ${Object.keys(table).join(", ")})` });
+      continue;
+    }
+    if (key in out && key !== "name") {
+      problems.push({ entry: `${kind}.${name}`, message: `field ${k}: given twice (as ${key} too)` });
+      continue;
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Validate a spec and render its files. Every entry is checked with the zod schema the agent loads
+ * it with, so a spec that renders is a spec that loads. Nothing is rendered if any entry is invalid.
+ * @example renderSpec({ healthChecks: { web: { healthCmd: "curl -sf localhost" } } }).files[0].path // "integrations.d/web.json"
+ */
+export function renderSpec(spec: unknown): { files: RenderedFile[]; problems: RenderProblem[] } {
+  const problems: RenderProblem[] = [];
+  const parsed = Spec.safeParse(spec);
+  if (!parsed.success) return { files: [], problems: [{ entry: "spec", message: zodIssuesText(parsed.error.issues) }] };
+  const files: RenderedFile[] = [];
+  const groups = [
+    { kind: "healthChecks", dir: "integrations.d", entries: parsed.data.healthChecks ?? {}, table: HEALTH_KEYS, schema: IntegrationFile as z.ZodObject, prepare: (r: Record<string, unknown>) => r },
+    { kind: "probes", dir: "probes.d", entries: parsed.data.probes ?? {}, table: PROBE_KEYS, schema: ProbeFile as z.ZodObject, prepare: prepareProbe },
+  ];
+  for (const g of groups) {
+    for (const name of Object.keys(g.entries).sort()) {
+      const before = problems.length;
+      const file = mapKeys(g.kind, name, g.entries[name]!, g.table, problems);
+      if (problems.length > before) continue;
+      const r = g.schema.safeParse(g.prepare(file));
+      if (!r.success) {
+        problems.push({ entry: `${g.kind}.${name}`, message: zodIssuesText(r.error.issues) });
+        continue;
+      }
+      files.push({ path: `${g.dir}/${name}.json`, text: nixJson(file) });
+    }
+  }
+  return { files: problems.length ? [] : files, problems };
+}
