@@ -2,6 +2,7 @@
 
 import { Type, type TSchema } from "@sinclair/typebox";
 import { RequestType, StatusResult } from "../agent/wire.ts";
+import { KNOWN_REQUESTS, type KnownRequestType } from "./requests.ts";
 
 const Strict = { additionalProperties: false } as const;
 
@@ -44,15 +45,7 @@ export const VmStatus = Type.Object(
   Strict,
 );
 
-export const DiffQuery = Type.Object(
-  {
-    include: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "glob; repeat the parameter for several" })),
-    exclude: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "glob; exclude beats include" })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-    cursor: Type.Optional(Type.String({ minLength: 1 })),
-  },
-  Strict,
-);
+export const DiffQuery = KNOWN_REQUESTS["fs-diff"].params;
 
 export const LogsQuery = Type.Object(
   {
@@ -69,10 +62,7 @@ export const StreamQuery = Type.Object(
   Strict,
 );
 
-export const SleepPrepBody = Type.Object(
-  { drain_timeout_secs: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })) },
-  Strict,
-);
+export const SleepPrepBody = KNOWN_REQUESTS["sleep-prep"].params;
 
 export const WakeBody = Type.Object(
   {
@@ -85,27 +75,14 @@ export const WakeBody = Type.Object(
   Strict,
 );
 
-export const ExecBody = Type.Object(
-  {
-    argv: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
-    command: Type.Optional(Type.String({ minLength: 1 })),
-    env: Type.Optional(Type.Record(Type.String(), Type.String())),
-    cwd: Type.Optional(Type.String()),
-    stdin: Type.Optional(Type.String()),
-    stdin_base64: Type.Optional(Type.String()),
-    timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-    max_output_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
-    stream: Type.Optional(Type.Boolean({ description: "true: answer as server-sent events" })),
-    encoding: Type.Optional(Type.Union([Type.Literal("utf8"), Type.Literal("base64")])),
-  },
-  Strict,
-);
+export const ExecBody = KNOWN_REQUESTS.exec.params;
 
 export const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
 
 export const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
 
-const agentResult = (type: string) => Type.Unknown({ description: `the agent's \`${type}\` result, as is` });
+/** The agent's result schema for a request the host knows (host/requests.ts imports the plugins' schemas). */
+const agentResult = (type: KnownRequestType) => KNOWN_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
