@@ -1,0 +1,86 @@
+// Human output helpers for mvmctl: aligned tables, sizes, durations, ages.
+
+import { paint, visibleLength, type Colour } from "./io.ts";
+
+/**
+ * Align rows under a header; cells may hold colour escapes. The last column is not padded.
+ * @example table(["NAME", "STATE"], [["vm1", "running"]]) // "NAME  STATE\nvm1   running\n"
+ */
+export function table(header: string[], rows: string[][], color = false): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => visibleLength(r[c] ?? ""))));
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c]! - visibleLength(cell))))
+      .join("  ")
+      .trimEnd();
+  return [paint(color, "bold", line(header)), ...rows.map(line)].join("\n") + "\n";
+}
+
+/** `1.5 KiB`, `12 B`, `3.2 MiB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
+}
+
+/** `850 ms`, `2.4 s`, `3m 12s`, `5h 02m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** How long ago an RFC 3339 time was (`12 s ago`), or "-" when absent or unparsable. */
+export function ago(time: string | null | undefined, now: number): string {
+  if (!time) return "-";
+  const t = Date.parse(time);
+  if (Number.isNaN(t)) return time;
+  const d = now - t;
+  return d < 0 ? `in ${formatDuration(-d)}` : `${formatDuration(d)} ago`;
+}
+
+/** A status word in its colour: good green, bad red, waiting yellow, anything else plain. */
+export function statusWord(word: string, color: boolean): string {
+  const c: Record<string, Colour> = {
+    healthy: "green",
+    ready: "green",
+    running: "green",
+    idle: "green",
+    ok: "green",
+    yes: "green",
+    error: "red",
+    unreachable: "red",
+    failed: "red",
+    no: "red",
+    "not ready": "red",
+    starting: "yellow",
+    pending: "yellow",
+    preparing: "yellow",
+    sleeping: "blue",
+    paused: "blue",
+    busy: "magenta",
+    stale: "yellow",
+    unchecked: "gray",
+  };
+  const colour = c[word];
+  return colour ? paint(color, colour, word) : word;
+}
+
+/** Any JSON value as one short line (probe values, status sections). */
+export function short(v: unknown, max = 60): string {
+  const s = typeof v === "string" ? v : JSON.stringify(v) ?? "null";
+  const one = s.replace(/\s+/g, " ");
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
