@@ -15,6 +15,7 @@ import {
 } from "./schemas.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, type SnapshotSys } from "./sys.ts";
 import { parseRfc3339, syncWallClock } from "./wallclock.ts";
+import { watchdog, type Watchdog } from "./watchdog.ts";
 
 export interface SnapshotOptions {
   /** Resume on our own after this much guest run time without a wake (0: never). Default 600. */
@@ -50,7 +51,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let busy: Op | null = null;
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
-  let watchdog: { handle: TimerHandle; dueAt: number } | null = null;
+  let timer: Watchdog | null = null;
 
   const need = (): PluginContext => {
     if (!ctx) throw new AgentError("E_UNAVAILABLE", "the snapshot plugin is not running");
@@ -67,21 +68,6 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         : `a ${running} is in progress; send ${asked} again after it answers`,
       { in_progress: running },
     );
-
-  function disarmWatchdog(c: PluginContext): void {
-    if (watchdog) c.clock.clearTimeout(watchdog.handle);
-    watchdog = null;
-  }
-
-  function armWatchdog(c: PluginContext): void {
-    disarmWatchdog(c);
-    if (resumeAfterMs <= 0) return;
-    const handle = c.clock.setTimeout(() => {
-      watchdog = null;
-      void fireWatchdog(c);
-    }, resumeAfterMs);
-    watchdog = { handle, dueAt: c.clock.monotonic() + resumeAfterMs };
-  }
 
   async function fireWatchdog(c: PluginContext): Promise<void> {
     if (busy || c.lifecycle.state !== "sleeping" || stopper.signal.aborted) return;
@@ -175,7 +161,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       };
       c.lifecycle.set("sleeping");
       lastSleep = { at: rfc3339(at), result };
-      armWatchdog(c);
+      timer?.arm();
       if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
       else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`);
       return result;
@@ -210,7 +196,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     }
     const wasSleeping = c.lifecycle.state === "sleeping";
     if (wasSleeping) {
-      disarmWatchdog(c);
+      timer?.disarm();
       const restores = await runCommandSteps("restore", c.service("integrations")?.list() ?? [], { run: c.runCommand, signal: stopper.signal });
       for (const s of restores) logStep(c, "wake", s);
       steps.push(...restores.map(wireStep));
@@ -237,8 +223,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
           const c = need();
           if (busy) throw busyError(busy, "sleep-prep");
           if (c.lifecycle.state === "sleeping" && lastSleep) {
-            armWatchdog(c);
-            c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again (watchdog restarted)`);
+            timer?.arm();
+            c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again${timer?.armed ? " (watchdog restarted)" : ""}`);
             return lastSleep.result;
           }
           busy = "sleep-prep";
@@ -275,18 +261,19 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     },
     start(c) {
       ctx = c;
+      timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));
       stopper = new AbortController();
       sys = { ...defaultSys(c.runCommand), ...opts.sys };
     },
     stop() {
       if (!ctx) return;
-      disarmWatchdog(ctx);
+      timer?.disarm();
       stopper.abort();
       if (ctx.lifecycle.state !== "running") ctx.log.warn(`stopping while ${ctx.lifecycle.state}: restore commands were not run`);
       ctx = null;
     },
     status(): SnapshotStatus {
-      const now = ctx?.clock.monotonic() ?? 0;
+      const left = timer?.leftMs() ?? null;
       return {
         state: ctx?.lifecycle.state ?? "running",
         busy,
@@ -294,8 +281,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         last_wake: lastWake,
         watchdog: {
           resume_after_secs: resumeAfterMs / 1000,
-          armed: watchdog !== null,
-          fires_in_secs: watchdog ? Math.max(0, Math.round((watchdog.dueAt - now) / 100) / 10) : null,
+          armed: left !== null,
+          fires_in_secs: left === null ? null : Math.round(left / 100) / 10,
         },
       };
     },
