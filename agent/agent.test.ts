@@ -205,3 +205,30 @@ describe("built-in requests", () => {
     await a.stop();
   });
 });
+
+describe("stop waits for schedules", () => {
+  test("a run in flight is aborted and has ended when stop resolves", async () => {
+    const clock = new ManualClock();
+    let ended = false;
+    const p: AgentPlugin = {
+      name: "long",
+      start(ctx) {
+        ctx.every(1000, (signal) =>
+          new Promise<void>((resolve) =>
+            signal.addEventListener("abort", () =>
+              setImmediate(() => {
+                ended = true;
+                resolve();
+              }),
+            ),
+          ),
+        );
+      },
+    };
+    const a = createAgent({ plugins: [p], clock, log: memoryLogger() });
+    await a.start();
+    await clock.advance(0);
+    await a.stop();
+    expect(ended).toBe(true);
+  });
+});

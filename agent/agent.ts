@@ -264,7 +264,11 @@ export function createAgent(opts: AgentOptions): Agent {
     } catch (e) {
       log.error(`plugin ${slot.plugin.name} failed to stop: ${(e as Error)?.stack ?? e}`);
     }
-    for (const s of [...slot.schedules]) s.stop();
+    // Abort runs in flight and wait for them to end (their commands' groups are killed by then),
+    // so nothing a plugin started outlives its stop.
+    const stopped = [...slot.schedules];
+    for (const s of stopped) s.stop();
+    await Promise.all(stopped.map((s) => s.idle()));
     for (const d of slot.disposers.splice(0).reverse()) {
       try {
         await d();

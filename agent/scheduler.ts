@@ -25,6 +25,8 @@ export interface Schedule {
   trigger(): Promise<void>;
   /** Cancel for good: no more runs; an in-flight run is aborted. Idempotent. */
   stop(): void;
+  /** Resolves when no run is in progress (after stop: when the aborted run has ended). */
+  idle(): Promise<void>;
 }
 
 /** Figures a benchmark reads: how late timed runs started (ms). */

@@ -20,6 +20,9 @@ export function builtinModules(): PluginModule[] {
   const modules: PluginModule[] = [healthModule, probesModule, workerModule, snapshotModule, fsdiffModule, mvmCompatModule, imageConfigModule];
   if (process.env.MVM_BUILD !== "prod") {
     modules.push(execModule, devMarkerModule);
+  } else {
+    // Production binaries accept --no-exec and ignore it, so one start script serves dev and prod images.
+    modules.push({ name: "exec", flags: { "no-exec": { type: "boolean", description: "Accepted for dev/prod parity; exec is not in this build" } }, create: () => null });
   }
   return modules;
 }
