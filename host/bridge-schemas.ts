@@ -64,10 +64,13 @@ export const StreamQuery = Type.Object(
 
 export const SleepPrepBody = KNOWN_REQUESTS["sleep-prep"].params;
 
+const { wall_clock: wallClock } = KNOWN_REQUESTS.wake.params.properties;
+
+/** The agent's wake params, except that `wall_clock: null` asks the bridge not to send its time. */
 export const WakeBody = Type.Object(
   {
     wall_clock: Type.Optional(
-      Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      Type.Union([Type.String({ pattern: wallClock.pattern, maxLength: wallClock.maxLength }), Type.Null()], {
         description: "RFC 3339 time to set in the guest; absent = the host's time now; null = do not send a time",
       }),
     ),

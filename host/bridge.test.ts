@@ -151,6 +151,11 @@ describe("lifecycle and exec", () => {
     expect((await post("/api/vms/a/wake", { wall_clock: null })).status).toBe(200);
     expect((sa.wakes[0] as any).wall_clock).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(sa.wakes[1]).toEqual({});
+    expect((await post("/api/vms/a/wake", { wall_clock: "2026-01-01T00:00:00Z" })).status).toBe(200);
+    expect(sa.wakes[2]).toEqual({ wall_clock: "2026-01-01T00:00:00Z" });
+    const bad = await post("/api/vms/a/wake", { wall_clock: "yesterday" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).message).toContain("wall_clock");
   });
 
   test("exec answers JSON, or server-sent events when asked", async () => {
