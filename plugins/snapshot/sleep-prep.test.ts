@@ -174,6 +174,17 @@ describe("sleep-prep", () => {
     }
   });
 
+  test("integrations that cannot be listed: not ready, and wake still resumes", async () => {
+    h = await harness();
+    Object.defineProperty(h.health, "list", { get: () => { throw new Error("loader exploded"); } });
+    const r = await h.ok("sleep-prep");
+    expect(r.ready).toBe(false);
+    expect(r.steps[0]).toMatchObject({ name: "checkpoints", ok: false });
+    expect(h.log.lines.some((l) => l.includes("listing integrations failed: loader exploded"))).toBe(true);
+    expect((await h.ok("wake")).was_sleeping).toBe(true);
+    expect(h.agent.state).toBe("running");
+  });
+
   test("params are checked: drain_timeout_secs must be positive", async () => {
     h = await harness();
     const a = await h.send("sleep-prep", { drain_timeout_secs: 0 });

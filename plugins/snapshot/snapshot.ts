@@ -3,6 +3,7 @@
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import type { IntegrationSpec } from "../health/service.ts";
 import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
@@ -13,7 +14,7 @@ import {
   type SnapshotStatus,
   type Step,
 } from "./schemas.ts";
-import { DEFAULT_DROP_CACHES_PATH, defaultSys, type SnapshotSys } from "./sys.ts";
+import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
 import { parseRfc3339, syncWallClock } from "./wallclock.ts";
 import { watchdog, type Watchdog } from "./watchdog.ts";
 
@@ -100,6 +101,21 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     }
   }
 
+  /** The integrations now: [] without the health plugin, null (logged) when listing them failed. */
+  function integrations(c: PluginContext, op: Op): IntegrationSpec[] | null {
+    const service = c.service("integrations");
+    if (!service) {
+      c.log.info(`${op}: no integrations service (health plugin not loaded); no command to run`);
+      return [];
+    }
+    try {
+      return service.list();
+    } catch (e) {
+      c.log.error(`${op}: listing integrations failed: ${describeError(e)}; no command run`);
+      return null;
+    }
+  }
+
   async function timedStep(c: PluginContext, name: string, fn: () => Promise<string>, onError: (e: unknown) => string): Promise<Step> {
     const t0 = c.clock.monotonic();
     let ok = true;
@@ -133,9 +149,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       if (pause.late) log.error(`sleep-prep: scheduled runs still going ${PAUSE_GRACE_MS} ms after the drain deadline; going on without them`);
       else log.info(`sleep-prep: schedules paused (${round(clock.monotonic() - t0)} ms${pause.aborted ? `; ${pause.aborted} run(s) killed at the drain deadline` : ""})`);
       alive();
-      const service = c.service("integrations");
-      if (!service) log.info("sleep-prep: no integrations service (health plugin not loaded); no checkpoint to run");
-      const checkpoints = await runCommandSteps("checkpoint", service?.list() ?? [], { run: c.runCommand, budgetMs: left, signal: stopper.signal });
+      const list = integrations(c, "sleep-prep");
+      const checkpoints = await runCommandSteps("checkpoint", list ?? [], { run: c.runCommand, budgetMs: left, signal: stopper.signal });
       for (const s of checkpoints) {
         if (!s.ok && s.integration.critical) s.detail += " (critical: sleep-prep is not ready)";
         logStep(c, "sleep-prep", s, s.integration.critical);
@@ -152,11 +167,14 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       );
       logStep(c, "sleep-prep", drop);
       const blocking = checkpoints.filter((s: CommandStep) => !s.ok && s.integration.critical).map((s) => s.name);
+      // Without the list, critical checkpoints may have been skipped: never claim ready then.
+      const listing: Step[] = list ? [] : [{ name: "checkpoints", ok: false, duration_ms: 0, detail: "listing integrations failed (see the console); no checkpoint ran" }];
+      if (!list) blocking.push("checkpoints");
       if (!sync.ok) blocking.push("sync");
       const result: SleepPrepResult = {
         ready: blocking.length === 0,
         state: "sleeping",
-        steps: [...checkpoints.map(wireStep), sync, drop],
+        steps: [...listing, ...checkpoints.map(wireStep), sync, drop],
         duration_ms: round(clock.monotonic() - t0),
       };
       c.lifecycle.set("sleeping");
@@ -197,7 +215,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     const wasSleeping = c.lifecycle.state === "sleeping";
     if (wasSleeping) {
       timer?.disarm();
-      const restores = await runCommandSteps("restore", c.service("integrations")?.list() ?? [], { run: c.runCommand, signal: stopper.signal });
+      const restores = await runCommandSteps("restore", integrations(c, "wake") ?? [], { run: c.runCommand, signal: stopper.signal });
       for (const s of restores) logStep(c, "wake", s);
       steps.push(...restores.map(wireStep));
       alive();
@@ -287,13 +305,4 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       };
     },
   };
-}
-
-/** Why writing drop_caches failed, in words an operator can act on. */
-export function dropCachesDetail(e: unknown, path: string): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === "EACCES" || code === "EPERM") return `not permitted (${code}): dropping the page cache needs root; the snapshot keeps it`;
-  if (code === "EROFS") return `read-only (EROFS): ${path} is on a read-only mount (a container?); the snapshot keeps the page cache`;
-  if (code === "ENOENT") return `${path} does not exist; the snapshot keeps the page cache`;
-  return `failed: ${describeError(e)}`;
 }

@@ -5,6 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import type { CommandResult, CommandSpec } from "../../agent/command.ts";
 import { failureDetail } from "../../agent/command.ts";
+import { describeError } from "../../agent/errors.ts";
 
 export const DEFAULT_DROP_CACHES_PATH = "/proc/sys/vm/drop_caches";
 
@@ -104,4 +105,13 @@ export function defaultSys(run: (spec: CommandSpec) => Promise<CommandResult>, o
       return clockSettime(CLOCK_REALTIME, timespecOf(ms));
     },
   };
+}
+
+/** Why writing drop_caches failed, in words an operator can act on. */
+export function dropCachesDetail(e: unknown, path: string): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "EACCES" || code === "EPERM") return `not permitted (${code}): dropping the page cache needs root; the snapshot keeps it`;
+  if (code === "EROFS") return `read-only (EROFS): ${path} is on a read-only mount (a container?); the snapshot keeps the page cache`;
+  if (code === "ENOENT") return `${path} does not exist; the snapshot keeps the page cache`;
+  return `failed: ${describeError(e)}`;
 }
