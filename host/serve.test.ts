@@ -20,7 +20,8 @@ const auth = { authorization: "Bearer t0ken" };
 
 beforeAll(async () => {
   agent = await startTestAgent({ plugins: fakePlugins(fakeState()) });
-  writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${agent.socket}` }, { name: "gone", agent: `unix:${join(tmp.path, "gone.sock")}` }] }));
+  writeFileSync(join(tmp.path, "console.log"), "booted\n");
+  writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${agent.socket}`, console_log: "console.log" }, { name: "gone", agent: `unix:${join(tmp.path, "gone.sock")}` }] }));
   let listening!: () => void;
   const ready = new Promise<void>((r) => (listening = r));
   exit = runServe(["--port", "0", "--vms", vmsFile, "--token", "t0ken"], {
@@ -35,9 +36,12 @@ beforeAll(async () => {
   await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
 });
 
+let openStream: Response | null = null;
+
 afterAll(async () => {
   stop.abort();
-  await exit;
+  expect(await exit).toBe(0); // open event streams do not hold the stop up
+  expect(out.at(-1)).toBe("mvm bridge stopped");
   await agent.close();
   tmp.cleanup();
 });
@@ -64,6 +68,15 @@ describe("serve on a real port", () => {
     const events = await readSse(r, (e) => e.some((x) => x.event === "result"));
     expect(events.map((e) => e.event)).toEqual(["stdout", "stderr", "result"]);
     expect(JSON.parse(events[0]!.data)).toBe("over tcp\n");
+  });
+
+  test("logs follow over HTTP (console_log relative to vms.json); the stream stays open until stop", async () => {
+    openStream = await fetch(`${url}api/vms/vm1/logs?follow=1&lines=5`, { headers: auth });
+    expect(openStream.headers.get("content-type")).toContain("text/event-stream");
+    const reader = openStream.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain("data: booted");
+    reader.releaseLock();
   });
 
   test("a dead agent is 502 and the bridge keeps serving", async () => {
