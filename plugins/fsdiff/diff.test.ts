@@ -179,3 +179,16 @@ describe("fs-diff", () => {
     expect(changes).toBe(25_000 - 2 * (BIG_FILES + 4));
   });
 });
+
+test("changeBytes equals the JSON size of a change", async () => {
+  const { changeBytes } = await import("./diff.ts");
+  for (const path of ["/etc/hosts", '/a"b', "/a\\b", "/a\nb", "/é😀", "/\u0001", "/" + "x".repeat(300)]) {
+    for (const c of [
+      { path, kind: "created", type: "file", size: 123456 },
+      { path, kind: "deleted", type: "other", size: 0 },
+      { path, kind: "modified", type: "symlink", size: 7 },
+    ] as FsChange[]) {
+      expect(changeBytes(c)).toBe(Buffer.byteLength(JSON.stringify(c)));
+    }
+  }
+});

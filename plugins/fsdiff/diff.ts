@@ -62,6 +62,18 @@ function bytes(s: string): number {
   return Buffer.byteLength(s, "utf8");
 }
 
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Bytes of a string as JSON (quotes included); the common printable-ASCII case without stringify. */
+function jsonStringBytes(s: string): number {
+  return PLAIN.test(s) ? s.length + 2 : bytes(JSON.stringify(s));
+}
+
+/** Bytes of a change as JSON.stringify writes it: {"path":…,"kind":"…","type":"…","size":N}. */
+export function changeBytes(c: FsChange): number {
+  return 37 + jsonStringBytes(c.path) + c.kind.length + c.type.length + String(c.size).length;
+}
+
 /** Base64 length of a cursor for this key, plus its quotes. */
 function cursorBytes(key: string): number {
   return Math.ceil((bytes(key) + 3) / 3) * 4 + 2;
@@ -109,7 +121,7 @@ export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffD
       const p = item.change.path;
       if (exclude.match(p) || (include && !include(p))) continue;
     }
-    const cost = bytes(JSON.stringify(item.change ?? item.error)) + 1;
+    const cost = (item.change ? changeBytes(item.change) : bytes(JSON.stringify(item.error))) + 1;
     if ((item.change && changes.length >= limit) || fixed + used + cost + cursorBytes(item.key) > ctx.maxFrameBytes) {
       more = true;
       if (changes.length + errors.length === 0) tooBig = item.change?.path ?? item.error?.path;

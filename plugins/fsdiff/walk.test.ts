@@ -42,10 +42,15 @@ describe("walkUpper", () => {
   });
 
   test.skipIf(!isRoot)("kernel whiteouts (char 0:0 and the whiteout xattr) and opaque dirs (xattr y; x is not opaque)", () => {
-    layer(L, ["f", "g", "h", "d/old", "d/same", "x/one", "plain/p"]);
+    layer(L, ["f", "g", "h", "d/old", "d/same", "x/one", "x/w", "plain/p"]);
     layer(U, ["f=c00", "d/same", "x/two", "plain/"]);
     writeFileSync(join(U, "g"), "");
     lsetxattr(join(U, "g"), "trusted.overlay.whiteout", "");
+    lsetxattr(U, "trusted.overlay.whiteouts", ""); // 6.7 marks the parent this way, 6.8+ with opaque=x
+    writeFileSync(join(U, "x/w"), "");
+    lsetxattr(join(U, "x/w"), "trusted.overlay.whiteout", "");
+    writeFileSync(join(U, "plain/p"), "");
+    lsetxattr(join(U, "plain/p"), "trusted.overlay.whiteout", ""); // parent not marked: a plain empty file
     writeFileSync(join(U, "empty-new"), "");
     setOpaque(join(U, "d"));
     setOpaque(join(U, "x"), "x");
@@ -57,7 +62,9 @@ describe("walkUpper", () => {
       "created file /empty-new",
       "deleted file /f",
       "deleted file /g",
+      "modified file /plain/p",
       `created file /x/two ${"x/two".length}`,
+      "deleted file /x/w",
     ]);
   });
 
@@ -191,6 +198,28 @@ describe("walkUpper", () => {
     for (let i = 0; i < all.keys.length; i++) {
       expect(walkAll({ upper: U, lowers: [L], lowerKnown: true, after: all.keys[i] }).keys).toEqual(all.keys.slice(i + 1));
     }
+  });
+
+  test.skipIf(!isRoot)("listing the lower dir and lstat per entry give the same answer", () => {
+    const L1 = join(t.path, "l1");
+    const L2 = join(t.path, "l2");
+    const names = Array.from({ length: 40 }, (_, i) => `d/n${String(i).padStart(2, "0")}`);
+    layer(L2, [...names.filter((_, i) => i % 3 === 0), "d/sub/x", "d/fileish/", "d/hidden-by-l1"]);
+    layer(L1, [...names.filter((_, i) => i % 5 === 0), "d/hidden-by-l1=c00", "d/fileish", "d/link -> x"]);
+    layer(U, [...names, "d/sub/x", "d/fileish/y", "d/hidden-by-l1", "d/link", "d/n07=c00".replace("n07", "gone"), "d/.wh.n03"].filter((n) => n !== "d/n03"));
+    const a = walkAll({ upper: U, lowers: [L1, L2], lowerKnown: true, listLowerAt: 1 });
+    const b = walkAll({ upper: U, lowers: [L1, L2], lowerKnown: true, listLowerAt: 1_000_000 });
+    expect(a).toEqual(b);
+    const byPath = new Map(a.changes.map((c) => [c.path, `${c.kind} ${c.type}`]));
+    expect(byPath.get("/d/n00")).toBe("modified file");
+    expect(byPath.get("/d/n01")).toBe("created file");
+    expect(byPath.get("/d/n03")).toBe("deleted file");
+    expect(byPath.get("/d/hidden-by-l1")).toBe("created file");
+    expect(byPath.get("/d/fileish")).toBe("modified dir");
+    expect(byPath.get("/d/link")).toBe("modified file");
+    expect(byPath.get("/d/gone")).toBe("deleted other");
+    expect(byPath.has("/d/sub")).toBe(false);
+    expect(byPath.get("/d/sub/x")).toBe("modified file");
   });
 
   test("prune skips a subtree without reading it", () => {

@@ -36,15 +36,22 @@ export interface WalkOptions {
   /** True when nothing under this directory path can be wanted (an exclude such as `/tmp/**`). */
   prune?: (dirPath: string) => boolean;
   port?: WalkPort;
+  /** Upper dirs with at least this many entries list their lower dirs instead of one lstat per entry (default 16). */
+  listLowerAt?: number;
 }
 
 const OPQ_MARKER = ".wh..wh..opq";
+const LIST_LOWER_AT = 16;
 
 interface Frame {
   rel: string;
   abs: string;
   lowers: string[];
   opaque: boolean;
+  /** The dir may hold xattr whiteouts (opaque=x, or the 6.7 `whiteouts` marker): check zero-size files. */
+  xwh: boolean;
+  /** Listings of the lower dirs (read when the upper dir is large or opaque), aligned with `lowers`. */
+  lowerMaps?: (Map<string, Dirent> | undefined)[];
   items: Item[];
   i: number;
 }
@@ -70,7 +77,7 @@ interface Item {
 interface Classified {
   change?: FsChange;
   error?: WalkError;
-  child?: { abs: string; rel: string; lowers: string[]; opaque: boolean };
+  child?: { abs: string; rel: string; lowers: string[]; opaque: boolean; xwh: boolean };
 }
 
 function typeOf(st: Stats): EntryType {
@@ -108,23 +115,44 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
   const port = o.port ?? realPort;
   const prefix = o.xattrPrefix ?? "trusted.overlay.";
   const after = o.after;
+  const listLowerAt = o.listLowerAt ?? LIST_LOWER_AT;
   const stack: Frame[] = [];
 
-  const lowerLookup = (lowers: string[], name: string): { found?: Stats; dirs: string[] } => {
+  /** The kind of a lower entry by lstat; undefined when absent or unreadable. */
+  const statKind = (p: string): EntryType | "whiteout" | undefined => {
+    let s: Stats | undefined;
+    try {
+      s = port.lstat(p);
+    } catch {
+      return undefined;
+    }
+    return s ? (isWhiteoutStat(s) ? "whiteout" : typeOf(s)) : undefined;
+  };
+
+  const direntKind = (d: Dirent, p: string): EntryType | "whiteout" | undefined => {
+    if (d.isFile()) return "file";
+    if (d.isDirectory()) return "dir";
+    if (d.isSymbolicLink()) return "symlink";
+    if (d.isBlockDevice() || d.isFIFO() || d.isSocket()) return "other";
+    return statKind(p); // char devices (whiteouts?) and DT_UNKNOWN
+  };
+
+  /** Where the lower layers have `name`: the top hit decides; dirs collect until a non-dir hides the rest. */
+  const lowerLookup = (f: Frame, name: string): { found?: { type: EntryType; path: string }; dirs: string[] } => {
     const dirs: string[] = [];
-    let found: Stats | undefined;
-    for (const l of lowers) {
-      const p = l + "/" + name;
-      let s: Stats | undefined;
-      try {
-        s = port.lstat(p);
-      } catch {
-        s = undefined;
-      }
-      if (!s) continue;
-      if (isWhiteoutStat(s)) break;
-      found ??= s;
-      if (!s.isDirectory()) break;
+    let found: { type: EntryType; path: string } | undefined;
+    for (let i = 0; i < f.lowers.length; i++) {
+      const p = f.lowers[i] + "/" + name;
+      const m = f.lowerMaps?.[i];
+      let k: EntryType | "whiteout" | undefined;
+      if (m) {
+        const d = m.get(name);
+        k = d ? direntKind(d, p) : undefined;
+      } else k = statKind(p);
+      if (!k) continue;
+      if (k === "whiteout") break;
+      found ??= { type: k, path: p };
+      if (k !== "dir") break;
       dirs.push(p);
     }
     return { found, dirs };
@@ -138,13 +166,16 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     }
   };
 
+  /** Kernels mark a dir holding xattr whiteouts with opaque=x (6.8+) or a `whiteouts` xattr (6.7). */
+  const holdsXattrWhiteouts = (abs: string, opq: string | null): boolean => opq === "x" || (opq === null && xattr(abs, "whiteouts") !== null);
+
   const classify = (f: Frame, ent: Ent): Classified => {
     if (ent.done) return ent.done;
     const rel = f.rel + "/" + ent.name;
     const abs = f.abs + "/" + ent.name;
     const deleted = (): Classified => {
-      const { found } = lowerLookup(f.lowers, ent.name);
-      return { change: { path: rel, kind: "deleted", type: found ? typeOf(found) : "other", size: 0 } };
+      const { found } = lowerLookup(f, ent.name);
+      return { change: { path: rel, kind: "deleted", type: found ? found.type : "other", size: 0 } };
     };
     if (ent.wh || ent.lowerOnly) return (ent.done = deleted());
     let st: Stats | undefined;
@@ -154,14 +185,16 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
       return (ent.done = { error: { path: rel, message: message(e) } });
     }
     if (!st) return (ent.done = {}); // vanished during the walk: nothing to report
-    if (isWhiteoutStat(st) || (st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) return (ent.done = deleted());
-    const { found, dirs } = lowerLookup(f.lowers, ent.name);
+    if (isWhiteoutStat(st) || (f.xwh && st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) return (ent.done = deleted());
+    const { found, dirs } = lowerLookup(f, ent.name);
     if (!st.isDirectory()) {
       return (ent.done = { change: { path: rel, kind: found ? "modified" : "created", type: typeOf(st), size: st.size } });
     }
     if (o.work !== undefined && abs === o.work) return (ent.done = {});
     const dirChange = (kind: "created" | "modified"): FsChange => ({ path: rel, kind, type: "dir", size: 0 });
-    const opaqueAttr = xattr(abs, "opaque") === "y";
+    const opq = xattr(abs, "opaque");
+    const opaqueAttr = opq === "y";
+    const xwh = holdsXattrWhiteouts(abs, opq);
     const marker = () => {
       try {
         return port.lstat(abs + "/" + OPQ_MARKER) !== undefined;
@@ -181,20 +214,26 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
           report = false; // the read error is reported when the walk enters it
         }
       }
-      return (ent.done = { change: report ? dirChange("created") : undefined, child: { abs, rel, lowers: [], opaque: false } });
+      return (ent.done = { change: report ? dirChange("created") : undefined, child: { abs, rel, lowers: [], opaque: false, xwh } });
     }
-    if (!found) return (ent.done = { change: dirChange("created"), child: { abs, rel, lowers: [], opaque: false } });
-    if (!found.isDirectory()) return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false } });
+    if (!found) return (ent.done = { change: dirChange("created"), child: { abs, rel, lowers: [], opaque: false, xwh } });
+    if (found.type !== "dir") return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false, xwh } });
     const opaque = f.opaque || opaqueAttr || marker();
-    const metaChanged = found.mode !== st.mode || found.uid !== st.uid || found.gid !== st.gid;
+    let lst: Stats | undefined;
+    try {
+      lst = port.lstat(found.path);
+    } catch {
+      lst = undefined;
+    }
+    const metaChanged = lst !== undefined && (lst.mode !== st.mode || lst.uid !== st.uid || lst.gid !== st.gid);
     return (ent.done = {
       change: opaque || metaChanged ? dirChange("modified") : undefined,
-      child: { abs, rel, lowers: dirs, opaque },
+      child: { abs, rel, lowers: dirs, opaque, xwh },
     });
   };
 
   /** Read a directory into sorted items; returns an error text instead when it cannot be read. */
-  const enter = (abs: string, rel: string, lowers: string[], opaque: boolean, cached?: Dirent[]): Frame | string => {
+  const enter = (abs: string, rel: string, lowers: string[], opaque: boolean, xwh: boolean, cached?: Dirent[]): Frame | string => {
     let dirents: Dirent[];
     try {
       dirents = cached ?? port.readdir(abs);
@@ -223,21 +262,29 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
       items.push({ key: name, ent: { name, wh: true }, sub: false });
     }
     let lowerError = "";
-    if (isOpaque && lowers.length > 0) {
-      const seen = new Set<string>();
-      for (const l of lowers) {
-        let ld: Dirent[];
+    let lowerMaps: (Map<string, Dirent> | undefined)[] | undefined;
+    // One listing per lower dir beats one lstat per upper entry once the upper dir has a few entries.
+    if (lowers.length > 0 && (isOpaque || dirents.length >= listLowerAt)) {
+      lowerMaps = lowers.map((l) => {
         try {
-          ld = port.readdir(l);
+          const m = new Map<string, Dirent>();
+          for (const d of port.readdir(l)) m.set(d.name, d);
+          return m;
         } catch (e) {
-          lowerError = `cannot list lower directory ${l}: ${message(e)}`;
-          continue;
+          if (isOpaque) lowerError = `cannot list lower directory ${l}: ${message(e)}`;
+          return undefined; // lookups in this layer fall back to lstat
         }
-        for (const d of ld) {
-          const name = d.name;
+      });
+    }
+    if (isOpaque && lowerMaps) {
+      const seen = new Set<string>();
+      for (let i = 0; i < lowers.length; i++) {
+        const m = lowerMaps[i];
+        if (!m) continue;
+        for (const [name, d] of m) {
           if (real.has(name) || seen.has(name) || name.startsWith(".wh.")) continue;
           if (d.isCharacterDevice()) {
-            const s = port.lstat(l + "/" + name);
+            const s = port.lstat(lowers[i] + "/" + name);
             if (s && isWhiteoutStat(s)) continue;
           }
           seen.add(name);
@@ -247,12 +294,12 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     }
     const cmp = comparatorFor(items.map((i) => i.key));
     items.sort((a, b) => cmp(a.key, b.key));
-    const frame: Frame = { rel, abs, lowers, opaque: isOpaque, items, i: 0 };
+    const frame: Frame = { rel, abs, lowers, opaque: isOpaque, xwh, lowerMaps, items, i: 0 };
     return lowerError ? Object.assign(frame, { lowerError }) : frame;
   };
 
-  const push = (abs: string, rel: string, lowers: string[], opaque: boolean, cached?: Dirent[]): WalkItem | undefined => {
-    const r = enter(abs, rel, lowers, opaque, cached);
+  const push = (abs: string, rel: string, lowers: string[], opaque: boolean, xwh: boolean, cached?: Dirent[]): WalkItem | undefined => {
+    const r = enter(abs, rel, lowers, opaque, xwh, cached);
     const key = rel + "/";
     if (typeof r === "string") {
       return after === undefined || compareUtf8(key, after) > 0 ? { key, error: { path: rel || "/", message: r } } : undefined;
@@ -263,7 +310,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     return undefined;
   };
 
-  const first = push(o.upper, "", o.lowers, false);
+  const first = push(o.upper, "", o.lowers, false, holdsXattrWhiteouts(o.upper, xattr(o.upper, "opaque")));
   if (first) yield first;
   while (stack.length > 0) {
     const f = stack[stack.length - 1]!;
@@ -277,7 +324,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
       if (after !== undefined && compareUtf8(full, after) <= 0 && !after.startsWith(full)) continue;
       const c = classify(f, item.ent);
       if (!c.child || (o.prune && o.prune(c.child.rel))) continue;
-      const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, item.ent.children);
+      const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, c.child.xwh, item.ent.children);
       item.ent.children = undefined;
       if (err) yield err;
       continue;

@@ -54,6 +54,24 @@ function cstr(s: string): Uint8Array {
   return Buffer.from(s + "\0", "utf8");
 }
 
+// Reused buffers: one call per zero-size file or directory of a walk, so avoid allocating.
+const names = new Map<string, Uint8Array>();
+const pathBuf = new Uint8Array(16 * 1024);
+const encoder = new TextEncoder();
+
+function pathC(p: string): Uint8Array {
+  if (p.length * 3 >= pathBuf.length) return cstr(p);
+  const { written } = encoder.encodeInto(p, pathBuf);
+  pathBuf[written] = 0;
+  return pathBuf;
+}
+
+function nameC(n: string): Uint8Array {
+  let b = names.get(n);
+  if (!b) names.set(n, (b = cstr(n)));
+  return b;
+}
+
 const value = new Uint8Array(256);
 
 /**
@@ -63,7 +81,7 @@ const value = new Uint8Array(256);
 export const lgetxattr: XattrReader = (path, name) => {
   const c = load();
   if (!c) return null;
-  const n = c.lgetxattr(cstr(path), cstr(name), value, value.length);
+  const n = c.lgetxattr(pathC(path), nameC(name), value, value.length);
   if (n >= 0) return Buffer.from(value.buffer, 0, n).toString("latin1");
   const errno = c.errno();
   if (errno === ENODATA || errno === ENOTSUP) return null;
