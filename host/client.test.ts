@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { createAgent } from "../agent/agent.ts";
 import { AgentError } from "../agent/errors.ts";
+import { memoryLogger } from "../agent/log.ts";
 import { listen } from "../agent/server.ts";
 import { encodeFrame } from "../agent/frame.ts";
 import { defineRequest, type AgentPlugin } from "../agent/plugin.ts";
@@ -204,7 +205,7 @@ describe("AgentClient over a unix socket", () => {
     await a.agent.stop({ drainMs: 0 });
     await waitFor(() => !c.connected, 5000, "the client to see the close");
     expect(await codeOf(c.call("ping"))).toBe("E_SOCKET_MISSING");
-    const again = createAgent({ plugins: [] });
+    const again = createAgent({ plugins: [], log: memoryLogger() });
     await again.start();
     await listen(again, `unix:${path}`);
     cleanups.push(async () => {
