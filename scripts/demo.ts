@@ -72,7 +72,8 @@ async function startService(): Promise<number> {
 async function startAgent(port: number): Promise<void> {
   const log = openSync(consoleLog, "a");
   const agent = Bun.spawn(
-    [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${socket}`, "--config-dir", join(root, "examples/etc-mvm")],
+    // This agent runs on the host, not in a guest: it must not set the host's clock on wake nor drop its page cache.
+    [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${socket}`, "--config-dir", join(root, "examples/etc-mvm"), "--no-set-clock", "--drop-caches-path", join(dir, "drop_caches")],
     { env: { ...process.env, DEMO_SERVICE_PORT: String(port) }, stdout: log, stderr: log, stdin: "ignore" },
   );
   closeSync(log);
