@@ -312,8 +312,12 @@ describe("metrics and dashboard", () => {
     expect(text).toMatch(/mvm_bridge_request_duration_seconds_count\{method="GET",route="\/api\/vms\/:name",code="200"\} \d+/);
   });
 
-  test("the dashboard page names every VM with its state", async () => {
+  test("the dashboard page names every VM with its state, and escapes what guests send", async () => {
+    sa.integrations[1]!.detail = '<img src=x onerror="alert(1)">';
     const html = await (await get("/")).text();
+    sa.integrations[1]!.detail = "exit 1: connection refused";
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
     expect(html).toStartWith("<!doctype html>");
     expect(html).toContain('data-vm="a"');
     expect(html).toContain('data-vm="down"');
