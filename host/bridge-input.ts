@@ -61,7 +61,7 @@ export function decodeQuery(schema: TSchema, params: URLSearchParams): Record<st
     const kind = kindOf(prop);
     const all = params.getAll(key);
     if (kind === "array") {
-      out[key] = all.flatMap((v) => v.split(",")).filter((v) => v !== "");
+      out[key] = all.filter((v) => v !== ""); // repeated keys; no comma splitting: globs use {a,b}
       continue;
     }
     const raw = all[all.length - 1]!;

@@ -9,6 +9,8 @@ import { clientPool, type ClientPool } from "./bridge-pool.ts";
 import { createBridge, type Bridge } from "./bridge.ts";
 import type { BridgeVm } from "./bridge-types.ts";
 import { readSse } from "./sse-reader.ts";
+import { decodeQuery } from "./bridge-input.ts";
+import { DiffQuery, LogsQuery } from "./bridge-schemas.ts";
 
 let a: TestAgent;
 let b: TestAgent;
@@ -119,6 +121,10 @@ describe("diff", () => {
     expect(body.next_cursor).toBe("2");
     const inc = (await (await get("/api/vms/a/diff?include=/etc/**&include=/srv/**")).json()) as any;
     expect(inc.changes.map((c: any) => c.path)).toEqual(["/etc/hosts", "/srv/new.txt"]);
+    // a glob with a comma stays one glob; numbers and booleans are decoded by the schema
+    expect(decodeQuery(DiffQuery, new URLSearchParams("include=/{etc,srv}/**&include=/x&limit=5"))).toEqual({ include: ["/{etc,srv}/**", "/x"], limit: 5 });
+    expect(decodeQuery(LogsQuery, new URLSearchParams("follow=1&lines=7"))).toEqual({ follow: true, lines: 7 });
+    expect(decodeQuery(LogsQuery, new URLSearchParams("follow=maybe&lines=1e3"))).toEqual({ follow: "maybe", lines: "1e3" });
   });
 
   test("bad query values and unknown keys are 400 naming the field", async () => {
