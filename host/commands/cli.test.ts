@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { defineRequest, type AgentPlugin } from "../../agent/plugin.ts";
 import { execPlugin } from "../../plugins/exec/index.ts";
+import { waitFor } from "../../agent/testing.ts";
 import { COMMANDS, runCli } from "./run.ts";
 import { fakePlugins, fakeState, fleet, memoryIO, mvmctl, NOW, type FakeState } from "./test-support.ts";
 
@@ -66,7 +67,7 @@ describe("help and usage", () => {
       expect(top.stdout).toContain(c.usage.split(" [")[0]!);
       const h = await mvmctl([c.name, "--help"]);
       expect(h.code).toBe(0);
-      expect(h.stdout).toContain("usage: mvmctl");
+      expect(h.stdout).toMatch(/usage: mvmctl/i);
       const h2 = await mvmctl(["help", c.name]);
       expect(h2.code).toBe(0);
     }
@@ -351,5 +352,20 @@ describe("call", () => {
     expect(inv.code).toBe(4);
     expect(inv.stderr).toMatch(/\[E_INVALID_PARAMS\]\n  \/bucket: /);
     expect((await run("call", "vm1", "no.such")).code).toBe(4);
+  });
+});
+
+describe("serve", () => {
+  test("runs the bridge with the global --vms handed on, and stops on the signal", async () => {
+    const m = memoryIO();
+    const done = runCli(["serve", "--port", "0", "--vms", f.vmsFile, "--timeout", "2"], m.io);
+    await waitFor(() => /mvm bridge on (http:\/\/127\.0\.0\.1:\d+\/)/.test(m.stdout), 10_000, "the bridge to listen");
+    const url = /mvm bridge on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(m.stdout)![1]!;
+    expect(m.stdout).toContain(`4 VMs from ${f.vmsFile}`);
+    const res = await fetch(`${url}api/vms/vm1`);
+    expect(res.status).toBe(200);
+    m.stop.abort();
+    expect(await done).toBe(0);
+    expect((await mvmctl(["serve", "--help"])).stdout).toContain("--port");
   });
 });

@@ -6,6 +6,8 @@ export interface GlobalFlags {
   vms?: string;
   /** `--timeout SECS`: deadline of one agent call (default 5). */
   timeoutMs: number;
+  /** True when --timeout was given (serve passes it on only then). */
+  timeoutExplicit?: boolean;
 }
 
 /**

@@ -110,7 +110,7 @@ function globalsOf(s: Split): GlobalFlags {
     if (s.timeout.trim() === "" || !(n > 0) || n > 86_400) throw new FlagError(`--timeout: expected seconds above 0 and at most 86400, got ${JSON.stringify(s.timeout)}`);
     timeoutMs = Math.round(n * 1000);
   }
-  return { ...(s.vms !== undefined ? { vms: s.vms } : {}), timeoutMs };
+  return { ...(s.vms !== undefined ? { vms: s.vms } : {}), timeoutMs, timeoutExplicit: s.timeout !== undefined };
 }
 
 /**
@@ -156,17 +156,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   if (split.help) split.rest.unshift("--help");
   const ctx = new Ctx(io);
   try {
-    if (cmd === serveCommand) {
-      try {
-        return await runServeCommand(split.rest, io);
-      } catch (e) {
-        if (split.rest.includes("--help") || split.rest.includes("-h")) {
-          io.out(commandHelp(cmd));
-          return EXIT.OK;
-        }
-        throw e;
-      }
-    }
+    if (cmd === serveCommand) return await runServeCommand(split.rest.map((a) => (a === "-h" ? "--help" : a)), io);
     const parsed = parseCommandArgs(cmd, split.rest);
     if (parsed.values.help) {
       io.out(commandHelp(cmd));

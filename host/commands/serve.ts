@@ -1,15 +1,13 @@
-// `mvmctl serve`: dispatches to host/serve.ts (the HTTP bridge), loaded only when this command runs.
+// `mvmctl serve`: hands over to host/serve.ts (the HTTP bridge), loaded only when this command runs.
 
 import { CliFailure, EXIT, type Command } from "./command.ts";
-
-/** What host/serve.ts exports. */
-type ServeModule = { runServe(args: string[], io: import("./io.ts").CliIO): Promise<number> };
+import type { CliIO } from "./io.ts";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run the HTTP bridge: JSON API, Prometheus /metrics and the dashboard for every VM.",
-  usage: "serve [--host 127.0.0.1] [--port 7070] [--token T]",
-  details: "Flags are read by the bridge itself; see docs/bridge.md. Ctrl-C stops it cleanly.",
+  usage: "serve [--host 127.0.0.1] [--port 7070] [--token T | --token-file FILE]",
+  details: "The bridge reads its own flags (mvmctl serve --help shows them; docs/bridge.md). Ctrl-C stops it cleanly.",
   flags: {},
   args: { min: 0, max: Number.MAX_SAFE_INTEGER },
   async run() {
@@ -17,18 +15,24 @@ export const serveCommand: Command = {
   },
 };
 
-/** Load host/serve.ts and hand it the raw arguments; a clear error while it is not there. */
-export async function runServeCommand(args: string[], io: import("./io.ts").CliIO): Promise<number> {
-  const spec = "../serve.ts";
-  let mod: Partial<ServeModule>;
+/**
+ * Load host/serve.ts (so that other commands do not load Hono) and run it with the serve arguments.
+ * The global --vms and --timeout are handed on as serve's --vms and --call-timeout-secs.
+ */
+export async function runServeCommand(args: string[], io: CliIO): Promise<number> {
+  let mod: typeof import("../serve.ts");
   try {
-    mod = (await import(spec)) as Partial<ServeModule>;
+    mod = await import("../serve.ts");
   } catch (e) {
-    const msg = (e as Error).message ?? String(e);
-    if (/Cannot find module|not found|ENOENT/i.test(msg) && msg.includes("serve"))
-      throw new CliFailure(EXIT.NOT_OK, "serve is not available in this build yet (host/serve.ts is missing)");
-    throw e;
+    throw new CliFailure(EXIT.NOT_OK, `serve is not available: host/serve.ts could not be loaded (${(e as Error).message})`);
   }
-  if (typeof mod.runServe !== "function") throw new CliFailure(EXIT.NOT_OK, "serve is not available: host/serve.ts does not export runServe(args, io)");
-  return mod.runServe(args, io);
+  const extra: string[] = [];
+  if (io.globals.vms !== undefined) extra.push("--vms", io.globals.vms);
+  if (io.globals.timeoutExplicit) extra.push("--call-timeout-secs", String(io.globals.timeoutMs / 1000));
+  return mod.runServe([...extra, ...args], {
+    stdout: (t) => io.out(t.endsWith("\n") ? t : `${t}\n`),
+    stderr: (t) => io.err(t.endsWith("\n") ? t : `${t}\n`),
+    signal: io.signal,
+    env: io.env,
+  });
 }
