@@ -1,23 +1,33 @@
 // The upper-dir walk: classify each entry against the lower layers, in path order, resumable after a key.
 
-import { lstatSync, readdirSync, type Dirent, type Stats } from "node:fs";
+import { lstatSync, readdirSync, type Dirent } from "node:fs";
 import type { EntryType, FsChange, WalkError } from "./schemas.ts";
 import { comparatorFor, compareUtf8 } from "./order.ts";
+import { createStatAt, type StatLike } from "./stat.ts";
 import { lgetxattr, type XattrReader } from "./xattr.ts";
 
 /** The file-system calls the walk makes: the real ones, or a test's faults (EACCES, vanishing files). */
 export interface WalkPort {
   readdir(dir: string): Dirent[];
   /** undefined when the path does not exist; throws on other errors. */
-  lstat(path: string): Stats | undefined;
+  lstat(path: string): StatLike | undefined;
   getxattr: XattrReader;
+  /** Release what the port holds (directory fds); called when the walk ends. */
+  close?(): void;
 }
 
+/** The real calls with node's lstat, one path at a time (tests wrap it to inject faults). */
 export const realPort: WalkPort = {
   readdir: (dir) => readdirSync(dir, { withFileTypes: true }),
   lstat: (p) => lstatSync(p, { throwIfNoEntry: false }),
   getxattr: lgetxattr,
 };
+
+/** The real calls with the fast lstat (statx relative to cached directory fds); close it after the walk. */
+export function createRealPort(): WalkPort {
+  const stat = createStatAt();
+  return { readdir: realPort.readdir, lstat: stat.lstat, getxattr: lgetxattr, close: stat.close };
+}
 
 /** One thing the walk found, with its sort key (the path; a directory's read error sorts as `path/`). */
 export type WalkItem = { key: string; change: FsChange; error?: undefined } | { key: string; error: WalkError; change?: undefined };
@@ -80,14 +90,14 @@ interface Classified {
   child?: { abs: string; rel: string; lowers: string[]; opaque: boolean; xwh: boolean };
 }
 
-function typeOf(st: Stats): EntryType {
+function typeOf(st: StatLike): EntryType {
   if (st.isFile()) return "file";
   if (st.isDirectory()) return "dir";
   if (st.isSymbolicLink()) return "symlink";
   return "other";
 }
 
-function isWhiteoutStat(st: Stats): boolean {
+function isWhiteoutStat(st: StatLike): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
@@ -112,7 +122,7 @@ function message(e: unknown): string {
  * @example for (const item of walkUpper({ upper: "/overlay/upper", lowers: ["/overlay/lower"], lowerKnown: true })) ...
  */
 export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
-  const port = o.port ?? realPort;
+  const port = o.port ?? createRealPort();
   const prefix = o.xattrPrefix ?? "trusted.overlay.";
   const after = o.after;
   const listLowerAt = o.listLowerAt ?? LIST_LOWER_AT;
@@ -120,7 +130,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
 
   /** The kind of a lower entry by lstat; undefined when absent or unreadable. */
   const statKind = (p: string): EntryType | "whiteout" | undefined => {
-    let s: Stats | undefined;
+    let s: StatLike | undefined;
     try {
       s = port.lstat(p);
     } catch {
@@ -178,7 +188,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
       return { change: { path: rel, kind: "deleted", type: found ? found.type : "other", size: 0 } };
     };
     if (ent.wh || ent.lowerOnly) return (ent.done = deleted());
-    let st: Stats | undefined;
+    let st: StatLike | undefined;
     try {
       st = port.lstat(abs);
     } catch (e) {
@@ -219,7 +229,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     if (!found) return (ent.done = { change: dirChange("created"), child: { abs, rel, lowers: [], opaque: false, xwh } });
     if (found.type !== "dir") return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false, xwh } });
     const opaque = f.opaque || opaqueAttr || marker();
-    let lst: Stats | undefined;
+    let lst: StatLike | undefined;
     try {
       lst = port.lstat(found.path);
     } catch {
@@ -310,28 +320,32 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     return undefined;
   };
 
-  const first = push(o.upper, "", o.lowers, false, holdsXattrWhiteouts(o.upper, xattr(o.upper, "opaque")));
-  if (first) yield first;
-  while (stack.length > 0) {
-    const f = stack[stack.length - 1]!;
-    if (f.i >= f.items.length) {
-      stack.pop();
-      continue;
-    }
-    const item = f.items[f.i++]!;
-    const full = f.rel + "/" + item.key;
-    if (item.sub) {
-      if (after !== undefined && compareUtf8(full, after) <= 0 && !after.startsWith(full)) continue;
+  try {
+    const first = push(o.upper, "", o.lowers, false, holdsXattrWhiteouts(o.upper, xattr(o.upper, "opaque")));
+    if (first) yield first;
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!;
+      if (f.i >= f.items.length) {
+        stack.pop();
+        continue;
+      }
+      const item = f.items[f.i++]!;
+      const full = f.rel + "/" + item.key;
+      if (item.sub) {
+        if (after !== undefined && compareUtf8(full, after) <= 0 && !after.startsWith(full)) continue;
+        const c = classify(f, item.ent);
+        if (!c.child || (o.prune && o.prune(c.child.rel))) continue;
+        const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, c.child.xwh, item.ent.children);
+        item.ent.children = undefined;
+        if (err) yield err;
+        continue;
+      }
+      if (after !== undefined && compareUtf8(full, after) <= 0) continue;
       const c = classify(f, item.ent);
-      if (!c.child || (o.prune && o.prune(c.child.rel))) continue;
-      const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, c.child.xwh, item.ent.children);
-      item.ent.children = undefined;
-      if (err) yield err;
-      continue;
+      if (c.change) yield { key: full, change: c.change };
+      else if (c.error) yield { key: full, error: c.error };
     }
-    if (after !== undefined && compareUtf8(full, after) <= 0) continue;
-    const c = classify(f, item.ent);
-    if (c.change) yield { key: full, change: c.change };
-    else if (c.error) yield { key: full, error: c.error };
+  } finally {
+    if (!o.port) port.close?.();
   }
 }
