@@ -1,0 +1,122 @@
+// Test support for mvm-compat: an agent with the real plugins (built from their modules) on a unix socket, and raw mvm frames.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ManualClock } from "../../agent/clock.ts";
+import { parseFlags } from "../../agent/flags.ts";
+import type { AgentConfig, AgentPlugin, PluginModule } from "../../agent/plugin.ts";
+import { RawClient, startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
+import { execModule } from "../exec/index.ts";
+import { fsdiffModule } from "../fsdiff/index.ts";
+import { healthModule } from "../health/index.ts";
+import { probesModule } from "../probes/index.ts";
+import { snapshotModule } from "../snapshot/index.ts";
+import { workerModule } from "../worker/index.ts";
+import { mvmCompatModule } from "./index.ts";
+
+export interface CompatOptions {
+  /** integrations.d/<name>.json bodies, given the temp dir (for files the commands write). */
+  integrations?: (dir: string) => Record<string, unknown>[];
+  /** probes.d/<name>.json bodies. */
+  probes?: Record<string, unknown>[];
+  /** Leave exec out, as a production build does. */
+  prod?: boolean;
+  /** Content of the fake /proc/loadavg. */
+  loadavg?: string;
+}
+
+export interface CompatAgent {
+  t: TestAgent;
+  clock: ManualClock;
+  /** The config dir (integrations.d, probes.d) and scratch files. */
+  dir: string;
+  /** The overlay layers fs-diff reads. */
+  upper: string;
+  lower: string;
+  dropCaches: string;
+  connect(): Promise<RawClient>;
+  close(): Promise<void>;
+}
+
+/** One frame with exactly these body bytes, as the original host writes it (u32 big-endian length + JSON). */
+export function frame(json: string): Buffer {
+  const body = Buffer.from(json, "utf8");
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+/** Send the exact bytes of one mvm request and read the next answer. */
+export async function ask(c: RawClient, json: string): Promise<any> {
+  c.write(frame(json));
+  return c.next();
+}
+
+function build(m: PluginModule, argv: string[], config: AgentConfig): AgentPlugin {
+  const { values } = parseFlags(argv, m.flags ?? {});
+  const p = m.create({ flags: values, config });
+  if (!p) throw new Error(`module ${m.name} built nothing`);
+  return p;
+}
+
+/** An agent with health, probes, worker, snapshot, fsdiff, mvm-compat (and exec unless `prod`) over fixtures. */
+export async function startCompatAgent(o: CompatOptions = {}): Promise<CompatAgent> {
+  const d = tempDir("mvm-compat-");
+  const dir = d.path;
+  mkdirSync(join(dir, "integrations.d"));
+  mkdirSync(join(dir, "probes.d"));
+  for (const i of o.integrations?.(dir) ?? []) writeFileSync(join(dir, "integrations.d", `${i.name}.json`), JSON.stringify(i));
+  for (const p of o.probes ?? []) writeFileSync(join(dir, "probes.d", `${p.name}.json`), JSON.stringify(p));
+  const loadavg = join(dir, "loadavg");
+  writeFileSync(loadavg, o.loadavg ?? "0.50 0.40 0.30 1/100 4242\n");
+  const dropCaches = join(dir, "drop_caches");
+  writeFileSync(dropCaches, "");
+  const upper = join(dir, "upper");
+  const lower = join(dir, "lower");
+  mkdirSync(upper);
+  mkdirSync(lower);
+  const config: AgentConfig = { configDir: dir, build: o.prod ? "prod" : "dev", version: "9.8.7", maxFrameBytes: 1 << 20, file: {} };
+  const plugins = [
+    build(healthModule, [], config),
+    build(probesModule, [], config),
+    build(workerModule, ["--loadavg-path", loadavg], config),
+    build(snapshotModule, ["--drop-caches-path", dropCaches, "--no-set-clock"], config),
+    build(fsdiffModule, ["--overlay-upper", upper, "--overlay-lower", lower], config),
+    build(mvmCompatModule, [], config),
+  ];
+  if (!o.prod) plugins.push(build(execModule, [], config));
+  const clock = new ManualClock();
+  const t = await startTestAgent({ plugins, clock, config });
+  await clock.advance(0);
+  const clients: RawClient[] = [];
+  return {
+    t,
+    clock,
+    dir,
+    upper,
+    lower,
+    dropCaches,
+    async connect() {
+      const c = await RawClient.connect(t.socket);
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await t.close();
+      d.cleanup();
+    },
+  };
+}
+
+/** Wait until every integration with a health_cmd has a result, and every probe has run. */
+export async function settled(a: CompatAgent): Promise<void> {
+  await waitFor(async () => {
+    const h = (await a.t.agent.call("health")) as { integrations: { status: string; last: unknown }[] };
+    return h.integrations.every((i) => i.status === "unchecked" || i.last !== null);
+  }, 10_000, "a first health check of every integration");
+  await waitFor(async () => {
+    const p = (await a.t.agent.call("probes")) as { probes: { checked_at: string | null }[] };
+    return p.probes.every((x) => x.checked_at !== null);
+  }, 10_000, "a first run of every probe");
+}
