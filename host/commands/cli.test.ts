@@ -84,6 +84,10 @@ describe("help and usage", () => {
     const flag = await run("ls", "--bogus");
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain("unknown flag --bogus");
+    const combined = await run("logs", "vm1", "-fn", "5");
+    expect(combined.code).toBe(2);
+    expect(combined.stderr).toContain("short flags cannot be combined");
+    expect((await run("logs", "vm1", "-x")).stderr).toBe("mvmctl: logs: unknown flag -x (see mvmctl logs --help)\n");
     expect((await run("status")).code).toBe(2);
     expect((await run("status", "vm1", "extra")).stderr).toContain('unexpected argument "extra"');
     expect((await mvmctl(["--version"])).stdout).toBe("mvmctl 9.9.9\n");
@@ -310,7 +314,7 @@ describe("exec (the real exec plugin)", () => {
   });
 
   test("--shell, --env, --cwd and --stdin", async () => {
-    const r = await mvmctl(["--vms", f.vmsFile, "exec", "vm1", "--shell", "--env", "GREETING=hi there", "--cwd", "/tmp", "--stdin", "--", 'echo "$GREETING from $(pwd)"; cat'], { stdin: "piped\n" });
+    const r = await mvmctl(["--vms", f.vmsFile, "exec", "vm1", "--shell", "--env", "GREETING=hi there", "--cwd", "/tmp", "-i", "--", 'echo "$GREETING from $(pwd)"; cat'], { stdin: "piped\n" });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("hi there from /tmp\npiped\n");
   });

@@ -143,8 +143,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
   for (const a of head) {
     if (/^-[A-Za-z]$/.test(a)) {
       const name = short[a.slice(1)];
-      if (!name) throw new FlagError(`unknown flag ${a} (see mvmctl ${cmd.name} --help)`);
+      if (!name) throw new FlagError(`${cmd.name}: unknown flag ${a} (see mvmctl ${cmd.name} --help)`);
       long.push(`--${name}`);
+    } else if (/^-[A-Za-z]{2,}$/.test(a)) {
+      throw new FlagError(`${cmd.name}: unknown flag ${a} (short flags cannot be combined; long ones take two dashes; see mvmctl ${cmd.name} --help)`);
     } else long.push(a);
   }
   const specs: Record<string, FlagSpec> = { ...cmd.flags, help: { type: "boolean", description: "Show this help." } };

@@ -27,7 +27,7 @@ Output is streamed as the command produces it (bytes pass through unchanged) to 
 stderr. mvmctl then exits with the command's exit code, 128+N when a signal N ended it, 124 when
 its timeout killed it (whole process group), and 255 when the command could not be run (agent
 unreachable, exec not in this build: E_UNKNOWN_REQUEST, bad params), with the reason on stderr.
---shell joins CMD into one line run by /bin/sh -c. --stdin sends mvmctl's stdin to the command.
+--shell joins CMD into one line run by /bin/sh -c. --stdin (-i) sends mvmctl's stdin to the command.
 Examples:
   mvmctl exec vm1 -- uname -a
   mvmctl exec vm1 --shell -- 'ls /var/log | wc -l'`,
@@ -38,6 +38,7 @@ Examples:
     "command-timeout": { type: "number", description: "Kill the command after this many seconds.", default: 60 },
     stdin: { type: "boolean", description: "Send mvmctl's stdin to the command." },
   },
+  short: { i: "stdin" },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args, tail }) {
     const vm = ctx.vm(args[0]!);

@@ -39,7 +39,7 @@ export const statusCommand: Command = {
           const fields = Object.entries(sec as Record<string, unknown>)
             .filter(([, v]) => v === null || typeof v !== "object" || (Array.isArray(v) && v.length > 0))
             .map(([k, v]) => `${k}=${short(v, 40)}`);
-          out += `    ${n.padEnd(12)} ${fields.join(" ")}\n`;
+          out += `    ${n.padEnd(12)} ${short(fields.join(" "), 140)}\n`;
         } else out += `    ${n.padEnd(12)} ${short(sec)}\n`;
       }
     }
