@@ -336,3 +336,40 @@ describe("qemu-serial", () => {
     expect((await c.call("hello")).protocol).toBe(1);
   });
 });
+
+describe("qemu-serial resync", () => {
+  test("a SYNC line lost while the guest boots is re-sent with a fresh token", async () => {
+    const a = await agentWith();
+    const path = join(a.dir, "serial2.sock");
+    const seen: string[] = [];
+    const server = net.createServer((c) => {
+      const session = a.agent.openSession({ label: "serial-test", write: (b) => void c.write(b), end() {} }, "serial")!;
+      let swallowed = false;
+      c.on("data", (d: Buffer) => {
+        if (!swallowed) {
+          // The guest was not listening yet: the first line is lost.
+          swallowed = true;
+          seen.push(d.toString().trim());
+          return;
+        }
+        session.onData(d);
+      });
+      c.on("close", () => session.close());
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const c = client(`qemu-serial:${path}`, { syncRetryMs: 20 });
+    expect(await c.call("t.echo", { n: 9 })).toEqual({ n: 9 });
+    expect(seen[0]).toMatch(/^SYNC [A-Za-z0-9_-]{16}$/);
+  });
+});
+
+test("an idle client does not keep the process alive", async () => {
+  const a = await agentWith();
+  const script = join(a.dir, "idle.ts");
+  writeFileSync(script, `import { AgentClient } from ${JSON.stringify(join(import.meta.dir, "client.ts"))};\nconst c = new AgentClient(${JSON.stringify(`unix:${a.socket}`)});\nawait c.call("ping");\nconsole.log("answered");\n`);
+  const p = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+  // Without close(), the process still ends once nothing is pending (the test's own timeout is the bound).
+  expect(await p.exited).toBe(0);
+  expect(await new Response(p.stdout).text()).toBe("answered\n");
+});
