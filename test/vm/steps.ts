@@ -1,0 +1,186 @@
+// The checks of issue 11, each against a booted guest through the host client over the virtio-serial socket.
+
+import net from "node:net";
+import { join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { AgentClient } from "../../host/client.ts";
+import type { Vm } from "../../scripts/vm/qemu.ts";
+import { assert, NotChecked, type Harness } from "./harness.ts";
+
+const root = resolve(import.meta.dir, "../..");
+const CALL_MS = 30_000;
+
+type ExecResult = { exit_code: number | null; stdout: string; stderr: string; timed_out: boolean };
+type Hello = { build: string; requests: string[]; plugins: string[] };
+
+export function serialClient(vm: Vm): AgentClient {
+  return new AgentClient(`qemu-serial:${vm.serialSocket}`, { timeoutMs: CALL_MS, connectTimeoutMs: 60_000 });
+}
+
+/** Run a shell command in the guest (dev build); throws with its output unless it exits 0. */
+export async function sh(c: AgentClient, command: string): Promise<string> {
+  const r = (await c.call("exec", { command, timeout_secs: 60 }, { timeoutMs: 90_000 })) as ExecResult;
+  if (r.exit_code !== 0) throw new Error(`guest command failed (exit ${r.exit_code}${r.timed_out ? ", timed out" : ""}): ${command}\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+function needs(hello: Hello, ...types: string[]): void {
+  const missing = types.filter((t) => !hello.requests.includes(t));
+  if (missing.length) throw new NotChecked(`this build serves no ${missing.join(", ")} (plugins: ${hello.plugins.join(", ")})`);
+}
+
+/** Wait for the agent's "ready" console line, then for the first SYNC round trip. */
+export async function waitForAgent(h: Harness, vm: Vm, build: "dev" | "prod", timeoutMs: number): Promise<AgentClient> {
+  await h.until(`the agent's "ready (${build} build" console line`, timeoutMs, () => vm.consoleTail(400).includes(`ready (${build} build`), 500);
+  const c = serialClient(vm);
+  await c.call("ping", undefined, { timeoutMs: 60_000 });
+  return c;
+}
+
+/**
+ * Before our client: stale bytes a host left in the serial pipe (CONNECT retries during boot, a line of
+ * junk, half a frame). Our client's SYNC must get through them, and the port must stay open.
+ */
+export async function dirtyTheSerialPipe(vm: Vm): Promise<void> {
+  const s = await new Promise<net.Socket>((res, rej) => {
+    const sock = net.connect({ path: vm.serialSocket }, () => res(sock));
+    sock.once("error", rej);
+  });
+  s.write("CONNECT 52\nCONNECT 52\nnot a frame, not a line we know\n");
+  s.write(Buffer.from([0, 0, 0, 40, 0x7b, 0x22])); // half of a 40-byte frame, never finished
+  await new Promise<void>((r) => s.end(r));
+  s.destroy();
+}
+
+export async function stepInit(c: AgentClient, vm: Vm): Promise<string> {
+  const con = vm.consoleTail(400);
+  for (const want of ["mvm-init: overlay root ready (lower read-only)", "listening on serial:/dev/vport0p1", "listening on vsock:52"])
+    assert(con.includes(want), `console lacks ${JSON.stringify(want)}`);
+  const mounts = await sh(c, "cat /proc/mounts");
+  const rootLine = mounts.split("\n").find((l) => / \/ overlay /.test(l));
+  assert(rootLine && rootLine.includes("upperdir=/run/overlay/upper") && rootLine.includes("lowerdir=/run/overlay/lower"), `/ is not our overlay:\n${mounts}`);
+  const lower = mounts.split("\n").find((l) => l.split(" ")[1] === "/run/overlay/lower");
+  assert(lower && / ro[ ,]/.test(lower), `the lower is not mounted read-only: ${lower}`);
+  const upper = mounts.split("\n").find((l) => l.split(" ")[1] === "/run/overlay");
+  assert(upper && upper.startsWith("overlay-rw /run/overlay tmpfs "), `the upper is not a tmpfs: ${upper}`);
+  await sh(c, "! touch /run/overlay/lower/should-fail 2>/dev/null");
+  const page = await sh(c, "wget -q -O - http://127.0.0.1:8080/");
+  assert(page.includes("<p>ok</p>"), `httpd served ${JSON.stringify(page)}`);
+  await sh(c, "test -d /etc/mvm/integrations.d && test -d /etc/mvm/probes.d");
+  return "overlay / (tmpfs upper, read-only lower), httpd on 127.0.0.1:8080, agent on serial + vsock:52";
+}
+
+export async function stepHello(h: Harness, c: AgentClient): Promise<{ detail: string; hello: Hello }> {
+  const hello = (await c.call("hello")) as Hello;
+  assert(hello.build === "dev", `hello.build is ${hello.build}, expected dev`);
+  needs(hello, "health", "probes", "worker-status");
+  const health = await h.until("health to become ready", 90_000, async () => {
+    const r = (await c.call("health")) as { ready: boolean; integrations: { name: string; status: string }[] };
+    return r.ready && r.integrations.some((i) => i.name === "web" && i.status === "healthy") ? r : null;
+  }, 1000);
+  const probe = await h.until("the root-disk-usage probe to report", 60_000, async () => {
+    const r = (await c.call("probes")) as { probes: { name: string; value: unknown; ok: boolean }[] };
+    const p = r.probes.find((x) => x.name === "root-disk-usage");
+    return p && p.ok && p.value !== null ? p : null;
+  }, 1000);
+  assert(typeof probe.value === "number", `probe value ${JSON.stringify(probe.value)} is not a number`);
+  const worker = (await c.call("worker-status")) as { status?: string };
+  assert(worker.status === "idle" || worker.status === "busy", `worker-status: ${JSON.stringify(worker)}`);
+  return { hello, detail: `hello ${hello.plugins.length} plugins; health ready (${health.integrations.map((i) => `${i.name}=${i.status}`).join(", ")}); probe root-disk-usage=${probe.value}; worker ${worker.status}` };
+}
+
+export async function stepFsDiff(c: AgentClient, hello: Hello): Promise<string> {
+  needs(hello, "exec", "fs-diff");
+  await sh(c, "mkdir -p /srv/app && echo hello > /srv/app/new.txt && echo changed >> /etc/motd && rm /etc/vm-test/deleteme");
+  const r = (await c.call("fs-diff", {})) as { upper_dir: string; changes: { path: string; kind: string; type: string }[]; next_cursor: string | null };
+  const got = r.changes.map((x) => `${x.kind} ${x.type} ${x.path}`).sort();
+  const want = ["created dir /srv", "created dir /srv/app", "created file /srv/app/new.txt", "deleted other /etc/vm-test/deleteme", "modified file /etc/motd"];
+  const norm = (l: string[]) => l.map((x) => x.replace(/^deleted \S+ /, "deleted ")).sort();
+  assert(JSON.stringify(norm(got)) === JSON.stringify(norm(want)), `fs-diff (upper ${r.upper_dir}) returned:\n  ${got.join("\n  ")}\nexpected exactly:\n  ${want.join("\n  ")}`);
+  assert(r.next_cursor === null, "fs-diff paged a 5-entry answer");
+  return `upper ${r.upper_dir}: ${got.length} changes, exactly the ones exec made`;
+}
+
+export async function stepVsock(c: AgentClient, hello: Hello): Promise<string> {
+  needs(hello, "exec");
+  const out = await sh(c, "/usr/local/bin/mvmctl --vms /etc/vm-test/vms.json --timeout 20 ping self 2>&1");
+  assert(/self/.test(out), `mvmctl ping printed ${JSON.stringify(out)}`);
+  return `in the guest, mvmctl ping over vsock:1:52: ${out.trim().split("\n")[0]}`;
+}
+
+type Step = { name: string; ok: boolean; detail: string };
+
+export async function stepSnapshot(h: Harness, vm: Vm, c: AgentClient, hello: Hello): Promise<{ detail: string; client: AgentClient }> {
+  needs(hello, "sleep-prep", "wake");
+  const prep = (await c.call("sleep-prep", { drain_timeout_secs: 30 }, { timeoutMs: 60_000 })) as { ready: boolean; state: string; steps: Step[] };
+  const names = prep.steps.map((s) => s.name);
+  assert(prep.ready && prep.state === "sleeping", `sleep-prep: ${JSON.stringify(prep)}`);
+  for (const n of ["checkpoint:web", "sync", "drop-caches"]) {
+    const s = prep.steps.find((x) => x.name === n);
+    assert(s?.ok, `sleep-prep step ${n}: ${JSON.stringify(s ?? names)}`);
+  }
+  await c.close();
+  const t0 = performance.now();
+  const bytes = await vm.snapshot();
+  const snapSecs = (performance.now() - t0) / 1000;
+  await Bun.sleep(2000); // the VM is off: its clock must be seen to lag after restore
+  const t1 = performance.now();
+  await vm.restore();
+  const restoreSecs = (performance.now() - t1) / 1000;
+  const c2 = serialClient(vm);
+  const wake = (await c2.call("wake", { wall_clock: new Date().toISOString() }, { timeoutMs: 60_000 })) as {
+    was_sleeping: boolean;
+    clock_skew_ms: number | null;
+    clock_set: boolean;
+    steps: Step[];
+  };
+  assert(wake.was_sleeping, `wake: was_sleeping false: ${JSON.stringify(wake)}`);
+  assert(typeof wake.clock_skew_ms === "number" && wake.clock_skew_ms > 1000, `wake: clock_skew_ms ${wake.clock_skew_ms} (the guest was stopped for over 2 s)`);
+  assert(wake.clock_set, `wake: clock not set: ${JSON.stringify(wake.steps)}`);
+  const restore = wake.steps.find((s) => s.name === "restore:web");
+  assert(restore?.ok, `wake step restore:web: ${JSON.stringify(restore ?? wake.steps)}`);
+  const guestNow = Number((await sh(c2, "date +%s")).trim());
+  const drift = Math.abs(guestNow - Date.now() / 1000);
+  assert(drift < 10, `guest clock is ${drift.toFixed(1)} s off the host after wake`);
+  await sh(c2, "test -s /var/lib/vm-test/checkpoint.marker && test -s /var/lib/vm-test/restore.marker");
+  await h.until("health to be ready again after wake", 90_000, async () => ((await c2.call("health")) as { ready: boolean }).ready, 1000);
+  const status = (await c2.call("status")) as { state: string };
+  assert(status.state === "running", `status.state is ${status.state}`);
+  return {
+    client: c2,
+    detail: `sleep-prep [${names.join(", ")}]; state ${(bytes / 2 ** 20).toFixed(0)} MiB saved in ${snapSecs.toFixed(1)} s, restored in ${restoreSecs.toFixed(1)} s; wake skew ${wake.clock_skew_ms} ms, clock set; markers written; healthy; running`,
+  };
+}
+
+export async function stepLogs(vm: Vm, workDir: string): Promise<string> {
+  const vms = join(workDir, "vms.json");
+  writeFileSync(vms, JSON.stringify({ vms: [{ name: "vm", agent: `qemu-serial:${vm.serialSocket}`, console_log: vm.console }] }));
+  const p = Bun.spawn([process.execPath, "host/cli.ts", "--vms", vms, "logs", "vm", "-n", "2000"], { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  assert(code === 0, `mvmctl logs exited ${code}: ${err}`);
+  const lines = out.split("\n");
+  const health = lines.filter((l) => / health /.test(l) && l.includes("web"));
+  const probes = lines.filter((l) => / probes /.test(l) && l.includes("root-disk-usage"));
+  assert(health.length > 0, `mvmctl logs shows no health line about "web"`);
+  assert(probes.length > 0, `mvmctl logs shows no probe line about "root-disk-usage"`);
+  return `${lines.length} lines; e.g. ${JSON.stringify(health.at(-1)!.slice(0, 120))} and ${JSON.stringify(probes.at(-1)!.slice(0, 120))}`;
+}
+
+export async function stepProd(c: AgentClient): Promise<string> {
+  const hello = (await c.call("hello")) as Hello;
+  assert(hello.build === "prod", `hello.build is ${hello.build}, expected prod`);
+  assert(!hello.requests.includes("exec"), `the production build serves exec: ${hello.requests.join(", ")}`);
+  const err = await c.call("exec", { command: "true" }).then(
+    () => null,
+    (e: { code?: string; message: string }) => e,
+  );
+  assert(err && /E_UNKNOWN_REQUEST/.test(`${err.code} ${err.message}`), `exec on prod: ${err ? err.message : "it answered"}`);
+  const status = (await c.call("status")) as { state: string };
+  assert(status.state === "running", `status.state ${status.state}`);
+  return `prod build serves ${hello.requests.length} requests without exec (exec -> E_UNKNOWN_REQUEST)`;
+}
+
+export function ensureDir(p: string): string {
+  mkdirSync(p, { recursive: true });
+  return p;
+}
