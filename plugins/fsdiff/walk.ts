@@ -124,7 +124,8 @@ function message(e: unknown): string {
 export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
   const port = o.port ?? createRealPort();
   const prefix = o.xattrPrefix ?? "trusted.overlay.";
-  const after = o.after;
+  // Cleared once the walk is past it: every later key is larger (the walk goes in key order).
+  let after = o.after;
   const listLowerAt = o.listLowerAt ?? LIST_LOWER_AT;
   const stack: Frame[] = [];
 
@@ -332,7 +333,10 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
       const item = f.items[f.i++]!;
       const full = f.rel + "/" + item.key;
       if (item.sub) {
-        if (after !== undefined && compareUtf8(full, after) <= 0 && !after.startsWith(full)) continue;
+        if (after !== undefined) {
+          if (compareUtf8(full, after) > 0) after = undefined;
+          else if (!after.startsWith(full)) continue;
+        }
         const c = classify(f, item.ent);
         if (!c.child || (o.prune && o.prune(c.child.rel))) continue;
         const err = push(c.child.abs, c.child.rel, c.child.lowers, c.child.opaque, c.child.xwh, item.ent.children);
@@ -340,7 +344,10 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
         if (err) yield err;
         continue;
       }
-      if (after !== undefined && compareUtf8(full, after) <= 0) continue;
+      if (after !== undefined) {
+        if (compareUtf8(full, after) <= 0) continue;
+        after = undefined;
+      }
       const c = classify(f, item.ent);
       if (c.change) yield { key: full, change: c.change };
       else if (c.error) yield { key: full, error: c.error };
