@@ -136,6 +136,15 @@ describe("walkUpper", () => {
     expect(paths.slice(0, 6)).toEqual(["/B", "/a", "/a\nb", "/a-b", "/a.txt", "/a/x"]);
   });
 
+  test("a name that is not valid UTF-8 is listed in errors, not dropped", () => {
+    layer(L, []);
+    layer(U, ["ok"]);
+    writeFileSync(Buffer.concat([Buffer.from(U + "/bad-"), Buffer.from([0xff, 0xfe])]), "x");
+    const { changes, errors } = walkAll({ upper: U, lowers: [L], lowerKnown: true });
+    expect(lines(changes)).toEqual([`created file /ok ${"ok".length}`]);
+    expect(errors).toEqual([{ path: "/bad-\uFFFD\uFFFD", message: "name is not valid UTF-8; not reported" }]);
+  });
+
   test("the overlay workdir inside the upper dir is skipped", () => {
     layer(L, []);
     layer(U, ["work/work/#1", "real"]);

@@ -195,7 +195,11 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
     } catch (e) {
       return (ent.done = { error: { path: rel, message: message(e) } });
     }
-    if (!st) return (ent.done = {}); // vanished during the walk: nothing to report
+    if (!st) {
+      // A name that is not valid UTF-8 arrives with U+FFFD and cannot be looked up (or sent) as is.
+      if (ent.name.includes("\uFFFD")) return (ent.done = { error: { path: rel, message: "name is not valid UTF-8; not reported" } });
+      return (ent.done = {}); // vanished during the walk: nothing to report
+    }
     if (isWhiteoutStat(st) || (f.xwh && st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) return (ent.done = deleted());
     const { found, dirs } = lowerLookup(f, ent.name);
     if (!st.isDirectory()) {
