@@ -319,6 +319,13 @@ describe("exec (the real exec plugin)", () => {
     expect(r.stdout).toBe("hi there from /tmp\npiped\n");
   });
 
+  test("--max-output-bytes: the agent cuts the stream and mvmctl says so", async () => {
+    const r = await run("exec", "vm1", "--max-output-bytes", "4", "--", "printf", "abcdefgh");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("abcd");
+    expect(r.stderr).toContain("output was cut at the agent's cap (stdout 8 bytes");
+  });
+
   test("binary output passes through unchanged", async () => {
     const m = memoryIO();
     expect(await runCli(["--vms", f.vmsFile, "exec", "vm1", "--", "printf", "\\377\\000\\351"], m.io)).toBe(0);

@@ -21,7 +21,7 @@ export function execExitCode(r: KnownRequests["exec"]["result"]): number {
 export const execCommand: Command = {
   name: "exec",
   summary: "Run a command in a VM (dev builds only), streaming its output; exit with its exit code.",
-  usage: "exec VM [--shell] [--cwd DIR] [--env K=V]... [--command-timeout SECS] [--stdin] -- CMD [ARGS...]",
+  usage: "exec VM [--shell] [--cwd DIR] [--env K=V]... [--command-timeout SECS] [--max-output-bytes N] [-i] -- CMD [ARGS...]",
   details: `
 Output is streamed as the command produces it (bytes pass through unchanged) to mvmctl's stdout and
 stderr. mvmctl then exits with the command's exit code, 128+N when a signal N ended it, 124 when
@@ -37,6 +37,7 @@ Examples:
     env: { type: "list", description: "An environment variable K=V for the command." },
     "command-timeout": { type: "number", description: "Kill the command after this many seconds.", default: 60 },
     stdin: { type: "boolean", description: "Send mvmctl's stdin to the command." },
+    "max-output-bytes": { type: "number", description: "Bytes streamed per stream before the agent cuts (the agent's default is 1 MiB)." },
   },
   short: { i: "stdin" },
   args: { min: 1, max: 1 },
@@ -49,6 +50,11 @@ Examples:
     if (values.shell) params.command = tail.join(" ");
     else params.argv = tail;
     if (typeof values.cwd === "string") params.cwd = values.cwd;
+    const cap = values["max-output-bytes"] as number | undefined;
+    if (cap !== undefined) {
+      if (!Number.isInteger(cap) || cap < 0) throw new UsageError(`exec: --max-output-bytes expects a whole number of bytes, got ${cap}`);
+      params.max_output_bytes = cap;
+    }
     const env = values.env as string[] | undefined;
     if (env?.length) {
       params.env = {};
