@@ -41,6 +41,8 @@ function selfCpuMs(): number {
 
 interface Phase {
   cpuPct: number;
+  /** CPU µs per check (spawn, pipes, timers, bookkeeping). */
+  cpuPerCheckUs: number;
   driftP50: number;
   driftP99: number;
   driftMax: number;
@@ -134,6 +136,7 @@ async function agentPhase(): Promise<Phase & { ready: boolean }> {
 function summary(cpuMs: number, wallMs: number, lateness: number[], checks: number): Phase {
   return {
     cpuPct: (cpuMs / wallMs) * 100,
+    cpuPerCheckUs: checks > 0 ? (cpuMs * 1000) / checks : NaN,
     driftP50: percentile(lateness, 50),
     driftP99: percentile(lateness, 99),
     driftMax: Math.max(...lateness),
@@ -174,6 +177,7 @@ const md = [
     ["figure", "agent", "floor A: spawn", "agent / A", "floor B: spawn + pipes", "agent / B", "target", "verdict"],
     [
       row("CPU, % of one core", agent.cpuPct, floor.cpuPct, piped.cpuPct, `< ${CPU_TARGET_PCT}`, agent.cpuPct < CPU_TARGET_PCT),
+      row("CPU per check, µs", agent.cpuPerCheckUs, floor.cpuPerCheckUs, piped.cpuPerCheckUs, `< ${(CPU_TARGET_PCT * 10_000) / COUNT}`),
       row("drift p99, ms", agent.driftP99, floor.driftP99, piped.driftP99, `< ${DRIFT_TARGET_MS}`, agent.driftP99 < DRIFT_TARGET_MS),
       row("drift p50, ms", agent.driftP50, floor.driftP50, piped.driftP50, ""),
       row("drift max, ms", agent.driftMax, floor.driftMax, piped.driftMax, ""),

@@ -21,6 +21,7 @@ export const healthModule: PluginModule = {
   create: ({ flags, config }) =>
     healthPlugin({
       configDir: config.configDir,
-      maxConcurrentChecks: intFlag(flags, "max-concurrent-checks", 1, 1024),
+      // Absent when a custom main builds the module without parsing flags: the flag's default.
+      maxConcurrentChecks: flags["max-concurrent-checks"] === undefined ? 8 : intFlag(flags, "max-concurrent-checks", 1, 1024),
     }),
 };

@@ -131,3 +131,14 @@ describe("planReload", () => {
     expect(plan.kept).toEqual([{ name: "broken", file: "/d/broken.json" }]);
   });
 });
+
+describe("the module", () => {
+  test("--max-concurrent-checks is checked; absent means the default", () => {
+    const config = { configDir: "/nonexistent", build: "dev" as const, version: "0", maxFrameBytes: 1 << 20, file: {} };
+    expect(() => healthModule.create({ flags: { "max-concurrent-checks": 0 }, config })).toThrow(
+      "--max-concurrent-checks: expected a whole number from 1 to 1024, got 0",
+    );
+    expect(healthModule.create({ flags: {}, config })?.name).toBe("health");
+    expect(healthModule.flags?.["max-concurrent-checks"]?.default).toBe(8);
+  });
+});
