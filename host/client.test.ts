@@ -373,3 +373,33 @@ test("an idle client does not keep the process alive", async () => {
   expect(await p.exited).toBe(0);
   expect(await new Response(p.stdout).text()).toBe("answered\n");
 });
+
+describe("bad answers", () => {
+  /** A unix server that answers the first request with these bytes. */
+  async function answering(bytes: Buffer): Promise<string> {
+    const d = tempDir();
+    cleanups.push(d.cleanup);
+    const path = join(d.path, "bad.sock");
+    const server = net.createServer((c) => c.once("data", () => c.write(bytes)));
+    await new Promise<void>((r) => server.listen(path, r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    return `unix:${path}`;
+  }
+
+  test("a body that is not JSON, an over-cap length, an answer without ok: E_PROTOCOL", async () => {
+    const notJson = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from("{x}")]);
+    const e1 = (await client(await answering(notJson)).call("ping").catch((e) => e)) as ClientError;
+    expect(e1.code).toBe("E_PROTOCOL");
+    expect(e1.message).toContain("not valid JSON");
+    const huge = Buffer.from([0x7f, 0, 0, 0]);
+    expect(await codeOf(client(await answering(huge), { maxFrameBytes: 1024 }).call("ping"))).toBe("E_PROTOCOL");
+    expect(await codeOf(client(await answering(encodeFrame({ id: 1, result: {} }))).call("ping"))).toBe("E_PROTOCOL");
+  });
+
+  test("a connection-level error answer (no id) fails every pending call with the agent's code", async () => {
+    const addr = await answering(encodeFrame({ ok: false, error: { code: "E_FRAME_TOO_LARGE", message: "frame length 9999999 is over the cap" } }));
+    const c = client(addr);
+    const codes = await Promise.all([codeOf(c.call("ping")), codeOf(c.call("hello"))]);
+    expect(codes).toEqual(["E_FRAME_TOO_LARGE", "E_FRAME_TOO_LARGE"]);
+  });
+});
