@@ -20,18 +20,6 @@ const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config
   stderr: "inherit",
 });
 
-/** A script that makes the same calls as `ls` (one status per VM, all at once) and exits: the process floor. */
-const floorScript = join(dir, "floor.ts");
-writeFileSync(
-  floorScript,
-  `import { AgentClient } from ${JSON.stringify(join(root, "host/client.ts"))};
-const socks = ${JSON.stringify(socks)};
-const cs = socks.map((s) => new AgentClient("unix:" + s));
-const r = await Promise.all(cs.map((c) => c.call("status")));
-await Promise.all(cs.map((c) => c.close()));
-console.log(JSON.stringify(r).length);`,
-);
-
 async function wall(fn: () => Promise<unknown>): Promise<number[]> {
   await fn(); // warm-up
   const out: number[] = [];
@@ -69,7 +57,7 @@ try {
   });
   // As a process, the way an operator runs it (Bun start-up included) vs a script making the same calls.
   const procLs = await wall(() => spawnOk([process.execPath, join(root, "host/cli.ts"), "--vms", vmsFile, "ls"]));
-  const procFloor = await wall(() => spawnOk([process.execPath, floorScript]));
+  const procFloor = await wall(() => spawnOk([process.execPath, join(root, "bench/ls-floor.ts"), vmsFile]));
 
   const p50 = (v: number[]) => percentile(v, 50);
   const rows = [
@@ -83,7 +71,7 @@ try {
       "",
       table(["figure", "value", "floor", "ratio", "target", ""], rows),
       "",
-      `Floor: the same ${VMS} \`status\` calls (one fresh AgentClient per VM, all at once) made directly, in the same process / as a minimal Bun script. ` +
+      `Floor: the same ${VMS} \`status\` calls (one fresh AgentClient per VM, all at once) made directly, in the same process / as a minimal Bun script (bench/ls-floor.ts) that reads the same vms.json. ` +
         `${ROUNDS} rounds each after a warm-up; one agent process serves all ${VMS} sockets. ${machineLine()}. Reproduce: \`bun bench/ls.ts\`.`,
     ].join("\n"),
   );
