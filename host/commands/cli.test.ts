@@ -326,6 +326,17 @@ describe("exec (the real exec plugin)", () => {
     expect(r.stderr).toContain("output was cut at the agent's cap (stdout 8 bytes");
   });
 
+  test("Ctrl-C (the stop signal) is exit 130 and the agent kills the command", async () => {
+    const m = memoryIO();
+    const done = runCli(["--vms", f.vmsFile, "exec", "vm1", "--", "sleep", "30"], m.io);
+    const agent = f.agents[0]!.agent;
+    await waitFor(() => agent.workInFlight() > 0, 5000, "the command to start");
+    m.stop.abort();
+    expect(await done).toBe(130);
+    expect(m.stderr).toContain("interrupted");
+    await waitFor(() => agent.workInFlight() === 0, 5000, "the agent to kill the command");
+  });
+
   test("binary output passes through unchanged", async () => {
     const m = memoryIO();
     expect(await runCli(["--vms", f.vmsFile, "exec", "vm1", "--", "printf", "\\377\\000\\351"], m.io)).toBe(0);
