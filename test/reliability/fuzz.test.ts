@@ -1,0 +1,190 @@
+// Wire fuzzer: seeded hostile frames against a real agent process; no crash, every frame answered or cleanly closed, no leak.
+// Replay a failure with MVM_FUZZ_SEED=<seed>; change the count with MVM_FUZZ_FRAMES=<n>.
+
+import { expect, test } from "bun:test";
+import { ERROR_CODES } from "../../agent/errors.ts";
+import { RawClient } from "../../agent/testing.ts";
+import { FrameGen, requestCatalog, seedFromEnv } from "./gen.ts";
+import { fds, freshPing, rssKb, request, settledRss, spawnAgent, waitConnections, zombies, type AgentProcess } from "./support.ts";
+
+const SEED = seedFromEnv();
+// 100 000 frames (the issue's count) took 74-108 s on the shared 2-core CI machine (load ~10), over the
+// 60 s budget of one test: CI runs 60 000 by default; MVM_FUZZ_FRAMES=100000 runs the full count.
+const FRAMES = Number(process.env.MVM_FUZZ_FRAMES ?? 60_000);
+const WARMUP = Math.max(2_000, Math.floor(FRAMES / 10));
+const PHASE = Math.max(1_000, Math.ceil(FRAMES / 10));
+const WORKERS = 4;
+const BATCH = 100;
+const MAX_FRAME = 1 << 20;
+
+const FIXTURE = {
+  "integrations.d/fx-ok.json": { name: "fx-ok", health_cmd: "true", health_interval_secs: 3600 },
+  "probes.d/fx-probe.json": { name: "fx-probe", command: "echo 1", interval_secs: 3600 },
+};
+
+interface Tally {
+  frames: number;
+  answers: number;
+  chaos: number;
+  chaosClosed: number;
+  chaosAnswered: number;
+  pings: number;
+  codes: Map<string, number>;
+  problems: string[];
+}
+
+/** Send batches of framed bodies on one connection (reconnecting now and then); every body must get one final answer. */
+async function framedWorker(a: AgentProcess, gen: FrameGen, quota: () => boolean, t: Tally, pinger: boolean): Promise<void> {
+  let c = await RawClient.connect(a.socket);
+  let batches = 0;
+  try {
+    while (quota()) {
+      const frames = Array.from({ length: BATCH }, () => gen.next());
+      const all = Buffer.concat(frames.map((f) => f.bytes));
+      // Write in up to three pieces cut anywhere, so frames also arrive split.
+      const cut1 = gen.cut(all.length);
+      const cut2 = cut1 + gen.cut(all.length - cut1);
+      for (const [s, e] of [[0, cut1], [cut1, cut2], [cut2, all.length]] as const) if (e > s) c.write(all.subarray(s, e));
+      t.frames += BATCH;
+      let got = 0;
+      while (got < BATCH) {
+        const f = (await c.next(60_000)) as any;
+        if (f === null) {
+          t.problems.push(`agent closed a connection after ${got}/${BATCH} answers (kinds: ${frames.map((x) => x.kind).join(",")})`);
+          return;
+        }
+        if (typeof f === "object" && f.undecodable) {
+          t.problems.push(`undecodable answer: ${JSON.stringify(f).slice(0, 200)}`);
+          continue;
+        }
+        if (typeof f === "object" && f.event !== undefined) continue;
+        got++;
+        t.answers++;
+        // Bodies without a `type` go to the mvm dialect, whose answers have no `ok` ("Pong", {"Error": ...}).
+        if (typeof f !== "object" || !("ok" in f)) t.codes.set("mvm-dialect", (t.codes.get("mvm-dialect") ?? 0) + 1);
+        else if (typeof f.ok !== "boolean") t.problems.push(`answer without ok: ${JSON.stringify(f).slice(0, 200)}`);
+        else if (f.ok === false) {
+          const code = String(f.error?.code);
+          t.codes.set(code, (t.codes.get(code) ?? 0) + 1);
+          if (!(code in ERROR_CODES)) t.problems.push(`code not in the catalog: ${code}`);
+          if (code === "E_INTERNAL") t.problems.push(`E_INTERNAL: ${JSON.stringify(f).slice(0, 300)}`);
+        } else t.codes.set("ok", (t.codes.get("ok") ?? 0) + 1);
+      }
+      if (pinger) {
+        if (!(await freshPing(a.socket))) t.problems.push("ping on a fresh connection failed");
+        t.pings++;
+      }
+      if (++batches % 20 === 0) {
+        c.close();
+        c = await RawClient.connect(a.socket);
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
+/** Stream-level attacks, one connection each: the agent answers the trailing ping or closes the connection. */
+async function chaosWorker(a: AgentProcess, gen: FrameGen, running: () => boolean, t: Tally): Promise<void> {
+  while (running()) {
+    const { kind, bytes } = gen.chaos();
+    const c = await RawClient.connect(a.socket);
+    try {
+      if (kind === "split-bytes") for (const b of bytes) c.write(Uint8Array.of(b));
+      else c.write(bytes);
+      t.chaos++;
+      for (;;) {
+        const f = (await c.next(30_000)) as any;
+        if (f === null) {
+          t.chaosClosed++;
+          break;
+        }
+        if (typeof f === "string") continue; // OK <port> line
+        if (f.type === "ping" && f.ok === true) {
+          t.chaosAnswered++;
+          break;
+        }
+        if (f.ok === false && !(String(f.error?.code) in ERROR_CODES)) t.problems.push(`chaos ${kind}: code not in the catalog: ${JSON.stringify(f)}`);
+      }
+    } catch (e) {
+      t.problems.push(`chaos ${kind}: ${(e as Error).message}`);
+    } finally {
+      c.close();
+    }
+  }
+}
+
+async function run(a: AgentProcess, gen: FrameGen, frames: number, t: Tally): Promise<void> {
+  const stopAt = t.frames + frames;
+  let done = false;
+  const quota = () => t.frames < stopAt && t.problems.length === 0;
+  const workers = Array.from({ length: WORKERS }, (_, i) => framedWorker(a, gen, quota, t, i === 0));
+  const chaos = [chaosWorker(a, gen, () => !done && t.problems.length === 0, t), chaosWorker(a, gen, () => !done && t.problems.length === 0, t)];
+  try {
+    await Promise.all(workers);
+  } finally {
+    done = true;
+    await Promise.all(chaos);
+  }
+}
+
+test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SEED})`, async () => {
+  console.log(`fuzz seed ${SEED}: replay with MVM_FUZZ_SEED=${SEED} bun test test/reliability/fuzz.test.ts`);
+  const a = await spawnAgent(FIXTURE, ["--frame-timeout-secs", "5", "--idle-timeout-secs", "6", "--log-level", process.env.MVM_FUZZ_LOG ?? "warn"], {
+    // "After a GC": the collector runs often (asynchronously) in this agent, so RSS samples compare
+    // live memory rather than when JSC last happened to collect. Without it RSS swings 78-140 MB at random.
+    BUN_GARBAGE_COLLECTOR_LEVEL: "1",
+  });
+  const t: Tally = { frames: 0, answers: 0, chaos: 0, chaosClosed: 0, chaosAnswered: 0, pings: 0, codes: new Map(), problems: [] };
+  const t0 = performance.now();
+  try {
+    const catalog = requestCatalog(a.configDir);
+    let ctl = await RawClient.connect(a.socket);
+    const hello = await request(ctl, { type: "hello" });
+    // The generator covers exactly what the running agent serves.
+    expect([...catalog.keys()].sort()).toEqual([...hello.result.requests].sort());
+    const gen = new FrameGen(SEED, catalog, MAX_FRAME);
+
+    await run(a, gen, WARMUP, t);
+    ctl.close();
+    ctl = await RawClient.connect(a.socket);
+    await waitConnections(ctl, 1);
+    const rssBefore = await settledRss(a.pid);
+    const fdsBefore = fds(a.pid);
+
+    // The rest in phases, sampling RSS after each (printed: a leak climbs, a high-water mark levels off).
+    const phases: number[] = [];
+    for (let left = FRAMES - WARMUP; left > 0; left -= PHASE) {
+      await run(a, gen, Math.min(PHASE, left), t);
+      phases.push(rssKb(a.pid));
+    }
+    ctl.close();
+    ctl = await RawClient.connect(a.socket);
+    await waitConnections(ctl, 1);
+    const rssAfter = await settledRss(a.pid);
+    const fdsAfter = fds(a.pid);
+    ctl.close();
+
+    const secs = (performance.now() - t0) / 1000;
+    console.log(
+      `fuzz: ${t.frames} framed + ${t.chaos} chaos connections (${t.chaosClosed} closed by the agent, ${t.chaosAnswered} answered) in ${secs.toFixed(1)} s; ` +
+        `${t.pings} fresh pings; RSS ${rssBefore} -> ${rssAfter} KiB (by phase: ${phases.join(", ")}); fds ${fdsBefore.length} -> ${fdsAfter.length}\n` +
+        `  kinds: ${[...gen.kinds].map(([k, n]) => `${k}=${n}`).join(" ")}\n  answers: ${[...t.codes].map(([k, n]) => `${k}=${n}`).join(" ")}`,
+    );
+    expect(t.problems).toEqual([]);
+    expect(a.exitCode()).toBeNull();
+    expect(t.answers).toBe(t.frames);
+    expect(t.chaosClosed + t.chaosAnswered).toBe(t.chaos);
+    expect(await freshPing(a.socket)).toBe(true);
+    expect(rssAfter).toBeLessThanOrEqual(rssBefore * 1.2);
+    expect(fdsAfter.length).toBeLessThanOrEqual(fdsBefore.length);
+    expect(zombies(a.pid)).toEqual([]);
+  } catch (e) {
+    console.error(`FUZZ FAILED with seed ${SEED} (replay: MVM_FUZZ_SEED=${SEED} bun test test/reliability/fuzz.test.ts)`);
+    console.error(`problems: ${t.problems.slice(0, 10).join("\n")}`);
+    console.error(`agent console (tail):\n${a.console().slice(-4000)}`);
+    throw e;
+  } finally {
+    await a.stop();
+  }
+}, 300_000);
