@@ -11,7 +11,7 @@ import {
   type ProtocolMismatch,
 } from "./schemas.ts";
 
-/** Connection key holding the outcome of the last hello (`ack` or `mismatch`); informative only. */
+/** Connection key holding the outcome of the last hello (`ack` or `mismatch`); counted in the status, never gating a verb. */
 export const HELLO_KEY = "mvm.hello";
 
 /**

@@ -5,7 +5,7 @@ import type { AgentPlugin, Dialect, DialectReply, PluginContext, PluginModule } 
 import { mvmError, type VerbDeps } from "./context.ts";
 import { decodeMvm, isMvmBody } from "./decode.ts";
 import { execVerb, fsDiffVerb } from "./devtools.ts";
-import { hello } from "./hello.ts";
+import { HELLO_KEY, hello } from "./hello.ts";
 import { checkpointIntegrations, postRestore, sleepPrep, wake } from "./lifecycle.ts";
 import { integrationStatus, probeStatus, workerStatus } from "./reports.ts";
 import { MVM_MAX_FRAME_BYTES } from "./schemas.ts";
@@ -28,7 +28,8 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
   const checkpoints = new Map<string, number>();
   let ctx: PluginContext | null = null;
   let stopper = new AbortController();
-  const counts = { answered: 0, refused: 0, by_verb: {} as Record<string, number> };
+  /** Frames answered, refused (unknown or malformed), and served on a connection without an acknowledged hello. */
+  const counts = { answered: 0, refused: 0, without_hello: 0, by_verb: {} as Record<string, number> };
 
   async function answer(body: unknown, conn: Map<string, unknown>): Promise<unknown> {
     const c = ctx;
@@ -41,6 +42,7 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
     }
     counts.answered++;
     counts.by_verb[req.verb] = (counts.by_verb[req.verb] ?? 0) + 1;
+    if (req.verb !== "ProtocolHello" && conn.get(HELLO_KEY) !== "ack") counts.without_hello++;
     const d: VerbDeps = { ctx: c, maxFrameBytes, conn, stopping: stopper.signal, checkpoints };
     switch (req.verb) {
       case "Ping":
@@ -100,7 +102,7 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
       stopper.abort();
       ctx = null;
     },
-    status: () => ({ max_frame_bytes: maxFrameBytes, answered: counts.answered, refused: counts.refused, by_verb: { ...counts.by_verb } }),
+    status: () => ({ max_frame_bytes: maxFrameBytes, ...counts, by_verb: { ...counts.by_verb } }),
   };
 }
 

@@ -56,7 +56,7 @@ test('"Ping" -> "Pong", byte for byte', async () => {
   const done = new Promise<void>((r) => sock.on("data", (b: Buffer) => (got.push(b), Buffer.concat(got).length >= want.length && r())));
   sock.write(Buffer.from([0, 0, 0, 6, ...Buffer.from('"Ping"')]));
   await done;
-  expect(Buffer.concat(got)).toEqual(want);
+  expect([...Buffer.concat(got)]).toEqual([...want]);
   sock.destroy();
 });
 

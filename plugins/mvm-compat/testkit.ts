@@ -12,7 +12,7 @@ import { healthModule } from "../health/index.ts";
 import { probesModule } from "../probes/index.ts";
 import { snapshotModule } from "../snapshot/index.ts";
 import { workerModule } from "../worker/index.ts";
-import { mvmCompatModule } from "./index.ts";
+import { mvmCompatModule, mvmCompatPlugin, type MvmCompatOptions } from "./index.ts";
 
 export interface CompatOptions {
   /** integrations.d/<name>.json bodies, given the temp dir (for files the commands write). */
@@ -21,6 +21,8 @@ export interface CompatOptions {
   probes?: Record<string, unknown>[];
   /** Leave exec out, as a production build does. */
   prod?: boolean;
+  /** Build the mvm-compat plugin with these options instead of from its module. */
+  compat?: MvmCompatOptions;
   /** Content of the fake /proc/loadavg. */
   loadavg?: string;
 }
@@ -82,7 +84,7 @@ export async function startCompatAgent(o: CompatOptions = {}): Promise<CompatAge
     build(workerModule, ["--loadavg-path", loadavg], config),
     build(snapshotModule, ["--drop-caches-path", dropCaches, "--no-set-clock"], config),
     build(fsdiffModule, ["--overlay-upper", upper, "--overlay-lower", lower], config),
-    build(mvmCompatModule, [], config),
+    o.compat ? mvmCompatPlugin(o.compat) : build(mvmCompatModule, [], config),
   ];
   if (!o.prod) plugins.push(build(execModule, [], config));
   const clock = new ManualClock();
