@@ -19,6 +19,8 @@ function openLibc() {
     listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
     close: { args: [FFIType.i32], returns: FFIType.i32 },
+    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   });
 }
@@ -88,7 +90,7 @@ export function vsockListenFd(port: number, backlog = 128): number {
   return fd;
 }
 
-/** A blocking connect to CID:PORT; returns the connected fd (for `new net.Socket({ fd })`). */
+/** A blocking connect to CID:PORT; returns the connected fd. Prefer `vsockConnect` in servers and CLIs. */
 export function vsockConnectFd(cid: number, port: number): number {
   const l = lib();
   const fd = l.socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -98,6 +100,52 @@ export function vsockConnectFd(cid: number, port: number): number {
     const e = errnoName();
     l.close(fd);
     throw explain("connect", e, port, cid);
+  }
+  return fd;
+}
+
+function errnoNameOf(n: number): string {
+  for (const [name, v] of Object.entries(constants.errno)) if (v === n) return name;
+  return `errno ${n}`;
+}
+
+/**
+ * Connect to CID:PORT without blocking the event loop: a non-blocking connect, then its
+ * completion polled every few milliseconds until `timeoutMs`. Resolves with the connected fd.
+ * @example const fd = await vsockConnect(3, 52, 5000); const sock = new net.Socket({ fd });
+ */
+export async function vsockConnect(cid: number, port: number, timeoutMs = 10_000, signal?: AbortSignal): Promise<number> {
+  const l = lib();
+  const fd = l.socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw explain("socket", errnoName(), port, cid);
+  const addr = sockaddr(cid, port);
+  if (l.connect(fd, ptr(addr), addr.length) === 0) return fd;
+  const e = errnoName();
+  if (e !== "EINPROGRESS" && e !== "EAGAIN") {
+    l.close(fd);
+    throw explain("connect", e, port, cid);
+  }
+  const pfd = new Uint8Array(8);
+  const pv = new DataView(pfd.buffer);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    pv.setInt32(0, fd, true);
+    pv.setInt16(4, 4 /* POLLOUT */, true);
+    pv.setInt16(6, 0, true);
+    const n = l.poll(ptr(pfd), 1, 0);
+    if (n > 0) break;
+    if (signal?.aborted || performance.now() > deadline) {
+      l.close(fd);
+      throw explain("connect", signal?.aborted ? "ECANCELED" : "ETIMEDOUT", port, cid);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const err = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  l.getsockopt(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, ptr(err), ptr(len));
+  if (err[0] !== 0) {
+    l.close(fd);
+    throw explain("connect", errnoNameOf(err[0]!), port, cid);
   }
   return fd;
 }

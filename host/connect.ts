@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { lstatSync } from "node:fs";
 import net from "node:net";
 import { MAX_LINE_BYTES } from "../agent/frame.ts";
-import { vsockConnectFd, VsockError } from "../agent/vsock.ts";
+import { vsockConnect, VsockError } from "../agent/vsock.ts";
 import { formatAgentAddress, type AgentAddress } from "./address.ts";
 import { ClientError } from "./client-errors.ts";
 
@@ -201,7 +201,8 @@ export async function openAgentStream(addr: AgentAddress, opts: OpenOptions): Pr
   if (addr.kind === "vsock") {
     let fd: number;
     try {
-      fd = vsockConnectFd(addr.cid, addr.port);
+      // Non-blocking: a guest with no listener must not stall every other VM's calls.
+      fd = await vsockConnect(addr.cid, addr.port, 60_000, signal);
     } catch (e) {
       throw new ClientError("E_VSOCK", e instanceof VsockError ? e.message : `${label}: ${(e as Error).message}`);
     }
