@@ -204,7 +204,7 @@ export function createAgent(opts: AgentOptions): Agent {
         return off;
       },
       emit: (event, payload) => emit(event, payload),
-      call: (type, params) => router.call(type, params, { beginWork }),
+      call: (type, params, opts) => router.call(type, params, { beginWork, signal: opts?.signal }),
     };
   };
 

@@ -148,8 +148,12 @@ export interface PluginContext {
   on<K extends keyof AgentEvents>(event: K, fn: (payload: AgentEvents[K]) => void | Promise<void>): () => void;
   /** Tell every listener, and wait for them. A listener that throws is logged, not fatal. */
   emit<K extends keyof AgentEvents>(event: K, payload: AgentEvents[K]): Promise<void>;
-  /** Call any request in-process (as if a client sent it); throws AgentError on failure. */
-  call(type: string, params?: unknown): Promise<unknown>;
+  /**
+   * Call any request in-process (as if a client sent it); throws AgentError on failure. `signal`
+   * is the handler's abort signal (pass a connection's, so its work stops when the client goes).
+   * @example await ctx.call("exec", { command: "uname -a" }, { signal: io.signal })
+   */
+  call(type: string, params?: unknown, opts?: { signal?: AbortSignal }): Promise<unknown>;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface VerbDeps {
   maxFrameBytes: number;
   /** Per-connection scratch (hello state). */
   conn: Map<string, unknown>;
+  /** Aborted when the client goes away: passed to exec and fs-diff so their work stops with it. */
+  signal: AbortSignal;
   /** Aborted when the plugin stops (kills checkpoint commands still running). */
   stopping: AbortSignal;
   /** Epoch ms of the last successful checkpoint per integration, by CheckpointIntegrations. */

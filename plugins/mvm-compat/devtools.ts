@@ -39,7 +39,7 @@ export async function execVerb(d: VerbDeps, p: ExecPayload): Promise<Static<type
   if (p.stdin !== null && p.stdin !== undefined) params.stdin = p.stdin;
   let r: ExecResult;
   try {
-    r = (await d.ctx.call("exec", params)) as ExecResult;
+    r = (await d.ctx.call("exec", params, { signal: d.signal })) as ExecResult;
   } catch (e) {
     const code = codeOf(e);
     if (code === "E_UNKNOWN_REQUEST") return mvmError("Exec is not available: this agent is a production build (or was started with --no-exec)");
@@ -87,7 +87,7 @@ export async function fsDiffVerb(d: VerbDeps): Promise<Static<typeof FsDiffAnswe
   for (let page = 0; page < MAX_PAGES; page++) {
     let r: FsDiffResult;
     try {
-      r = (await d.ctx.call("fs-diff", cursor === null ? {} : { cursor })) as FsDiffResult;
+      r = (await d.ctx.call("fs-diff", cursor === null ? {} : { cursor }, { signal: d.signal })) as FsDiffResult;
     } catch (e) {
       if (codeOf(e) === "E_UNAVAILABLE") return mvmError(`FsDiff is not available: ${(e as Error).message}`);
       return failedCall(d, "FsDiff", "fs-diff", e);

@@ -1,10 +1,21 @@
 // The unhappy paths over a real socket: failing restores, a refused SleepPrep, an Exec timeout, an answer over a small cap.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../../agent/testing.ts";
-import { ask, startCompatAgent, type CompatAgent } from "./testkit.ts";
+import { ask, frame, startCompatAgent, type CompatAgent } from "./testkit.ts";
+
+/** Is there a process with this pid (a zombie counts as gone: it no longer runs)? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = Bun.spawnSync(["ps", "-o", "stat=", "-p", String(pid)]).stdout.toString().trim();
+  return stat !== "" && !stat.startsWith("Z");
+}
 
 describe("lifecycle failures", () => {
   let a: CompatAgent;
@@ -62,12 +73,23 @@ describe("lifecycle failures", () => {
     expect(await pending).toEqual({ ExecResult: { exit_code: -1, stdout: "", stderr: "\nkilled by SIGKILL: timed out after 2s" } });
   });
 
+  test("Exec whose host goes away -> the command's process group is killed (it does not run on to its timeout)", async () => {
+    const c = await a.connect();
+    const pidFile = join(a.dir, "exec.pid");
+    c.write(frame(`{"Exec":{"command":"echo $$ > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; exec sleep 600","stdin":null,"timeout_secs":600}}`));
+    await waitFor(() => existsSync(pidFile), 10_000, "the command to start");
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(alive(pid)).toBe(true);
+    c.close();
+    await waitFor(() => !alive(pid), 10_000, "the command to be killed");
+  });
+
   test("the status section counts answers, refusals and requests served without a hello", async () => {
     const c = await a.connect();
     await ask(c, '"Nope"');
     const s = (await a.t.agent.call("status")) as { plugins: Record<string, any> };
-    expect(s.plugins["mvm-compat"]).toMatchObject({ max_frame_bytes: 262144, refused: 1, by_verb: { SleepPrep: 3, Wake: 1, PostRestore: 1, Exec: 1 } });
-    expect(s.plugins["mvm-compat"].without_hello).toBe(6);
+    expect(s.plugins["mvm-compat"]).toMatchObject({ max_frame_bytes: 262144, refused: 1, by_verb: { SleepPrep: 3, Wake: 1, PostRestore: 1, Exec: 2 } });
+    expect(s.plugins["mvm-compat"].without_hello).toBe(7);
   });
 });
 

@@ -31,7 +31,7 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
   /** Frames answered, refused (unknown or malformed), and served on a connection without an acknowledged hello. */
   const counts = { answered: 0, refused: 0, without_hello: 0, by_verb: {} as Record<string, number> };
 
-  async function answer(body: unknown, conn: Map<string, unknown>): Promise<unknown> {
+  async function answer(body: unknown, conn: Map<string, unknown>, signal: AbortSignal): Promise<unknown> {
     const c = ctx;
     if (!c) return mvmError("the mvm-compat plugin is not running");
     const req = decodeMvm(body);
@@ -43,7 +43,7 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
     counts.answered++;
     counts.by_verb[req.verb] = (counts.by_verb[req.verb] ?? 0) + 1;
     if (req.verb !== "ProtocolHello" && conn.get(HELLO_KEY) !== "ack") counts.without_hello++;
-    const d: VerbDeps = { ctx: c, maxFrameBytes, conn, stopping: stopper.signal, checkpoints };
+    const d: VerbDeps = { ctx: c, maxFrameBytes, conn, signal, stopping: stopper.signal, checkpoints };
     switch (req.verb) {
       case "Ping":
         return "Pong";
@@ -77,7 +77,7 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
     async handle(body, io): Promise<DialectReply> {
       let reply: unknown;
       try {
-        reply = await answer(body, io.conn);
+        reply = await answer(body, io.conn, io.signal);
       } catch (e) {
         ctx?.log.error(`mvm frame failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         reply = mvmError("internal error (the agent's console has the detail)");
