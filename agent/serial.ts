@@ -1,85 +1,109 @@
 // The serial transport (virtio-serial port, qemu-ga style): one long stream, resynced by SYNC lines.
 
-import { closeSync, openSync, read, readdirSync, readFileSync, write } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, write } from "node:fs";
 import type { Agent, Listener } from "./agent.ts";
+import { readFdInThread } from "./fd-reader.ts";
 import type { Transport } from "./session.ts";
 
 /** Find `/dev/vportNpM` whose virtio name is `name` (no udev in small guests, so no symlink). */
-export function findSerialPort(name: string, sysDir = "/sys/class/virtio-ports"): string {
+export function findSerialPort(name: string, sysDir = "/sys/class/virtio-ports", devDir = "/dev"): string {
   let entries: string[] = [];
   try {
     entries = readdirSync(sysDir);
   } catch {
-    throw new Error(`serial:name=${name}: ${sysDir} is missing (no virtio-serial device?)`);
+    throw new Error(`serial:name=${name}: ${sysDir} is missing (no virtio-serial device, or virtio_console not loaded?)`);
   }
-  for (const e of entries) {
+  const seen: string[] = [];
+  for (const e of entries.sort()) {
+    let n: string;
     try {
-      if (readFileSync(`${sysDir}/${e}/name`, "utf8").trim() === name) return `/dev/${e}`;
+      n = readFileSync(`${sysDir}/${e}/name`, "utf8").trim();
     } catch {
-      // a port without a name
+      continue; // a port without a name
     }
+    if (n === name) return `${devDir}/${e}`;
+    if (n) seen.push(`${e}=${n}`);
   }
-  throw new Error(`serial:name=${name}: no virtio port has that name (looked in ${sysDir}/*/name)`);
+  throw new Error(`serial:name=${name}: no virtio port has that name (looked in ${sysDir}/*/name; found ${seen.join(", ") || "no named port"})`);
 }
 
-/** Serve one long-lived stream on a character device (or any file opened read-write). */
+/**
+ * Serve one long-lived stream on a character device (a virtio-serial port, a tty), read and written
+ * on one fd (a virtio port can be opened only once). The stream is never closed by the protocol: host
+ * sessions come and go over it, and `SYNC <token>` lines resync them (see agent/session.ts).
+ * @example await listen(agent, "serial:name=org.mvm.agent");
+ */
 export async function listenSerial(agent: Agent, a: { path?: string; name?: string }): Promise<Listener> {
   const path = a.path ?? findSerialPort(a.name!);
-  const fd = openSync(path, "r+");
+  let fd: number;
+  try {
+    fd = openSync(path, "r+");
+  } catch (e) {
+    throw new Error(`serial:${path}: cannot open: ${(e as Error).message}`);
+  }
   const label = `serial:${path}`;
+  const log = agent.log;
   let closed = false;
   let writing: Promise<void> = Promise.resolve();
-  let ended = false;
+  /** Whether a host seems to hold the other end (bytes came, and no EOF since). */
+  let hostPresent = false;
+  let writeFailed = false;
   const transport: Transport = {
     label,
     write(bytes) {
       if (closed) return;
       const copy = Uint8Array.from(bytes);
-      writing = writing.then(() => writeAll(fd, copy)).catch((e) => agent.log.warn(`${label}: write failed: ${e.message}`));
+      writing = writing
+        .then(() => writeAll(fd, copy))
+        .then(
+          () => void (writeFailed = false),
+          (e: Error) => {
+            // ENODEV: no host on the other end; the answer is lost, the next session resyncs. Said once.
+            if (!writeFailed) log.warn(`${label}: write failed (${e.message}); answers are dropped until a host reads again`);
+            writeFailed = true;
+          },
+        );
     },
     // A serial stream is never closed by a protocol event: the next host session reuses it.
-    end() {
-      ended = true;
-    },
+    end() {},
   };
   const session = agent.openSession(transport, "serial");
   if (!session) {
     closeSync(fd);
     throw new Error(`${label}: no session slot`);
   }
-  const buf = Buffer.allocUnsafe(64 * 1024);
-  const loop = (async () => {
-    while (!closed) {
-      const n = await new Promise<number>((resolve) =>
-        read(fd, buf, 0, buf.length, null, (err, bytes) => resolve(err ? -1 : bytes)),
-      );
-      if (closed) break;
-      if (n < 0) {
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (n === 0) {
-        // No host on the other end: poll gently until one connects.
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (ended) ended = false;
-      session.onData(Uint8Array.from(buf.subarray(0, n)));
-    }
-  })();
+  let readError = "";
+  const reader = readFdInThread(fd, {
+    data(bytes) {
+      if (closed) return;
+      readError = "";
+      if (!hostPresent) log.debug(`${label}: a host is talking`);
+      hostPresent = true;
+      session.onData(bytes);
+    },
+    eof() {
+      if (hostPresent) log.debug(`${label}: the host went away; waiting for the next one`);
+      hostPresent = false;
+    },
+    error(message) {
+      if (closed || message === readError) return;
+      readError = message;
+      log.warn(`${label}: read failed (${message}); retrying`);
+    },
+  });
   return {
     address: label,
     async close() {
       if (closed) return;
       closed = true;
       session.close();
-      await writing;
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-      void loop;
+      // Flush answers, then let the reader close the fd; a silent host must not hold the shutdown.
+      let t: ReturnType<typeof setTimeout> | undefined;
+      const grace = () => new Promise((r) => (t = setTimeout(r, 1000)));
+      await Promise.race([writing, grace()]);
+      clearTimeout(t);
+      await Promise.race([reader.stop(), grace()]);
+      clearTimeout(t);
     },
   };
 }

@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const kvm = env.MVM_VM_KVM === "1";
 
   // The dev guest: every step of issue 11.
-  const dev = new Vm({ kernel: deps.deps.kernel, initrd: images.dev, dir: S.ensureDir(join(work, "dev")), kvm, memoryMiB: 1280, append: "init_on_free=1" });
+  const dev = new Vm({ kernel: deps.deps.kernel, initrd: images.dev, dir: S.ensureDir(join(work, "dev")), kvm, memoryMiB: 1280 });
   vms.push(dev);
   h.vm = dev;
   let c: Awaited<ReturnType<typeof S.waitForAgent>> | null = null;
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
   await dev.kill();
 
   // The production guest: it boots and serves, without exec.
-  const prod = new Vm({ kernel: deps.deps.kernel, initrd: images.prod, dir: S.ensureDir(join(work, "prod")), kvm, memoryMiB: 1024, append: "init_on_free=1" });
+  const prod = new Vm({ kernel: deps.deps.kernel, initrd: images.prod, dir: S.ensureDir(join(work, "prod")), kvm, memoryMiB: 1024 });
   vms.push(prod);
   h.vm = prod;
   await h.step("7. the production binary boots and serves without exec", async () => {
