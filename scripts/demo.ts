@@ -111,7 +111,9 @@ try {
     stderr: (t) => fail(t),
     signal: stopping.signal,
     onListening: (url) => {
-      const cli = `bun ${relative(process.cwd(), join(root, "host/cli.ts"))}`;
+      // `npx mvmctl` works from the project with nothing but Node and npm installed (the bin entry
+      // runs under the npm-installed bun); a bare `bun` may not be on PATH.
+      const cli = process.cwd() === root ? "npx mvmctl" : `npx --prefix ${relative(process.cwd(), root) || "."} mvmctl`;
       say(
         [
           "",
