@@ -31,13 +31,16 @@ describe("lifecycle failures", () => {
     await a.close();
   });
 
-  test("SleepPrep while another sleep-prep runs -> SleepPrepAck success:false saying why; the first one completes", async () => {
+  test("SleepPrep (or CheckpointIntegrations) while a sleep-prep runs -> success:false saying why; the first one completes", async () => {
     const first = await a.connect();
     const second = await a.connect();
     const pending = ask(first, '{"SleepPrep":{"drain_timeout_secs":60}}');
     await waitFor(() => existsSync(join(a.dir, "db.started")), 10_000, "the checkpoint to start");
     expect(await ask(second, '{"SleepPrep":{"drain_timeout_secs":60}}')).toEqual({
       SleepPrepAck: { success: false, detail: "sleep-prep refused: a sleep-prep is already in progress" },
+    });
+    expect(await ask(second, '{"CheckpointIntegrations":{"integrations":["db"]}}')).toEqual({
+      CheckpointResult: { success: false, failed: ["db"], detail: "refused: a sleep-prep is running its checkpoints now; ask again after it answers" },
     });
     // Release the checkpoint (open the fifo's write end and close it: `cat` sees EOF).
     closeSync(openSync(join(a.dir, "release"), "w"));
@@ -88,8 +91,8 @@ describe("lifecycle failures", () => {
     const c = await a.connect();
     await ask(c, '"Nope"');
     const s = (await a.t.agent.call("status")) as { plugins: Record<string, any> };
-    expect(s.plugins["mvm-compat"]).toMatchObject({ max_frame_bytes: 262144, refused: 1, by_verb: { SleepPrep: 3, Wake: 1, PostRestore: 1, Exec: 2 } });
-    expect(s.plugins["mvm-compat"].without_hello).toBe(7);
+    expect(s.plugins["mvm-compat"]).toMatchObject({ max_frame_bytes: 262144, refused: 1, by_verb: { SleepPrep: 3, CheckpointIntegrations: 1, Wake: 1, PostRestore: 1, Exec: 2 } });
+    expect(s.plugins["mvm-compat"].without_hello).toBe(8);
   });
 });
 

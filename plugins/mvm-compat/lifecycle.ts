@@ -4,6 +4,7 @@ import type { Static } from "@sinclair/typebox";
 import { describeError } from "../../agent/errors.ts";
 import type { SleepPrepResult, Step, WakeResult } from "../snapshot/schemas.ts";
 import { runCommandSteps } from "../snapshot/commands.ts";
+import type { IntegrationSpec } from "../health/service.ts";
 import { codeOf, failedCall, integrationSpecs, type VerbDeps } from "./context.ts";
 import type {
   CheckpointIntegrationsPayload,
@@ -106,47 +107,43 @@ export async function postRestore(d: VerbDeps): Promise<Static<typeof PostRestor
 
 /**
  * `{"CheckpointIntegrations":{"integrations":[...]}}`: run the named integrations' checkpoint_cmd
- * now (the snapshot plugin's runner). Unknown names and failed commands are in `failed`.
+ * now (the snapshot plugin's runner). Unknown names and failed commands are in `failed`; an
+ * integration without checkpoint_cmd is not a failure. Refused while a sleep-prep runs its own.
  */
 export async function checkpointIntegrations(d: VerbDeps, p: CheckpointIntegrationsPayload): Promise<Static<typeof CheckpointResult>> {
   const names = [...new Set(p.integrations)];
+  if (d.ctx.lifecycle.state === "preparing" && names.length) {
+    return { CheckpointResult: { success: false, failed: names, detail: "refused: a sleep-prep is running its checkpoints now; ask again after it answers" } };
+  }
   const specs = integrationSpecs(d);
-  const failed: string[] = [];
-  const notes = new Map<string, string>();
-  if (specs === null) {
-    for (const n of names) {
-      failed.push(n);
-      notes.set(n, "no integrations (health plugin not loaded)");
-    }
-  }
+  const missing = specs === null ? "no integrations (health plugin not loaded)" : "no such integration";
   const byName = new Map((specs ?? []).map((s) => [s.name, s]));
-  const found = specs === null ? [] : names.flatMap((n) => {
-    const s = byName.get(n);
-    if (!s) {
-      notes.set(n, "no such integration");
-      return [];
-    }
-    if (!s.checkpoint_cmd?.trim()) notes.set(n, "no checkpoint_cmd, nothing to run");
-    return [s];
-  });
+  const found = names.map((n) => byName.get(n)).filter((s): s is IntegrationSpec => s !== undefined);
   const steps = await runCommandSteps("checkpoint", found, { run: d.ctx.runCommand, signal: d.stopping });
-  const done = new Map(steps.map((s) => [s.integration.name, s]));
+  const stepOf = new Map(steps.map((s) => [s.integration.name, s]));
   const now = d.ctx.clock.now();
-  for (const s of steps) {
-    const line = `CheckpointIntegrations: ${s.name} ${s.ok ? "ok" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
-    if (s.ok) {
-      d.ctx.log.info(line);
-      d.checkpoints.set(s.integration.name, now);
-    } else d.ctx.log.warn(line);
-  }
+  const failed: string[] = [];
+  const parts: string[] = [];
   for (const n of names) {
-    const s = done.get(n);
-    if (s) {
-      if (!s.ok) failed.push(n);
-      notes.set(n, s.ok ? `ok (${oneLine(s.detail)})` : `FAILED (${oneLine(s.detail)})`);
-    } else if (specs !== null && !byName.has(n)) failed.push(n);
+    const s = stepOf.get(n);
+    if (!byName.has(n)) {
+      failed.push(n);
+      parts.push(`${n}: ${missing}`);
+    } else if (!s) parts.push(`${n}: no checkpoint_cmd, nothing to run`);
+    else {
+      const line = `CheckpointIntegrations: ${s.name} ${s.ok ? "ok" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
+      if (s.ok) {
+        d.ctx.log.info(line);
+        d.checkpoints.set(n, now);
+        parts.push(`${n}: ok (${oneLine(s.detail)})`);
+      } else {
+        d.ctx.log.warn(line);
+        failed.push(n);
+        parts.push(`${n}: FAILED (${oneLine(s.detail)})`);
+      }
+    }
   }
-  const detail = names.length === 0 ? "no integration named; nothing to run" : bounded(names.map((n) => `${n}: ${notes.get(n)}`));
   if (failed.length) d.ctx.log.warn(`CheckpointIntegrations: failed: ${failed.join(", ")}`);
-  return { CheckpointResult: { success: failed.length === 0, failed: names.filter((n) => failed.includes(n)), detail } };
+  const detail = names.length === 0 ? "no integration named; nothing to run" : bounded(parts);
+  return { CheckpointResult: { success: failed.length === 0, failed, detail } };
 }
