@@ -51,6 +51,7 @@ async function main(): Promise<number> {
   rmSync(work, { recursive: true, force: true });
   const bootMs = env.MVM_VM_KVM === "1" ? 60_000 : 150_000;
   const kvm = env.MVM_VM_KVM === "1";
+  if (kvm && !existsSync("/dev/kvm")) throw new Error("MVM_VM_KVM=1 but /dev/kvm does not exist (unset it to use TCG)");
 
   // The dev guest: every step of issue 11.
   const dev = new Vm({ kernel: deps.deps.kernel, initrd: images.dev, dir: S.ensureDir(join(work, "dev")), kvm, memoryMiB: 1280 });
