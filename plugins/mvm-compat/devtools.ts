@@ -34,7 +34,7 @@ function fitPair(a: string, b: string, budget: number): [string, string] {
 export async function execVerb(d: VerbDeps, p: ExecPayload): Promise<Static<typeof ExecAnswer> | MvmError> {
   const asked = p.timeout_secs ?? 0;
   const timeout = asked === 0 ? MVM_EXEC_DEFAULT_TIMEOUT_SECS : Math.min(asked, MAX_TIMEOUT_SECS);
-  const perStream = Math.floor((d.maxFrameBytes - EXEC_RESERVE) / 2);
+  const perStream = Math.max(0, Math.floor((d.maxFrameBytes - EXEC_RESERVE) / 2));
   const params: Record<string, unknown> = { command: p.command, timeout_secs: timeout, max_output_bytes: perStream };
   if (p.stdin !== null && p.stdin !== undefined) params.stdin = p.stdin;
   let r: ExecResult;

@@ -67,6 +67,10 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
         return fsDiffVerb(d);
       case "Exec":
         return execVerb(d, req.payload);
+      default: {
+        const unreachable: never = req;
+        return mvmError(`unsupported request: ${String((unreachable as { verb: unknown }).verb)}`);
+      }
     }
   }
 
