@@ -232,10 +232,11 @@ export class FrameGen {
     if (MVM_NEVER.some((k) => k in v)) return true;
     if (typeof v.type !== "string") return false;
     if (v.type !== "exec" && !NEVER_VALID.has(v.type)) return false;
-    const p = v.params ?? {};
+    const p: unknown = v.params ?? {};
     const check = this.checks.get(v.type);
     if (!check || !check.Check(p)) return false;
-    if (v.type === "exec") return p.command !== undefined || !(Array.isArray(p.argv) && p.argv.length === 1 && p.argv[0] === "true");
+    const e = v.params ?? {};
+    if (v.type === "exec") return e.command !== undefined || !(Array.isArray(e.argv) && e.argv.length === 1 && e.argv[0] === "true");
     return true;
   }
 

@@ -236,3 +236,13 @@ export async function settledRss(pid: number, timeoutMs = 10_000): Promise<numbe
     if (Date.now() > deadline) return samples.at(-1)!;
   }
 }
+
+/** One request on a connection of its own (so several can run at once); the connection is closed after. */
+export async function call(socket: string, body: Record<string, unknown>, timeoutMs = 60_000): Promise<any> {
+  const c = await RawClient.connect(socket);
+  try {
+    return await request(c, body, timeoutMs);
+  } finally {
+    c.close();
+  }
+}
