@@ -129,26 +129,39 @@ export function classifier(o: ClassifyOptions) {
     return statKind(p); // char devices (whiteouts?) and DT_UNKNOWN
   };
 
-  /** Where the lower layers have `name`: the top hit decides; dirs collect until a non-dir hides the rest. */
-  const lowerLookup = (f: Frame, name: string): { found?: { type: EntryType; path: string }; dirs: string[] } => {
-    const dirs: string[] = [];
-    let found: { type: EntryType; path: string } | undefined;
-    for (let i = 0; i < f.lowers.length; i++) {
-      const p = f.lowers[i] + "/" + name;
-      const m = f.lowerMaps?.[i];
-      let k: EntryType | "whiteout" | undefined;
-      if (m) {
-        const d = m.get(name);
-        k = d ? direntKind(d, p) : undefined;
-      } else k = statKind(p);
-      if (!k) continue;
-      if (k === "whiteout") break;
-      found ??= { type: k, path: p };
-      if (k !== "dir") break;
-      dirs.push(p);
-    }
-    return { found, dirs };
+  /** The kind of `name` in layer i of this frame's lowers (listing when there is one, else lstat). */
+  const kindIn = (f: Frame, i: number, name: string): EntryType | "whiteout" | undefined => {
+    const p = f.lowers[i] + "/" + name;
+    const m = f.lowerMaps?.[i];
+    if (!m) return statKind(p);
+    const d = m.get(name);
+    return d ? direntKind(d, p) : undefined;
   };
+
+  /** What the lower layers have at `name`: the top layer that has it decides; a whiteout hides the rest. */
+  const lowerType = (f: Frame, name: string): EntryType | undefined => {
+    for (let i = 0; i < f.lowers.length; i++) {
+      const k = kindIn(f, i, name);
+      if (k) return k === "whiteout" ? undefined : k;
+    }
+    return undefined;
+  };
+
+  /** The lower dirs at `name`, top first, down to the first layer where a non-dir hides the rest. */
+  const lowerDirs = (f: Frame, name: string): string[] => {
+    const dirs: string[] = [];
+    for (let i = 0; i < f.lowers.length; i++) {
+      const k = kindIn(f, i, name);
+      if (!k) continue;
+      if (k !== "dir") break;
+      dirs.push(f.lowers[i] + "/" + name);
+    }
+    return dirs;
+  };
+
+  const deleted = (f: Frame, name: string, rel: string): Classified => ({
+    change: { path: rel, kind: "deleted", type: lowerType(f, name) ?? "other", size: 0 },
+  });
 
   const xattr = (abs: string, name: string): string | null => {
     try {
@@ -165,11 +178,7 @@ export function classifier(o: ClassifyOptions) {
     if (ent.done) return ent.done;
     const rel = f.rel + "/" + ent.name;
     const abs = f.abs + "/" + ent.name;
-    const deleted = (): Classified => {
-      const { found } = lowerLookup(f, ent.name);
-      return { change: { path: rel, kind: "deleted", type: found ? found.type : "other", size: 0 } };
-    };
-    if (ent.wh || ent.lowerOnly) return (ent.done = deleted());
+    if (ent.wh || ent.lowerOnly) return (ent.done = deleted(f, ent.name, rel));
     let st: StatLike | undefined;
     try {
       st = port.lstat(abs);
@@ -181,8 +190,10 @@ export function classifier(o: ClassifyOptions) {
       if (ent.name.includes("\uFFFD")) return (ent.done = { error: { path: rel, message: "name is not valid UTF-8; not reported" } });
       return (ent.done = {}); // vanished during the walk: nothing to report
     }
-    if (isWhiteoutStat(st) || (f.xwh && st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) return (ent.done = deleted());
-    const { found, dirs } = lowerLookup(f, ent.name);
+    if (isWhiteoutStat(st) || (f.xwh && st.isFile() && st.size === 0 && xattr(abs, "whiteout") !== null)) {
+      return (ent.done = deleted(f, ent.name, rel));
+    }
+    const found = f.lowers.length > 0 ? lowerType(f, ent.name) : undefined;
     if (!st.isDirectory()) {
       return (ent.done = { change: { path: rel, kind: found ? "modified" : "created", type: typeOf(st), size: st.size } });
     }
@@ -213,11 +224,12 @@ export function classifier(o: ClassifyOptions) {
       return (ent.done = { change: report ? dirChange("created") : undefined, child: { abs, rel, lowers: [], opaque: false, xwh } });
     }
     if (!found) return (ent.done = { change: dirChange("created"), child: { abs, rel, lowers: [], opaque: false, xwh } });
-    if (found.type !== "dir") return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false, xwh } });
+    if (found !== "dir") return (ent.done = { change: dirChange("modified"), child: { abs, rel, lowers: [], opaque: false, xwh } });
     const opaque = f.opaque || opaqueAttr || marker();
+    const dirs = lowerDirs(f, ent.name);
     let lst: StatLike | undefined;
     try {
-      lst = port.lstat(found.path);
+      lst = port.lstat(dirs[0]!);
     } catch {
       lst = undefined;
     }

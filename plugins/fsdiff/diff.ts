@@ -76,7 +76,8 @@ export function changeBytes(c: FsChange): number {
 
 /** Base64 length of a cursor for this key, plus its quotes. */
 function cursorBytes(key: string): number {
-  return Math.ceil((bytes(key) + 3) / 3) * 4 + 2;
+  const n = PLAIN.test(key) ? key.length : bytes(key);
+  return Math.ceil((n + 3) / 3) * 4 + 2;
 }
 
 /**
