@@ -2,6 +2,7 @@
 
 import type { Static } from "@sinclair/typebox";
 import type { VerbDeps } from "./context.ts";
+import { oneLine } from "./text.ts";
 import {
   MVM_MIN_PROTOCOL_VERSION,
   MVM_PROTOCOL_VERSION,
@@ -28,7 +29,7 @@ export function hello(d: VerbDeps, p: ProtocolHelloPayload): Static<typeof Proto
     d.conn.set(HELLO_KEY, "mismatch");
     const action = hostMax < MVM_MIN_PROTOCOL_VERSION ? "upgrade_host" : "rebuild_guest";
     const message =
-      `host ${p.host_version || "(no version)"} speaks mvm protocol ${hostMin}..${hostMax}; this agent speaks ` +
+      `host ${oneLine(p.host_version, 64) || "(no version)"} speaks mvm protocol ${hostMin}..${hostMax}; this agent speaks ` +
       `${MVM_MIN_PROTOCOL_VERSION}..${MVM_PROTOCOL_VERSION}: ${action === "upgrade_host" ? "upgrade the host tools" : "rebuild the guest image with a newer agent"}`;
     d.ctx.log.warn(`ProtocolHello: ${message}`);
     return {
