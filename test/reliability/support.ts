@@ -37,16 +37,17 @@ export interface AgentProcess {
 /**
  * Spawn `bun agent/bin.ts --listen unix:DIR/agent.sock --config-dir DIR/config ...extra` and wait
  * for its socket. Snapshot side effects are kept off the host: no clock setting,
- * drop_caches goes to a temp file.
+ * drop_caches goes to a temp file. `wrap` runs it under another program that execs it (setpriv), so the pid stays the agent's.
  * @example const a = await spawnAgent({ "integrations.d/ok.json": { name: "ok", health_cmd: "true" } }, ["--frame-timeout-secs", "2"]);
  */
-export async function spawnAgent(files: ConfigFiles = {}, extra: string[] = [], env: Record<string, string> = {}): Promise<AgentProcess> {
+export async function spawnAgent(files: ConfigFiles = {}, extra: string[] = [], env: Record<string, string> = {}, wrap: string[] = []): Promise<AgentProcess> {
   const d = tempDir("mvm-rel-");
   const configDir = join(d.path, "config");
   mkdirSync(configDir, { recursive: true });
   writeConfig(configDir, files);
   const socket = join(d.path, "agent.sock");
   const argv = [
+    ...wrap,
     process.execPath,
     join(ROOT, "agent/bin.ts"),
     "--listen",
