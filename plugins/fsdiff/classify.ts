@@ -1,6 +1,6 @@
 // Classify one upper entry against the lower layers: created, modified, deleted, or a dir to enter.
 
-import { lstatSync, readdirSync, type Dirent } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readdirSync, type Dirent } from "node:fs";
 import type { EntryType, FsChange, WalkError } from "./schemas.ts";
 import { createStatAt, type StatLike } from "./stat.ts";
 import { lgetxattr, type XattrReader } from "./xattr.ts";
@@ -22,10 +22,34 @@ export const realPort: WalkPort = {
   getxattr: lgetxattr,
 };
 
+/**
+ * List a directory without following a symlink in its place: open it with O_NOFOLLOW, then list the
+ * open fd through /proc/self/fd (so a swap after the open cannot redirect the listing).
+ * @example readdirNoFollow("/overlay/upper/etc") // Dirent[]; throws if etc is now a symlink
+ */
+export function readdirNoFollow(dir: string): Dirent[] {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "ENOTDIR") throw new Error(`${code}: ${dir} is no longer a directory (replaced during the walk?)`);
+    throw e;
+  }
+  try {
+    return readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return readdirSync(dir, { withFileTypes: true }); // no /proc
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The real calls with the fast lstat (statx relative to cached directory fds); close it after the walk. */
 export function createRealPort(): WalkPort {
   const stat = createStatAt();
-  return { readdir: realPort.readdir, lstat: stat.lstat, getxattr: lgetxattr, close: stat.close };
+  return { readdir: readdirNoFollow, lstat: stat.lstat, getxattr: lgetxattr, close: stat.close };
 }
 
 export const OPQ_MARKER = ".wh..wh..opq";

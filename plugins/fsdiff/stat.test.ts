@@ -7,6 +7,7 @@ import { tempDir } from "../../agent/testing.ts";
 import { createStatAt } from "./stat.ts";
 import { isRoot, mknodWhiteout } from "./testkit.ts";
 import { walkUpper } from "./walk.ts";
+import { readdirNoFollow } from "./classify.ts";
 
 let t: ReturnType<typeof tempDir>;
 beforeAll(() => {
@@ -51,6 +52,20 @@ describe("createStatAt", () => {
     expect(openFds() - before).toBeLessThanOrEqual(4);
     s.close();
     expect(openFds()).toBe(before);
+  });
+
+  test("readdirNoFollow lists a directory but refuses a symlink in its place, leaking no fd", () => {
+    const before = openFds();
+    expect(readdirNoFollow(join(t.path, "d")).map((e) => e.name).sort()).toEqual(["e", "f", "link", ...(isRoot ? ["wh"] : [])].sort());
+    expect(() => readdirNoFollow(join(t.path, "dlink"))).toThrow("is no longer a directory");
+    expect(() => readdirNoFollow(join(t.path, "d/f"))).toThrow("is no longer a directory");
+    expect(() => readdirNoFollow(join(t.path, "missing"))).toThrow("ENOENT");
+    expect(openFds()).toBe(before);
+  });
+
+  test("an upper dir given through a symlink is walked (the root may be a link, nothing below it is)", () => {
+    const viaLink = [...walkUpper({ upper: join(t.path, "dlink"), lowers: [], lowerKnown: false })].map((i) => i.change?.path ?? i.error?.path);
+    expect(viaLink).toEqual(["/e", "/f", "/link", ...(isRoot ? ["/wh"] : [])]);
   });
 
   test("a walk abandoned half way releases its fds", () => {

@@ -1,6 +1,6 @@
 // The upper-dir walk: directories in path order, resumable after a key; each entry classified by classify.ts.
 
-import type { Dirent } from "node:fs";
+import { realpathSync, type Dirent } from "node:fs";
 import { classifier, createRealPort, direntIsDir, isWhiteoutStat, message, OPQ_MARKER, type Ent, type Frame, type Item, type WalkPort } from "./classify.ts";
 import { comparatorFor, compareUtf8 } from "./order.ts";
 import type { FsChange, WalkError } from "./schemas.ts";
@@ -30,6 +30,14 @@ export interface WalkOptions {
 
 const LIST_LOWER_AT = 16;
 
+function realOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 /**
  * Walk the upper dir in UTF-8 byte order of the reported paths, yielding changes and read errors.
  * Holds one directory listing per level of depth, never the whole tree.
@@ -37,13 +45,16 @@ const LIST_LOWER_AT = 16;
  */
 export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
   const port = o.port ?? createRealPort();
+  // Resolve symlinks in the layer roots once, so every directory below can be opened with O_NOFOLLOW.
+  const upper = realOr(o.upper);
+  const lowers = o.lowers.map(realOr);
   const prefix = o.xattrPrefix ?? "trusted.overlay.";
   // Cleared once the walk is past it: every later key is larger (the walk goes in key order).
   let after = o.after;
   const listLowerAt = o.listLowerAt ?? LIST_LOWER_AT;
   const stack: Frame[] = [];
 
-  const { classify, xattr, holdsXattrWhiteouts } = classifier({ lowerKnown: o.lowerKnown, work: o.work, prefix, port });
+  const { classify, xattr, holdsXattrWhiteouts } = classifier({ lowerKnown: o.lowerKnown, work: o.work !== undefined ? realOr(o.work) : undefined, prefix, port });
 
   /** Read a directory into sorted items; returns an error text instead when it cannot be read. */
   const enter = (abs: string, rel: string, lowers: string[], opaque: boolean, xwh: boolean, cached?: Dirent[]): Frame | string => {
@@ -124,7 +135,7 @@ export function* walkUpper(o: WalkOptions): Generator<WalkItem> {
   };
 
   try {
-    const first = push(o.upper, "", o.lowers, false, holdsXattrWhiteouts(o.upper, xattr(o.upper, "opaque")));
+    const first = push(upper, "", lowers, false, holdsXattrWhiteouts(upper, xattr(upper, "opaque")));
     if (first) yield first;
     while (stack.length > 0) {
       const f = stack[stack.length - 1]!;
