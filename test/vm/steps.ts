@@ -38,18 +38,36 @@ export async function waitForAgent(h: Harness, vm: Vm, build: "dev" | "prod", ti
 }
 
 /**
- * Before our client: stale bytes a host left in the serial pipe (CONNECT retries during boot, a line of
- * junk, half a frame). Our client's SYNC must get through them, and the port must stay open.
+ * A host session that our client must get past, as measured on real hosts: `CONNECT 52` written while
+ * the guest was still booting (the agent answers each with `OK 52` once it is up), then a line of junk
+ * and half a frame left behind when that host went away. Returns once the agent is up and the junk is in.
  */
-export async function dirtyTheSerialPipe(vm: Vm): Promise<void> {
+export async function staleHostSession(h: Harness, vm: Vm, build: "dev" | "prod", bootMs: number): Promise<string> {
   const s = await new Promise<net.Socket>((res, rej) => {
     const sock = net.connect({ path: vm.serialSocket }, () => res(sock));
     sock.once("error", rej);
   });
-  s.write("CONNECT 52\nCONNECT 52\nnot a frame, not a line we know\n");
-  s.write(Buffer.from([0, 0, 0, 40, 0x7b, 0x22])); // half of a 40-byte frame, never finished
-  await new Promise<void>((r) => s.end(r));
-  s.destroy();
+  let got = "";
+  s.on("data", (d: Buffer) => void (got += d.toString("latin1")));
+  s.on("error", () => {});
+  try {
+    s.write("CONNECT 52\nCONNECT 52\n");
+    await h.until(`the agent's "ready (${build} build" console line`, bootMs, () => vm.consoleTail(400).includes(`ready (${build} build`), 500);
+    await h.until("an OK 52 line for the CONNECT lines written during boot", 30_000, () => got.includes("OK 52\n"), 250);
+    s.write("junk from an old host session\n");
+    s.write(Buffer.from([0, 0, 0, 40, 0x7b, 0x22])); // half of a 40-byte frame, never finished
+    await new Promise<void>((r) => s.end(r));
+  } finally {
+    s.destroy();
+  }
+  return `${got.match(/OK 52\n/g)?.length ?? 0} OK 52 line(s) for 2 CONNECT lines sent during boot`;
+}
+
+/** Our client after a stale session: its SYNC gets through the junk and the half frame. */
+export async function firstCall(vm: Vm): Promise<AgentClient> {
+  const c = serialClient(vm);
+  await c.call("ping", undefined, { timeoutMs: 60_000 });
+  return c;
 }
 
 export async function stepInit(c: AgentClient, vm: Vm): Promise<string> {
