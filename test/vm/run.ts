@@ -109,6 +109,7 @@ async function main(): Promise<number> {
   const sum = h.summary();
   const secs = (performance.now() - started) / 1000;
   say(`\n${sum.text}\n`);
+  say(` ${h.steps.length - sum.failed - sum.unchecked} pass\n ${sum.failed + sum.unchecked} fail`);
   if (sum.failed || sum.unchecked)
     banner([`test:vm: FAILED — ${sum.failed} step(s) failed, ${sum.unchecked} not checked, in ${secs.toFixed(0)} s`, `work dir: ${work} (MVM_VM_KEEP=1 keeps it)`]);
   else say(`test:vm: all ${h.steps.length} steps passed in ${secs.toFixed(0)} s`);
