@@ -1,0 +1,115 @@
+// bench:startup — the compiled agent binaries (prod and dev): time from spawn to the first answered ping, and
+// idle RSS, each beside a compiled Bun.listen echo (runtime floor) and a C epoll echo (machine floor) measured
+// in the same run. usage: bun bench/startup.ts [--runs N]
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compileC, machineLine, percentile, root, table, writeResult } from "./lib.ts";
+
+const runsArg = process.argv.indexOf("--runs");
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 9;
+
+const dir = mkdtempSync(join(tmpdir(), "bench-startup-"));
+const client = compileC("rpcclient", dir);
+const echoC = compileC("echoserver", dir);
+
+function build(args: string[], what: string): void {
+  const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe", cwd: root });
+  if (p.exitCode !== 0) throw new Error(`${what} failed: ${p.stderr.toString()}${p.stdout.toString()}`);
+}
+
+// Fresh binaries of the code as it is now (dist/ may be stale).
+build([process.execPath, join(root, "scripts/build.ts"), "--out", dir], "scripts/build.ts");
+build([process.execPath, "build", "--compile", join(root, "bench/echo-bun.ts"), "--outfile", join(dir, "echo-bun")], "bun build --compile echo-bun");
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+/** RSS once it stops moving: three samples 200 ms apart within 2 % (at most 5 s). */
+async function idleRss(pid: number): Promise<number> {
+  const s: number[] = [];
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    s.push(rssMb(pid));
+    const last = s.slice(-3);
+    if ((last.length === 3 && Math.max(...last) - Math.min(...last) <= Math.min(...last) * 0.02) || Date.now() > deadline) return s.at(-1)!;
+    await Bun.sleep(200);
+  }
+}
+
+interface Figures {
+  readyMs: number;
+  readyP90: number;
+  rssMb: number;
+}
+
+/** Spawn, poll for the socket file every 0.2 ms, then one ping through the C client; RUNS times, interleaved by the caller. */
+async function once(argv: (sock: string) => string[], i: number): Promise<{ ms: number; rss: number }> {
+  const sock = join(dir, `s${i}-${Math.random().toString(36).slice(2, 8)}.sock`);
+  const t0 = performance.now();
+  const p = Bun.spawn(argv(sock), { stdout: "ignore", stderr: "ignore" });
+  while (!existsSync(sock)) {
+    if (p.exitCode !== null) throw new Error(`${argv(sock).join(" ")} exited with ${p.exitCode}`);
+    await Bun.sleep(0.2);
+  }
+  const ping = Bun.spawnSync([client, sock, "1", "1"]);
+  const ms = performance.now() - t0;
+  if (ping.exitCode !== 0) throw new Error(`no answer from ${argv(sock)[0]}`);
+  const rss = await idleRss(p.pid);
+  p.kill("SIGKILL");
+  await p.exited;
+  return { ms, rss };
+}
+
+const subjects: [string, (sock: string) => string[]][] = [
+  ["C epoll echo (machine floor)", (s) => [echoC, s]],
+  ["compiled Bun.listen echo (runtime floor)", (s) => [join(dir, "echo-bun"), s]],
+  ["mvm-guest-agent (prod)", (s) => [join(dir, "mvm-guest-agent"), "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
+  ["mvm-guest-agent-dev (dev)", (s) => [join(dir, "mvm-guest-agent-dev"), "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
+];
+
+const samples = new Map<string, { ms: number[]; rss: number[] }>(subjects.map(([n]) => [n, { ms: [], rss: [] }]));
+for (const [, argv] of subjects) await once(argv, -1); // warm the page cache
+for (let i = 0; i < RUNS; i++)
+  for (const [name, argv] of subjects) {
+    const r = await once(argv, i);
+    samples.get(name)!.ms.push(r.ms);
+    samples.get(name)!.rss.push(r.rss);
+  }
+rmSync(dir, { recursive: true, force: true });
+
+const fig = (n: string): Figures => {
+  const s = samples.get(n)!;
+  return { readyMs: percentile(s.ms, 50), readyP90: percentile(s.ms, 90), rssMb: percentile(s.rss, 50) };
+};
+const c = fig(subjects[0]![0]);
+const b = fig(subjects[1]![0]);
+const rows = subjects.map(([n]) => {
+  const f = fig(n);
+  return [n, f.readyMs, f.readyP90, f.rssMb, (f.readyMs / b.readyMs).toFixed(2) + "x", (f.rssMb / b.rssMb).toFixed(2) + "x"];
+});
+const prod = fig(subjects[2]![0]);
+const dev = fig(subjects[3]![0]);
+const md = [
+  "## bench:startup — compiled binaries: time to ready and idle RSS",
+  "",
+  `Measured ${machineLine()}. Binaries built fresh by scripts/build.ts; the floors are bench/echo-bun.ts compiled with \`bun build --compile\` and bench/c/echoserver.c (gcc -O2). ` +
+    `Time to ready: spawn until the first ping (bench/c/rpcclient.c) is answered; median and p90 of ${RUNS} interleaved runs, empty config dir. ` +
+    `Idle RSS: VmRSS once it stops moving after that ping. Reproduce: \`bun run bench:startup\`.`,
+  "",
+  table(["binary", "ready p50 ms", "ready p90 ms", "idle RSS MB", "ready / Bun floor", "RSS / Bun floor"], rows),
+  "",
+  table(
+    ["figure", "prod", "dev", "target", "verdict"],
+    [
+      ["time to ready, ms", prod.readyMs, dev.readyMs, "< 60", prod.readyMs < 60 && dev.readyMs < 60 ? "PASS" : "FAIL"],
+      ["idle RSS, MB", prod.rssMb, dev.rssMb, "< 45", prod.rssMb < 45 && dev.rssMb < 45 ? "PASS" : "FAIL"],
+      ["time to ready over the C floor, ms", prod.readyMs - c.readyMs, dev.readyMs - c.readyMs, "(reference)", ""],
+    ],
+  ),
+  "",
+].join("\n");
+writeResult("startup", md);
