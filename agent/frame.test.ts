@@ -98,6 +98,41 @@ describe("FrameReader", () => {
   });
 });
 
+describe("FrameReader resync: a SYNC line cuts a stale half frame", () => {
+  test("a whole SYNC line inside a pending body drops the half frame at once, in any chunking", () => {
+    const stale = Buffer.from([0, 0, 0, 200, 0x7b, 0x22, 0x74]); // 3 of 200 body bytes
+    const sync = Buffer.from("SYNC tok_1-A\n");
+    const after = encodeFrame({ type: "ping" });
+    const all = Buffer.concat([stale, sync, after]);
+    for (const size of [1, 3, 7, 64, all.length]) {
+      const r = new FrameReader({ lines: "any", resync: true });
+      const items = [];
+      for (let i = 0; i < all.length; i += size) items.push(...r.push(all.subarray(i, i + size)));
+      expect(items.map((x) => x.kind)).toEqual(["discarded", "line", "frame"]);
+      expect(items[0]).toMatchObject({ bytes: stale.length, reason: "a partial frame cut short by a SYNC line" });
+      expect(items[1]).toEqual({ kind: "line", text: "SYNC tok_1-A" });
+      expect(frames(items)).toEqual([{ type: "ping" }]);
+    }
+  });
+
+  test("valid bodies that mention SYNC are frames, never cuts (JSON has no raw newline in a string)", () => {
+    const r = new FrameReader({ lines: "any", resync: true });
+    const bodies = [{ command: "echo SYNC abc" }, { s: "SYNC x\n" }, { "SYNC a": 1 }];
+    const items = r.push(Buffer.concat(bodies.map((b) => encodeFrame(b))));
+    expect(items.map((x) => x.kind)).toEqual(["frame", "frame", "frame"]);
+    expect(frames(items)).toEqual(bodies);
+  });
+
+  test("an unfinished SYNC line is not a cut; only stream mode is affected", () => {
+    const r = new FrameReader({ lines: "any", resync: true });
+    expect(r.push(Buffer.concat([Buffer.from([0, 0, 0, 100, 0x7b]), Buffer.from("SYNC abc")]))).toEqual([]);
+    expect(r.push(Buffer.from("\n")).map((x) => x.kind)).toEqual(["discarded", "line"]);
+    const unix = new FrameReader({ lines: "first" });
+    expect(unix.push(Buffer.concat([Buffer.from([0, 0, 0, 100, 0x7b]), Buffer.from("SYNC abc\n")]))).toEqual([]);
+    expect(unix.buffered).toBe(14);
+  });
+});
+
 describe("decodeBody", () => {
   test("rejects invalid UTF-8 and invalid JSON with a message", () => {
     expect(decodeBody(Uint8Array.of(0xc3, 0x28))).toEqual({ ok: false, message: "frame body is not valid UTF-8" });

@@ -7,6 +7,12 @@ export const MAX_LINE_BYTES = 80;
 const NL = 0x0a;
 const C = 0x43; // "C"ONNECT
 const S = 0x53; // "S"YNC
+const SYNC_START = Buffer.from("SYNC ");
+
+/** `[A-Za-z0-9_-]`, the bytes of a SYNC token. */
+function isTokenByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b === 0x2d;
+}
 
 /** Thrown by encodeFrame when the body is over the cap. */
 export class FrameTooLargeError extends Error {
@@ -69,6 +75,8 @@ export class FrameReader {
   private dead = false;
   private discarding: string | null = null;
   private discarded = 0;
+  /** Resync mode: bytes of the pending frame already searched for a SYNC line. */
+  private syncScanned = 0;
   readonly max: number;
   private readonly lines: "first" | "any" | "none";
   private readonly resync: boolean;
@@ -143,6 +151,16 @@ export class FrameReader {
       if (this.resync) return this.startDiscard(`length prefix ${len} over the ${this.max}-byte cap`);
       return { kind: "too-large", length: len };
     }
+    if (this.resync) {
+      // A whole SYNC line inside a frame body cannot be JSON (a raw newline is only whitespace there,
+      // and SYNC is no JSON token), so it is a host resyncing over a half frame left by an earlier
+      // session: drop the half frame now instead of after the frame timeout.
+      const at = this.syncLineIn(Math.min(this.size, 4 + len));
+      if (at > 0) {
+        this.take(at);
+        return { kind: "discarded", bytes: at, reason: "a partial frame cut short by a SYNC line" };
+      }
+    }
     if (this.size < 4 + len) return null;
     this.atStart = false;
     const whole = this.take(4 + len);
@@ -162,6 +180,41 @@ export class FrameReader {
     let text = new TextDecoder().decode(bytes.subarray(0, idx));
     if (text.endsWith("\r")) text = text.slice(0, -1);
     return { kind: "line", text };
+  }
+
+  /**
+   * Offset of the first complete `SYNC <token>\n` line starting in [4, end) of the buffered bytes, or -1.
+   * Only bytes not searched before (plus a line's length of overlap) are searched again.
+   */
+  private syncLineIn(end: number): number {
+    const from = Math.max(4, this.syncScanned - MAX_LINE_BYTES);
+    if (end <= from) return -1;
+    const view = this.copy(from, Math.min(this.size, end + MAX_LINE_BYTES));
+    this.syncScanned = end;
+    for (let i = view.indexOf(SYNC_START); i >= 0 && i < end - from; i = view.indexOf(SYNC_START, i + 1)) {
+      let j = i + SYNC_START.length;
+      while (j < view.length && j - i - SYNC_START.length < 64 && isTokenByte(view[j]!)) j++;
+      if (j > i + SYNC_START.length && j < view.length && view[j] === NL) return from + i;
+    }
+    return -1;
+  }
+
+  /** Bytes [start, end) of the buffer as one array (copied). */
+  private copy(start: number, end: number): Buffer {
+    const out = Buffer.allocUnsafe(Math.max(0, end - start));
+    let base = 0;
+    let o = 0;
+    for (const c of this.chunks) {
+      const s0 = Math.max(start - base, 0);
+      const e0 = Math.min(end - base, c.length);
+      if (e0 > s0) {
+        out.set(c.subarray(s0, e0), o);
+        o += e0 - s0;
+      }
+      base += c.length;
+      if (base >= end) break;
+    }
+    return out;
   }
 
   private startDiscard(reason: string): ReaderItem | null {
@@ -207,6 +260,7 @@ export class FrameReader {
 
   /** Remove and return the first n bytes (n <= size), copying only when they span chunks. */
   private take(n: number): Uint8Array {
+    this.syncScanned = 0;
     const head = this.chunks[0]!;
     let out: Uint8Array;
     if (head.length >= n) {

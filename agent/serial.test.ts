@@ -152,6 +152,17 @@ describe("serial transport over a pty", () => {
     expect(await host.frame()).toMatchObject({ id: 4, ok: true });
   });
 
+  test("a SYNC line over a stale half frame resyncs at once, without waiting for the frame timeout", async () => {
+    const clock = new ManualClock();
+    const { host, log } = await serialAgent(clock);
+    host.send(Buffer.from([0, 0, 0, 200, 0x7b, 0x22]));
+    host.send("SYNC over_half\n");
+    await host.expectLine("SYNC over_half");
+    expect(log.lines.some((l) => l.includes("a partial frame cut short by a SYNC line"))).toBe(true);
+    host.send(encodeFrame({ type: "ping", id: 6 }));
+    expect(await host.frame()).toMatchObject({ id: 6, ok: true });
+  });
+
   test("an oversize length prefix is discarded to the newline instead of closing (serial resync)", async () => {
     const { host, log } = await serialAgent();
     host.send(Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff]), Buffer.from("rest of junk\nSYNC big\n")]));
