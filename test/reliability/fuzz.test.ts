@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { ERROR_CODES } from "../../agent/errors.ts";
 import { RawClient } from "../../agent/testing.ts";
-import { FrameGen, requestCatalog, seedFromEnv } from "./gen.ts";
+import { FrameGen, requestCatalog, type Frame, seedFromEnv } from "./gen.ts";
 import { fds, freshPing, rssKb, request, settledRss, spawnAgent, waitConnections, zombies, type AgentProcess } from "./support.ts";
 
 const SEED = seedFromEnv();
@@ -34,23 +34,24 @@ interface Tally {
 }
 
 /** Send batches of framed bodies on one connection (reconnecting now and then); every body must get one final answer. */
-async function framedWorker(a: AgentProcess, gen: FrameGen, quota: () => boolean, t: Tally, pinger: boolean): Promise<void> {
+async function framedWorker(a: AgentProcess, gen: FrameGen, quota: () => boolean, t: Tally, pinger: boolean, source?: Frame[]): Promise<void> {
   let c = await RawClient.connect(a.socket);
   let batches = 0;
   try {
     while (quota()) {
-      const frames = Array.from({ length: BATCH }, () => gen.next());
+      const frames = source ? source.splice(0, BATCH) : Array.from({ length: BATCH }, () => gen.next());
+      if (frames.length === 0) break;
       const all = Buffer.concat(frames.map((f) => f.bytes));
       // Write in up to three pieces cut anywhere, so frames also arrive split.
       const cut1 = gen.cut(all.length);
       const cut2 = cut1 + gen.cut(all.length - cut1);
       for (const [s, e] of [[0, cut1], [cut1, cut2], [cut2, all.length]] as const) if (e > s) c.write(all.subarray(s, e));
-      t.frames += BATCH;
+      t.frames += frames.length;
       let got = 0;
-      while (got < BATCH) {
+      while (got < frames.length) {
         const f = (await c.next(60_000)) as any;
         if (f === null) {
-          t.problems.push(`agent closed a connection after ${got}/${BATCH} answers (kinds: ${frames.map((x) => x.kind).join(",")})`);
+          t.problems.push(`agent closed a connection after ${got}/${frames.length} answers (kinds: ${frames.map((x) => x.kind).join(",")})`);
           return;
         }
         if (typeof f === "object" && f.undecodable) {
@@ -114,14 +115,20 @@ async function chaosWorker(a: AgentProcess, gen: FrameGen, running: () => boolea
   }
 }
 
+/** Random frames on WORKERS connections until `frames` more are sent. */
 async function run(a: AgentProcess, gen: FrameGen, frames: number, t: Tally): Promise<void> {
   const stopAt = t.frames + frames;
-  let done = false;
   const quota = () => t.frames < stopAt && t.problems.length === 0;
-  const workers = Array.from({ length: WORKERS }, (_, i) => framedWorker(a, gen, quota, t, i === 0));
-  const chaos = [chaosWorker(a, gen, () => !done && t.problems.length === 0, t), chaosWorker(a, gen, () => !done && t.problems.length === 0, t)];
+  await Promise.all(Array.from({ length: WORKERS }, (_, i) => framedWorker(a, gen, quota, t, i === 0)));
+}
+
+/** Two chaos workers running beside `body`, stopped (their last connection closed by the agent) after it. */
+async function withChaos(a: AgentProcess, gen: FrameGen, t: Tally, body: () => Promise<void>): Promise<void> {
+  let done = false;
+  const going = () => !done && t.problems.length === 0;
+  const chaos = [chaosWorker(a, gen, going, t), chaosWorker(a, gen, going, t)];
   try {
-    await Promise.all(workers);
+    await body();
   } finally {
     done = true;
     await Promise.all(chaos);
@@ -145,7 +152,13 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
     expect([...catalog.keys()].sort()).toEqual([...hello.result.requests].sort());
     const gen = new FrameGen(SEED, catalog, MAX_FRAME);
 
-    await run(a, gen, WARMUP, t);
+    // First the systematic sweep (every param of every request x every wrong value), then random frames.
+    const sweep = gen.sweep();
+    const sweepCount = sweep.length;
+    await framedWorker(a, gen, () => t.problems.length === 0, t, true, sweep);
+    expect(t.answers).toBe(sweepCount);
+
+    await withChaos(a, gen, t, () => run(a, gen, WARMUP - sweepCount, t));
     ctl.close();
     ctl = await RawClient.connect(a.socket);
     await waitConnections(ctl, 1);
@@ -154,10 +167,12 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
 
     // The rest in phases, sampling RSS after each (printed: a leak climbs, a high-water mark levels off).
     const phases: number[] = [];
-    for (let left = FRAMES - WARMUP; left > 0; left -= PHASE) {
-      await run(a, gen, Math.min(PHASE, left), t);
-      phases.push(rssKb(a.pid));
-    }
+    await withChaos(a, gen, t, async () => {
+      for (let left = FRAMES - WARMUP; left > 0; left -= PHASE) {
+        await run(a, gen, Math.min(PHASE, left), t);
+        phases.push(rssKb(a.pid));
+      }
+    });
     ctl.close();
     ctl = await RawClient.connect(a.socket);
     await waitConnections(ctl, 1);
@@ -167,7 +182,7 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
 
     const secs = (performance.now() - t0) / 1000;
     console.log(
-      `fuzz: ${t.frames} framed + ${t.chaos} chaos connections (${t.chaosClosed} closed by the agent, ${t.chaosAnswered} answered) in ${secs.toFixed(1)} s; ` +
+      `fuzz: ${t.frames} framed (${sweepCount} of them the systematic sweep) + ${t.chaos} chaos connections (${t.chaosClosed} closed by the agent, ${t.chaosAnswered} answered) in ${secs.toFixed(1)} s; ` +
         `${t.pings} fresh pings; RSS ${rssBefore} -> ${rssAfter} KiB (by phase: ${phases.join(", ")}); fds ${fdsBefore.length} -> ${fdsAfter.length}\n` +
         `  kinds: ${[...gen.kinds].map(([k, n]) => `${k}=${n}`).join(" ")}\n  answers: ${[...t.codes].map(([k, n]) => `${k}=${n}`).join(" ")}`,
     );

@@ -69,6 +69,12 @@ const UNICODE = ["\ud800", "\udfff", "\u0000", "\u2028\u2029", "\ufeff", "\u202e
 /** Bytes that are not UTF-8 (overlong, CESU surrogate, out of range, cut sequences). */
 const BAD_UTF8 = [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xff], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xfe, 0xfe]];
 
+/** Fixed values of every JSON type, for the systematic sweep of params. */
+const WRONG_VALUES = [
+  "null", "true", "0", "-1", "1.5", "1e308", "-1e308", "1e999", "9007199254740993", "-9223372036854775809",
+  '""', '"x"', JSON.stringify("\ud800"), JSON.stringify("é".repeat(70_000)), "[]", '["a"]', "[1]", "{}", '{"a":1}', "[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]",
+];
+
 export interface Frame {
   /** Prefix + body, ready to write. */
   bytes: Uint8Array;
@@ -275,6 +281,32 @@ export class FrameGen {
       return ["mvm-dialect", enc.encode(this.r() < 0.3 ? JSON.stringify(verb) : `{${JSON.stringify(verb)}:${this.wrongValue()}}`)];
     }
     return ["numbers", enc.encode(this.request(this.pick(["exec", "fs-diff", "sleep-prep", "health-check"]), `{"${this.pick(["timeout_secs", "max_output_bytes", "limit", "drain_timeout_secs", "name"])}":${this.pick(RAW_NUMBERS)}}`))];
+  }
+
+  /**
+   * The systematic part: every param of every request (and params itself) gets each value of
+   * WRONG_VALUES in turn, the other params staying valid. Unsafe bodies are left out.
+   */
+  sweep(): Frame[] {
+    const out: Frame[] = [];
+    for (const t of this.names) {
+      const props = Object.keys((this.catalog.get(t) as { properties?: Record<string, unknown> }).properties ?? {});
+      for (const v of WRONG_VALUES) {
+        const bodies = [this.request(t, v), ...props.map((key) => {
+          const obj: Record<string, unknown> = { ...(VALID_PARAMS[t] ?? {}) };
+          delete obj[key];
+          const rest = JSON.stringify(obj).slice(1, -1);
+          return this.request(t, `{${rest}${rest ? "," : ""}${JSON.stringify(key)}:${v}}`);
+        })];
+        for (const b of bodies) {
+          const bytes = enc.encode(b);
+          if (this.unsafe(bytes)) continue;
+          this.kinds.set("sweep", (this.kinds.get("sweep") ?? 0) + 1);
+          out.push({ kind: "sweep", bytes: framed(bytes) });
+        }
+      }
+    }
+    return out;
   }
 
   /** One well-framed body (within the cap) of some hostile kind. */
