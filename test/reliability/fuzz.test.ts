@@ -30,6 +30,8 @@ interface Tally {
   chaosAnswered: number;
   pings: number;
   codes: Map<string, number>;
+  /** The first message seen per error code, for the summary. */
+  examples: Map<string, string>;
   problems: string[];
 }
 
@@ -67,6 +69,7 @@ async function framedWorker(a: AgentProcess, gen: FrameGen, quota: () => boolean
         else if (f.ok === false) {
           const code = String(f.error?.code);
           t.codes.set(code, (t.codes.get(code) ?? 0) + 1);
+          if (!t.examples.has(code)) t.examples.set(code, String(f.error?.message).slice(0, 120));
           if (!(code in ERROR_CODES)) t.problems.push(`code not in the catalog: ${code}`);
           if (code === "E_INTERNAL") t.problems.push(`E_INTERNAL: ${JSON.stringify(f).slice(0, 300)}`);
         } else t.codes.set("ok", (t.codes.get("ok") ?? 0) + 1);
@@ -142,7 +145,7 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
     // live memory rather than when JSC last happened to collect. Without it RSS swings 78-140 MB at random.
     BUN_GARBAGE_COLLECTOR_LEVEL: "1",
   });
-  const t: Tally = { frames: 0, answers: 0, chaos: 0, chaosClosed: 0, chaosAnswered: 0, pings: 0, codes: new Map(), problems: [] };
+  const t: Tally = { frames: 0, answers: 0, chaos: 0, chaosClosed: 0, chaosAnswered: 0, pings: 0, codes: new Map(), examples: new Map(), problems: [] };
   const t0 = performance.now();
   try {
     const catalog = requestCatalog(a.configDir);
@@ -178,13 +181,16 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
     await waitConnections(ctl, 1);
     const rssAfter = await settledRss(a.pid);
     const fdsAfter = fds(a.pid);
+    // The fuzzer must never have prepared a snapshot (it would have synced the host's disks).
+    const status = await request(ctl, { type: "status" });
     ctl.close();
 
     const secs = (performance.now() - t0) / 1000;
     console.log(
       `fuzz: ${t.frames} framed (${sweepCount} of them the systematic sweep) + ${t.chaos} chaos connections (${t.chaosClosed} closed by the agent, ${t.chaosAnswered} answered) in ${secs.toFixed(1)} s; ` +
         `${t.pings} fresh pings; RSS ${rssBefore} -> ${rssAfter} KiB (by phase: ${phases.join(", ")}); fds ${fdsBefore.length} -> ${fdsAfter.length}\n` +
-        `  kinds: ${[...gen.kinds].map(([k, n]) => `${k}=${n}`).join(" ")}\n  answers: ${[...t.codes].map(([k, n]) => `${k}=${n}`).join(" ")}`,
+        `  kinds: ${[...gen.kinds].map(([k, n]) => `${k}=${n}`).join(" ")}\n  answers: ${[...t.codes].map(([k, n]) => `${k}=${n}`).join(" ")}\n` +
+        [...t.examples].map(([k, m]) => `  e.g. ${k}: ${m}`).join("\n"),
     );
     expect(t.problems).toEqual([]);
     expect(a.exitCode()).toBeNull();
@@ -194,6 +200,7 @@ test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SE
     expect(rssAfter).toBeLessThanOrEqual(rssBefore * 1.2);
     expect(fdsAfter.length).toBeLessThanOrEqual(fdsBefore.length);
     expect(zombies(a.pid)).toEqual([]);
+    expect(status.result.plugins.snapshot.last_sleep_prep).toBeNull();
   } catch (e) {
     console.error(`FUZZ FAILED with seed ${SEED} (replay: MVM_FUZZ_SEED=${SEED} bun test test/reliability/fuzz.test.ts)`);
     console.error(`problems: ${t.problems.slice(0, 10).join("\n")}`);
