@@ -112,7 +112,7 @@ function errnoNameOf(n: number): string {
 /**
  * Connect to CID:PORT without blocking the event loop: a non-blocking connect, then its
  * completion polled every few milliseconds until `timeoutMs`. Resolves with the connected fd.
- * @example const fd = await vsockConnect(3, 52, 5000); const sock = new net.Socket({ fd });
+ * @example const fd = await vsockConnect(3, 52, 5000); const sock = net.connect({ fd } as net.NetConnectOpts);
  */
 export async function vsockConnect(cid: number, port: number, timeoutMs = 10_000, signal?: AbortSignal): Promise<number> {
   const l = lib();

@@ -35,6 +35,11 @@ describe("readLastLines", () => {
     expect(capped.at(-1)).toBe(lines.at(-1));
   });
 
+  test("CRLF lines of a serial console come back without the CR", () => {
+    writeFileSync(file, "boot\r\nhealth web: starting -> healthy\r\n");
+    expect(readLastLines(file, 5).lines).toEqual(["boot", "health web: starting -> healthy"]);
+  });
+
   test("a missing file throws ENOENT", () => {
     expect(() => readLastLines(join(d.path, "nope"), 3)).toThrow(/ENOENT/);
   });

@@ -31,7 +31,8 @@ export function readLastLines(path: string, n: number, maxBytes = 16 * 1024 * 10
     const lines = text.split("\n");
     if (lines[lines.length - 1] === "") lines.pop();
     if (pos > floor || (pos === floor && floor > 0)) lines.shift(); // a partial first line
-    return { lines: lines.slice(-n), end: size };
+    // Serial consoles end lines with CRLF; show them as plain lines, as a follow does.
+    return { lines: lines.slice(-n).map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l)), end: size };
   } finally {
     closeSync(fd);
   }

@@ -206,7 +206,9 @@ export async function openAgentStream(addr: AgentAddress, opts: OpenOptions): Pr
     } catch (e) {
       throw new ClientError("E_VSOCK", e instanceof VsockError ? e.message : `${label}: ${(e as Error).message}`);
     }
-    const socket = new net.Socket({ fd, readable: true, writable: true });
+    // net.connect({ fd }), not new net.Socket({ fd }): on Bun 1.4.5 the latter cannot write (found
+    // by the real-VM suite, where AF_VSOCK exists).
+    const socket = net.connect({ fd } as net.NetConnectOpts);
     socket.on("error", () => {});
     socket.pause();
     return { socket, rest: Buffer.alloc(0) };
