@@ -205,7 +205,9 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     proc = Bun.spawn(argv, {
       cwd: spec.cwd,
       env: env as Record<string, string>,
-      stdin: spec.stdin === undefined ? "ignore" : "pipe",
+      // Bun writes a Blob to the pipe and closes it; a command that exits without reading gets EPIPE
+      // quietly. (Writing through proc.stdin left an unhandled rejection per such command.)
+      stdin: spec.stdin === undefined ? "ignore" : new Blob([spec.stdin as string | Uint8Array<ArrayBuffer>]),
       stdout: "pipe",
       stderr: "pipe",
       detached: true,
@@ -228,16 +230,6 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     killGroup(pid);
   };
   spec.signal?.addEventListener("abort", onAbort, { once: true });
-
-  if (spec.stdin !== undefined && proc.stdin && typeof proc.stdin !== "number") {
-    const sink = proc.stdin;
-    try {
-      sink.write(spec.stdin);
-      await sink.end();
-    } catch {
-      // The command closed its stdin early; that is its business.
-    }
-  }
 
   const drained = Promise.all([
     drain(proc.stdout as ReadableStream<Uint8Array>, out, "stdout", spec.onOutput),

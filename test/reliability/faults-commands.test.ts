@@ -125,6 +125,16 @@ test("exec with the same faults: each answered, output capped, nothing survives 
   expect(s.result.plugins.exec.running).toBe(0);
 }, 120_000);
 
+test("exec with a big stdin to a command that exits without reading it: no unhandled EPIPE in the agent", async () => {
+  // Regression: the runner wrote stdin without waiting for the write, so a command that exited first left a
+  // rejected write promise nobody handled; Bun printed an EPIPE stack on the agent's console for each.
+  const stdin = "x".repeat(512 * 1024); // well over a pipe buffer, within the frame cap
+  const answers = await Promise.all(Array.from({ length: 20 }, () => call(a.socket, { type: "exec", params: { argv: ["true"], stdin } })));
+  for (const r of answers) expect(r.result.exit_code).toBe(0);
+  await agentIsClean();
+  expect(a.console()).not.toContain("EPIPE");
+}, 60_000);
+
 test("after every fault round: no fd growth in the agent", async () => {
   c.close();
   c = await RawClient.connect(a.socket);
