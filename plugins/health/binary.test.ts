@@ -1,7 +1,7 @@
 // End to end: the agent's real entry point with the health plugin, a unix socket, SIGHUP and SIGTERM.
 
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
 
@@ -55,4 +55,50 @@ test("the agent binary serves health from integrations.d and reloads on SIGHUP",
   expect(await proc.exited).toBe(0);
   await pump;
   expect(stderr).toContain("stopped");
+});
+
+test("a check writing 50 MB leaves the agent process's peak memory bounded (VmHWM of its own process)", async () => {
+  const d = tempDir("mvm-health-mem-");
+  const idir = join(d.path, "integrations.d");
+  mkdirSync(idir);
+  writeFileSync(
+    join(idir, "big.json"),
+    // Quiet until the test creates `go`, so the baseline is taken after start-up and a first check.
+    JSON.stringify({
+      name: "big",
+      health_cmd: `if [ -f ${join(d.path, "go")} ]; then head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; fi; echo tail-marker`,
+      health_timeout_secs: 120,
+      health_interval_secs: 3600,
+    }),
+  );
+  const sock = join(d.path, "agent.sock");
+  let stderr = "";
+  const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", d.path, "--listen", `unix:${sock}`, "--no-set-clock"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const pump = (async () => {
+    for await (const c of proc.stderr as ReadableStream<Uint8Array>) stderr += Buffer.from(c).toString();
+  })();
+  let client: RawClient | null = null;
+  cleanup = async () => {
+    client?.close();
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+    await proc.exited;
+    await pump;
+    d.cleanup();
+  };
+  const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))![1]) * 1024;
+  await waitFor(() => existsSync(sock) && stderr.includes(" ready "), 20_000, `the agent to listen (stderr: ${stderr})`);
+  client = await RawClient.connect(sock);
+  // The first (scheduled) check runs at load and prints little; then the big one runs on request.
+  await waitFor(async () => (await client!.request({ type: "health", id: 1 })).result.integrations[0].last !== null, 60_000, "the first check");
+  const base = hwm();
+  writeFileSync(join(d.path, "go"), "");
+  const r = await client.request({ type: "health-check", id: 2, params: { name: "big" } });
+  expect(r.result.status).toBe("healthy");
+  expect(r.result.last.output.endsWith("tail-marker")).toBe(true);
+  expect(r.result.last.output.length).toBeGreaterThan(4000); // the big output really came
+  // Keeping the output would have cost 50 MB or more; a 4 KiB tail keeps the high-water mark low.
+  expect(hwm() - base).toBeLessThan(40 * 1024 * 1024);
 });

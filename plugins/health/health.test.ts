@@ -224,9 +224,7 @@ describe("output", () => {
     });
     Bun.gc(true);
     const before = process.memoryUsage();
-    let peak = before.rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-    await fx.tick(0).finally(() => clearInterval(sampler));
+    await fx.tick(0);
     const e = await fx.entry("big");
     expect(e.status).toBe("healthy");
     const out = e.last!.output;
@@ -234,9 +232,9 @@ describe("output", () => {
     expect(Buffer.byteLength(out)).toBeLessThanOrEqual(4096);
     Bun.gc(true);
     const after = process.memoryUsage();
-    if (process.env.HEALTH_TEST_VERBOSE) console.log({ heap: after.heapUsed - before.heapUsed, peakRss: peak - before.rss });
     // Keeping the output would hold 50 MB; draining into a 4 KiB tail holds nothing after the check.
+    // (The peak memory of an agent process is checked in binary.test.ts, where no other test shares
+    // the process's RSS.)
     expect(after.heapUsed - before.heapUsed).toBeLessThan(8 * 1024 * 1024);
-    expect(peak - before.rss).toBeLessThan(40 * 1024 * 1024);
   });
 });
