@@ -2,6 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { Kind } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { createAgent } from "../agent/agent.ts";
 import { ManualClock } from "../agent/clock.ts";
 import { parseFlags } from "../agent/flags.ts";
@@ -45,6 +46,9 @@ for (const m of modules) {
         expect(spec.params[Kind]).toBeDefined();
         expect(spec.result[Kind]).toBeDefined();
         expect(typeof spec.description === "string" && spec.description.length > 0).toBe(true);
+        // The router compiles checkers on first use; make sure each one compiles at all.
+        expect(() => TypeCompiler.Compile(spec.params)).not.toThrow();
+        expect(() => TypeCompiler.Compile(spec.result)).not.toThrow();
       }
     });
 
