@@ -4,6 +4,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+import { spawnAgent } from "../../test/reliability/support.ts";
 
 const root = join(import.meta.dir, "../..");
 let cleanup: (() => Promise<void>) | null = null;
@@ -58,43 +59,29 @@ test("the agent binary serves health from integrations.d and reloads on SIGHUP",
 });
 
 test("a check writing 50 MB leaves the agent process's peak memory bounded (VmHWM of its own process)", async () => {
-  const d = tempDir("mvm-health-mem-");
-  const idir = join(d.path, "integrations.d");
-  mkdirSync(idir);
-  writeFileSync(
-    join(idir, "big.json"),
-    // Quiet until the test creates `go`, so the baseline is taken after start-up and a first check.
-    JSON.stringify({
+  const flag = tempDir("mvm-health-mem-");
+  const go = join(flag.path, "go");
+  // Quiet until the test creates `go`, so the baseline is taken after start-up and a first check.
+  const a = await spawnAgent({
+    "integrations.d/big.json": {
       name: "big",
-      health_cmd: `if [ -f ${join(d.path, "go")} ]; then head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; fi; echo tail-marker`,
+      health_cmd: `if [ -f ${go} ]; then head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; fi; echo tail-marker`,
       health_timeout_secs: 120,
       health_interval_secs: 3600,
-    }),
-  );
-  const sock = join(d.path, "agent.sock");
-  let stderr = "";
-  const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", d.path, "--listen", `unix:${sock}`, "--no-set-clock"], {
-    stdout: "ignore",
-    stderr: "pipe",
+    },
   });
-  const pump = (async () => {
-    for await (const c of proc.stderr as ReadableStream<Uint8Array>) stderr += Buffer.from(c).toString();
-  })();
   let client: RawClient | null = null;
   cleanup = async () => {
     client?.close();
-    if (proc.exitCode === null) proc.kill("SIGKILL");
-    await proc.exited;
-    await pump;
-    d.cleanup();
+    await a.stop();
+    flag.cleanup();
   };
-  const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))![1]) * 1024;
-  await waitFor(() => existsSync(sock) && stderr.includes(" ready "), 20_000, `the agent to listen (stderr: ${stderr})`);
-  client = await RawClient.connect(sock);
+  const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${a.pid}/status`, "utf8"))![1]) * 1024;
+  client = await RawClient.connect(a.socket);
   // The first (scheduled) check runs at load and prints little; then the big one runs on request.
   await waitFor(async () => (await client!.request({ type: "health", id: 1 })).result.integrations[0].last !== null, 60_000, "the first check");
   const base = hwm();
-  writeFileSync(join(d.path, "go"), "");
+  writeFileSync(go, "");
   const r = await client.request({ type: "health-check", id: 2, params: { name: "big" } });
   expect(r.result.status).toBe("healthy");
   expect(r.result.last.output.endsWith("tail-marker")).toBe(true);
