@@ -205,9 +205,7 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     proc = Bun.spawn(argv, {
       cwd: spec.cwd,
       env: env as Record<string, string>,
-      // Bun writes a Blob to the pipe and closes it; a command that exits without reading gets EPIPE
-      // quietly. (Writing through proc.stdin left an unhandled rejection per such command.)
-      stdin: spec.stdin === undefined ? "ignore" : new Blob([spec.stdin as string | Uint8Array<ArrayBuffer>]),
+      stdin: spec.stdin === undefined ? "ignore" : "pipe",
       stdout: "pipe",
       stderr: "pipe",
       detached: true,
@@ -230,6 +228,8 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     killGroup(pid);
   };
   spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+  if (spec.stdin !== undefined) void feedStdin(proc.stdin as import("bun").FileSink, spec.stdin);
 
   const drained = Promise.all([
     drain(proc.stdout as ReadableStream<Uint8Array>, out, "stdout", spec.onOutput),
@@ -258,6 +258,20 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     timed_out: timedOut,
     aborted: aborted && !timedOut,
   });
+}
+
+/**
+ * Write stdin and close it. A command may exit without reading it (EPIPE): every write and the
+ * close are awaited here, so no rejection is left unhandled. (A Blob stdin avoids that too, but
+ * Bun holds each one's memfd until a GC: fds grew under load.)
+ */
+async function feedStdin(sink: import("bun").FileSink, data: string | Uint8Array): Promise<void> {
+  try {
+    await sink.write(data);
+    await sink.end();
+  } catch {
+    // The command closed its stdin early; that is its business.
+  }
 }
 
 const defaultClock = systemClock();
