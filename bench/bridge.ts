@@ -1,29 +1,26 @@
 // bench:bridge — GET /api/vms/:name over the bridge against a direct client call in the same run (added p50 < 1 ms),
 // and GET /api/vms over 100 VMs (< 1 s) against the same calls made directly. usage: bun bench/bridge.ts [--reqs N]
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collectAll } from "../host/bridge-collect.ts";
 import { clientPool } from "../host/bridge-pool.ts";
 import { createBridge } from "../host/bridge.ts";
 import { AgentClient } from "../host/client.ts";
-import { machineLine, percentile, root, table, writeResult } from "./lib.ts";
+import { machineLine, numArg, percentile, startFleetAgent, table, writeResult } from "./lib.ts";
 
-const reqsArg = process.argv.indexOf("--reqs");
-const N = reqsArg > 0 ? Number(process.argv[reqsArg + 1]) : 3000;
+const N = numArg("reqs", 3000);
 const VMS = 100;
 const LIST_ROUNDS = 15;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-bridge-"));
-const conf = join(dir, "etc");
-mkdirSync(conf);
-const socks = Array.from({ length: VMS }, (_, i) => join(dir, `vm${i}.sock`));
-// One agent process (all bundled plugins, empty config) serving 100 sockets: each VM is its own connection.
-const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", conf, "--log-level", "warn", ...socks.flatMap((s) => ["--listen", `unix:${s}`])], {
-  stdout: "ignore",
-  stderr: "inherit",
+// One agent process serving 100 sockets: each VM is its own connection.
+const fleet = await startFleetAgent(dir, VMS).catch((e) => {
+  rmSync(dir, { recursive: true, force: true });
+  throw e;
 });
+const { socks } = fleet;
 
 async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(300, n); i++) await fn(); // warm-up
@@ -37,12 +34,7 @@ async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]
 }
 
 try {
-  const deadline = Date.now() + 30_000;
-  while (!socks.every((s) => existsSync(s))) {
-    if (Date.now() > deadline || agent.exitCode !== null) throw new Error("the agent did not start");
-    await Bun.sleep(20);
-  }
-  const vms = socks.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` }));
+  const vms = fleet.vms;
   const pool = clientPool();
   const bridge = createBridge({ vms: () => vms, call: pool.call, callTimeoutMs: 10_000 });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: bridge.fetch });
@@ -103,7 +95,6 @@ try {
     ].join("\n"),
   );
 } finally {
-  agent.kill("SIGTERM");
-  await agent.exited;
+  await fleet.stop();
   rmSync(dir, { recursive: true, force: true });
 }

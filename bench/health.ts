@@ -9,19 +9,11 @@ import { createAgent } from "../agent/agent.ts";
 import { createLogger } from "../agent/log.ts";
 import { healthPlugin } from "../plugins/health/health.ts";
 import type { HealthResult } from "../plugins/health/schemas.ts";
-import { machineLine, percentile, table, writeResult } from "./lib.ts";
+import { machineLine, numArg, percentile, table, writeResult } from "./lib.ts";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${process.argv[i + 1]}`);
-  return v;
-}
-
-const SECS = arg("secs", 30);
-const FLOOR_SECS = arg("floor-secs", 10);
-const COUNT = arg("count", 200);
+const SECS = numArg("secs", 30);
+const FLOOR_SECS = numArg("floor-secs", 10);
+const COUNT = numArg("count", 200);
 const INTERVAL_MS = 1000;
 /** Not measured: the first checks of all integrations start at once, like at boot. */
 const WARMUP_MS = 2000;

@@ -1,6 +1,6 @@
 // Shared helpers of the benchmarks: percentiles, markdown tables, the machine line, result files.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 
@@ -39,4 +39,45 @@ export function compileC(name: string, outDir: string): string {
   const p = Bun.spawnSync(["gcc", "-O2", "-o", out, join(root, "bench/c", `${name}.c`), "-lpthread"], { stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`gcc ${name}.c failed: ${p.stderr.toString()}`);
   return out;
+}
+
+/** `--NAME N` from the command line: a positive number, or `def` when the flag is absent. */
+export function numArg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${process.argv[i + 1]}`);
+  return v;
+}
+
+/** One agent process (all bundled plugins, empty config) serving `count` unix sockets: each a "VM". */
+export interface FleetAgent {
+  socks: string[];
+  /** `{ name: "vmN", agent: "unix:..." }` for each socket, as vms.json lists them. */
+  vms: { name: string; agent: string }[];
+  stop(): Promise<void>;
+}
+
+/** Start a FleetAgent in `dir` and wait (at most 30 s) until every socket exists. */
+export async function startFleetAgent(dir: string, count: number): Promise<FleetAgent> {
+  const conf = join(dir, "etc");
+  mkdirSync(conf, { recursive: true });
+  const socks = Array.from({ length: count }, (_, i) => join(dir, `vm${i}.sock`));
+  const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", conf, "--log-level", "warn", ...socks.flatMap((s) => ["--listen", `unix:${s}`])], {
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const stop = async () => {
+    agent.kill("SIGTERM");
+    await agent.exited;
+  };
+  const deadline = Date.now() + 30_000;
+  while (!socks.every((s) => existsSync(s))) {
+    if (Date.now() > deadline || agent.exitCode !== null) {
+      await stop();
+      throw new Error("the agent did not start");
+    }
+    await Bun.sleep(20);
+  }
+  return { socks, vms: socks.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` })), stop };
 }

@@ -1,24 +1,22 @@
 // bench:ls — `mvmctl ls` over 100 VMs (target < 1 s), against the same 100 status calls made directly in the same run.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../host/client.ts";
 import { runCli } from "../host/commands/run.ts";
-import { machineLine, percentile, root, table, writeResult } from "./lib.ts";
+import { machineLine, percentile, root, startFleetAgent, table, writeResult } from "./lib.ts";
 
 const VMS = 100;
 const ROUNDS = 10;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-ls-"));
-const conf = join(dir, "etc");
-mkdirSync(conf);
-const socks = Array.from({ length: VMS }, (_, i) => join(dir, `vm${i}.sock`));
-// One agent process (all bundled plugins, empty config) serving 100 sockets: each VM is its own connection.
-const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", conf, "--log-level", "warn", ...socks.flatMap((s) => ["--listen", `unix:${s}`])], {
-  stdout: "ignore",
-  stderr: "inherit",
+// One agent process serving 100 sockets: each VM is its own connection.
+const fleet = await startFleetAgent(dir, VMS).catch((e) => {
+  rmSync(dir, { recursive: true, force: true });
+  throw e;
 });
+const { socks } = fleet;
 
 async function wall(fn: () => Promise<unknown>): Promise<number[]> {
   await fn(); // warm-up
@@ -37,13 +35,8 @@ async function spawnOk(argv: string[]): Promise<void> {
 }
 
 try {
-  const deadline = Date.now() + 30_000;
-  while (!socks.every((s) => existsSync(s))) {
-    if (Date.now() > deadline || agent.exitCode !== null) throw new Error("the agent did not start");
-    await Bun.sleep(20);
-  }
   const vmsFile = join(dir, "vms.json");
-  writeFileSync(vmsFile, JSON.stringify({ vms: socks.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` })) }));
+  writeFileSync(vmsFile, JSON.stringify({ vms: fleet.vms }));
 
   // In-process: runCli ls --json vs 100 concurrent status calls on fresh clients.
   const quiet = { out() {}, outBytes() {}, err() {}, errBytes() {}, readStdin: async () => new Uint8Array(), stdoutIsTTY: false, env: {}, signal: new AbortController().signal, now: Date.now };
@@ -76,7 +69,6 @@ try {
     ].join("\n"),
   );
 } finally {
-  agent.kill();
-  await agent.exited;
+  await fleet.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -5,10 +5,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileC, machineLine, root, table, writeResult } from "./lib.ts";
+import { compileC, machineLine, numArg, root, table, writeResult } from "./lib.ts";
 
-const reqsArg = process.argv.indexOf("--reqs");
-const SEQ = reqsArg > 0 ? Number(process.argv[reqsArg + 1]) : 20_000;
+const SEQ = numArg("reqs", 20_000);
 const CONNS = 32;
 const PER_CONN = Math.max(100, Math.floor(SEQ / 8));
 const ROUNDS = 3;

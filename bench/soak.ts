@@ -6,16 +6,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../agent/testing.ts";
-import { machineLine, root, table, writeResult } from "./lib.ts";
+import { machineLine, numArg, root, table, writeResult } from "./lib.ts";
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number`);
-  return v;
-};
-const MINUTES = arg("minutes", 10);
-const RATE = arg("rate", 100);
+const MINUTES = numArg("minutes", 10);
+const RATE = numArg("rate", 100);
 const CLIENTS = 8;
 const INTEGRATIONS = 50;
 const PROBES = 20;

@@ -5,10 +5,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileC, machineLine, percentile, root, table, writeResult } from "./lib.ts";
+import { compileC, machineLine, numArg, percentile, root, table, writeResult } from "./lib.ts";
 
-const runsArg = process.argv.indexOf("--runs");
-const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 9;
+const RUNS = numArg("runs", 9);
 
 const dir = mkdtempSync(join(tmpdir(), "bench-startup-"));
 const client = compileC("rpcclient", dir);
