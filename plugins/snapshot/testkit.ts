@@ -8,22 +8,13 @@ import { memoryLogger } from "../../agent/log.ts";
 import type { AgentPlugin, PluginContext } from "../../agent/plugin.ts";
 import type { Answer } from "../../agent/wire.ts";
 import { tempDir } from "../../agent/testing.ts";
+import { IntegrationFile } from "../health/schemas.ts";
 import type { IntegrationSpec } from "../health/service.ts";
 import { snapshotPlugin, type SnapshotOptions } from "./snapshot.ts";
 
-/** An integration with the health plugin's defaults. */
+/** An integration with the health plugin's defaults (taken from its file schema), then `over`. */
 export function integration(name: string, over: Partial<IntegrationSpec> = {}): IntegrationSpec {
-  return {
-    name,
-    health_interval_secs: 30,
-    health_timeout_secs: 10,
-    startup_grace_secs: 0,
-    failure_threshold: 1,
-    success_threshold: 1,
-    checkpoint_timeout_secs: 30,
-    critical: false,
-    ...over,
-  };
+  return { ...IntegrationFile.parse({ name }), ...over };
 }
 
 export interface Seen {
