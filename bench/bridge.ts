@@ -1,6 +1,7 @@
 // bench:bridge — GET /api/vms/:name over the bridge against a direct client call in the same run (added p50 < 1 ms),
 // and GET /api/vms over 100 VMs (< 1 s) against the same calls made directly. usage: bun bench/bridge.ts [--reqs N]
 
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,19 +37,24 @@ async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]
 try {
   const vms = fleet.vms;
   const pool = clientPool();
-  const bridge = createBridge({ vms: () => vms, call: pool.call, callTimeoutMs: 10_000 });
+  // As `mvmctl serve` runs it: a token, the Host allow-list with the bound port, the change checks.
+  const token = randomBytes(32).toString("base64url");
+  const headers = { authorization: `Bearer ${token}` };
+  let port: number | undefined;
+  const bridge = createBridge({ vms: () => vms, call: pool.call, token, port: () => port, callTimeoutMs: 10_000 });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: bridge.fetch });
+  port = server.port;
   const url = `http://127.0.0.1:${server.port}`;
 
   // 1. one VM's status: direct client vs the bridge (HTTP on loopback, and in-process app.request)
   const direct = new AgentClient(vms[0]!.agent);
   const d = await timeEach(N, () => direct.call("status"));
   const h = await timeEach(N, async () => {
-    const r = await fetch(`${url}/api/vms/vm0`);
+    const r = await fetch(`${url}/api/vms/vm0`, { headers });
     if (r.status !== 200) throw new Error(`status ${r.status}`);
     await r.arrayBuffer();
   });
-  const a = await timeEach(N, async () => (await bridge.app.request("/api/vms/vm0")).arrayBuffer());
+  const a = await timeEach(N, async () => (await bridge.app.request(`${url}/api/vms/vm0`, { headers })).arrayBuffer());
   // HTTP floor: a Bun.serve answering a constant, fetched the same way (what HTTP itself costs here)
   const body = JSON.stringify(await direct.call("status"));
   const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(body, { headers: { "content-type": "application/json" } }) });
@@ -60,11 +66,11 @@ try {
   const floorPool = clientPool();
   const lf = await timeEach(LIST_ROUNDS, () => collectAll(vms, floorPool.call, 10_000, { health: true, worker: true }));
   const lb = await timeEach(LIST_ROUNDS, async () => {
-    const r = await fetch(`${url}/api/vms`);
+    const r = await fetch(`${url}/api/vms`, { headers });
     const j = (await r.json()) as { vms: { reachable: boolean }[] };
     if (j.vms.length !== VMS || !j.vms.every((v) => v.reachable)) throw new Error("not every VM answered");
   });
-  const lm = await timeEach(LIST_ROUNDS, async () => (await fetch(`${url}/metrics`)).text());
+  const lm = await timeEach(LIST_ROUNDS, async () => (await fetch(`${url}/metrics`, { headers })).text());
   await floorPool.close();
   await server.stop(true);
   await pool.close();

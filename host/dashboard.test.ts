@@ -26,8 +26,10 @@ describe.skipIf(missing)("dashboard in Chromium", () => {
       { name: "vm1", agent: `unix:${agent.socket}` },
       { name: "down", agent: `unix:${join(profile.path, "missing.sock")}` },
     ];
-    const bridge = createBridge({ vms: () => vms, call: pool.call, refreshSecs: 1, token: "tok" });
+    let port: number | undefined;
+    const bridge = createBridge({ vms: () => vms, call: pool.call, refreshSecs: 1, token: "tok", port: () => port });
     server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: bridge.fetch });
+    port = server.port;
     context = await launchChromium(join(profile.path, "profile"));
   });
 
