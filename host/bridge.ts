@@ -78,9 +78,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
     if (!vm) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(name)} in vms.json`);
     return vm;
   };
-  const call = async (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs): Promise<unknown> => {
+  /** One agent call; with `signal` (the HTTP request's), a client that goes away cancels it. */
+  const call = async (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs, signal?: AbortSignal): Promise<unknown> => {
     try {
-      return await deps.call(vm, type, params, { timeoutMs });
+      return await deps.call(vm, type, params, signal ? { timeoutMs, signal } : { timeoutMs });
     } catch (e) {
       throw callFailure(e, vm.name);
     }
@@ -176,7 +177,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
       params.stream = sse;
       const timeoutMs = ((typeof params.timeout_secs === "number" ? params.timeout_secs : 60) + 10) * 1000;
       if (sse) return sseCall(c, deps.call, vm, "exec", params, timeoutMs);
-      return c.json((await call(vm, "exec", params, timeoutMs)) as object);
+      // Like a stream, a plain exec whose HTTP client went away is cancelled: the agent kills its process group.
+      return c.json((await call(vm, "exec", params, timeoutMs, c.req.raw.signal)) as object);
     },
     call: async (c) => {
       const vm = vmOf(c);
@@ -186,7 +188,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const params = await body(c, routeById("call").body!, type);
       const timeoutMs = type === "sleep-prep" || type === "exec" || type === "fs-diff" ? 300_000 : 30_000;
       if (q.stream === true || wantsEventStream(c)) return sseCall(c, deps.call, vm, type, params, timeoutMs);
-      const result = await call(vm, type, params, timeoutMs);
+      const result = await call(vm, type, params, timeoutMs, type === "exec" ? c.req.raw.signal : undefined);
       return c.json(result === undefined ? null : (result as object));
     },
     metrics: async (c) => {
