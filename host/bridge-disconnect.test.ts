@@ -6,6 +6,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../agent/testing.ts";
 import { execPlugin } from "../plugins/exec/index.ts";
+import { alive, groupMembers } from "../plugins/exec/test-support.ts";
 import { runServe } from "./serve.ts";
 
 const tmp = tempDir("mvm-disconnect-");
@@ -15,15 +16,6 @@ let url = "";
 const stop = new AbortController();
 let exit: Promise<number>;
 const started: number[] = [];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   agent = await startTestAgent({ plugins: [execPlugin()] });
@@ -49,6 +41,12 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+/** The process group of `pid` (field 5 of /proc/PID/stat). */
+function pgidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
 /** A command that starts `sleep 300` in its process group, writes its pid and waits for it. */
 function sleeper(name: string): { body: string; pid(): Promise<number> } {
   const file = join(tmp.path, `${name}.pid`);
@@ -72,9 +70,12 @@ for (const stream of [false, true]) {
     const ac = new AbortController();
     const answer = fetch(`${url}api/vms/dev/exec${stream ? "?stream=1" : ""}`, { method: "POST", headers, body: cmd.body, signal: ac.signal });
     const pid = await cmd.pid();
+    const pgid = pgidOf(pid);
+    expect(groupMembers(pgid).length).toBeGreaterThanOrEqual(2); // sh and sleep
     ac.abort();
     await expect(answer.then((r) => r.text())).rejects.toThrow(); // by the abort, not an answer
-    await waitFor(() => !alive(pid), 10_000, "the guest command to be killed");
+    await waitFor(() => groupMembers(pgid).length === 0, 10_000, "the guest command's process group to be killed");
+    expect(alive(pid)).toBe(false);
   });
 }
 
@@ -88,6 +89,9 @@ test("a raw HTTP client that closes its socket mid-exec: the guest command is ki
   });
   sock.on("error", () => {});
   const pid = await cmd.pid();
+  const pgid = pgidOf(pid);
+  expect(groupMembers(pgid).length).toBeGreaterThanOrEqual(2);
   sock.destroy();
-  await waitFor(() => !alive(pid), 10_000, "the guest command to be killed");
+  await waitFor(() => groupMembers(pgid).length === 0, 10_000, "the guest command's process group to be killed");
+  expect(alive(pid)).toBe(false);
 });
