@@ -31,8 +31,21 @@ export interface BridgeDeps {
   /** The VMs now (re-read by the caller when vms.json changes). */
   vms(): readonly BridgeVm[];
   call: CallFn;
-  /** With a token every route but `/healthz` needs `Authorization: Bearer TOKEN` (or the dashboard cookie). */
-  token?: string;
+  /**
+   * Every route but `/healthz` needs `Authorization: Bearer TOKEN`, or the dashboard's login cookie
+   * (plus its CSRF header for a change): see host/bridge-auth.ts. `null` turns auth off; there is no
+   * default, so that leaving it out is a type error, not an open bridge.
+   */
+  token: string | null;
+  /**
+   * Host header names answered besides `127.0.0.1`, `[::1]` and `localhost` with the bound port:
+   * `NAME` (any port) or `NAME:PORT`, as `--allow-host` (host/bridge-hosts.ts). Anything else is 403.
+   */
+  allowHosts?: readonly string[];
+  /** The address listened on (`--host`): allowed as a Host name, like the loopback names, with the bound port. Not a wildcard. */
+  bindAddress?: string;
+  /** The bound port, once listening (loopback Host headers must carry it). Absent: any port (in-process tests). */
+  port?: () => number | undefined;
   log?: Logger;
   /** Wall clock in ms (tests inject one). */
   now?: () => number;

@@ -2,22 +2,23 @@
 
 import type { TSchema } from "@sinclair/typebox";
 import { Hono, type Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
 import { VERSION } from "../agent/main.ts";
+import { authKeys, authMiddleware } from "./bridge-auth.ts";
 import { collectAll, collectOverview } from "./bridge-collect.ts";
-import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject, sameToken } from "./bridge-input.ts";
+import { guardMiddleware } from "./bridge-guard.ts";
+import { parseAllowHost } from "./bridge-hosts.ts";
+import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./bridge-input.ts";
 import { readLastLines } from "./bridge-logs.ts";
 import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteDef, type RouteId } from "./bridge-schemas.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./bridge-stream.ts";
 import type { BridgeDeps, BridgeVm } from "./bridge-types.ts";
-import { renderDashboard, type DiffSeen } from "./dashboard.tsx";
+import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
 import { Histogram, renderMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { KNOWN_REQUESTS } from "./requests.ts";
 
 export type { BridgeDeps, BridgeVm, CallFn } from "./bridge-types.ts";
 
-const COOKIE = "mvm_bridge_token";
 /** How old a dashboard diff summary may be before the dashboard takes a new one. */
 const DIFF_MAX_AGE_MS = 60_000;
 
@@ -37,7 +38,7 @@ function knownParams(type: string): TSchema | undefined {
 /**
  * Build the bridge. Nothing listens: serve `bridge.fetch` with Bun.serve, or call `bridge.app.request()` in tests.
  * @example
- * const bridge = createBridge({ vms: () => registry.vms, call: (vm, type, params, opts) => pool.get(vm).call(type, params, opts) });
+ * const bridge = createBridge({ vms: () => registry.vms, call: pool.call, token: "s3cret", port: () => 7070 });
  * Bun.serve({ hostname: "127.0.0.1", port: 7070, fetch: bridge.fetch });
  */
 export function createBridge(deps: BridgeDeps): Bridge {
@@ -57,25 +58,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
     latency.observe({ method: c.req.method, route, code: String(c.res.status) }, (performance.now() - t0) / 1000);
   });
 
-  if (deps.token) {
-    const token = deps.token;
-    app.use(async (c, next) => {
-      if (c.req.path === "/healthz") return next();
-      const auth = c.req.header("authorization") ?? "";
-      const bearer = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
-      const cookie = getCookie(c, COOKIE);
-      if ((bearer && sameToken(bearer, token)) || (cookie && sameToken(cookie, token))) return next();
-      const q = c.req.query("token");
-      if (c.req.path === "/" && q && sameToken(q, token)) {
-        setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
-        return c.redirect("/", 303);
-      }
-      c.header("WWW-Authenticate", 'Bearer realm="mvm bridge"');
-      if (c.req.path === "/" && (c.req.header("accept") ?? "").includes("text/html"))
-        return c.html("<!doctype html><title>mvm bridge</title><p>This bridge needs its token: open <code>/?token=TOKEN</code> once.</p>", 401);
-      return c.json({ code: "E_UNAUTHORIZED", message: bearer || cookie ? "wrong bearer token" : "this bridge needs Authorization: Bearer TOKEN" }, 401);
-    });
-  }
+  // Before any route: the Host allow-list and the change checks (bridge-guard.ts), then who is asking (bridge-auth.ts).
+  const port = deps.port ?? (() => undefined);
+  const boundNames = deps.bindAddress === undefined ? [] : [parseAllowHost(deps.bindAddress).name];
+  app.use(guardMiddleware({ allowHosts: (deps.allowHosts ?? []).map(parseAllowHost), boundNames, port }));
+  const keys = deps.token === null ? null : authKeys(deps.token);
+  if (keys) app.use(authMiddleware(keys, port));
 
   app.onError((err, c) => {
     if (err instanceof HttpFail) return c.json(err.body(), err.status);
@@ -90,9 +78,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
     if (!vm) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(name)} in vms.json`);
     return vm;
   };
-  const call = async (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs): Promise<unknown> => {
+  /** One agent call; with `signal` (the HTTP request's), a client that goes away cancels it. */
+  const call = async (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs, signal?: AbortSignal): Promise<unknown> => {
     try {
-      return await deps.call(vm, type, params, { timeoutMs });
+      return await deps.call(vm, type, params, signal ? { timeoutMs, signal } : { timeoutMs });
     } catch (e) {
       throw callFailure(e, vm.name);
     }
@@ -188,7 +177,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
       params.stream = sse;
       const timeoutMs = ((typeof params.timeout_secs === "number" ? params.timeout_secs : 60) + 10) * 1000;
       if (sse) return sseCall(c, deps.call, vm, "exec", params, timeoutMs);
-      return c.json((await call(vm, "exec", params, timeoutMs)) as object);
+      // Like a stream, a plain exec whose HTTP client went away is cancelled: the agent kills its process group.
+      return c.json((await call(vm, "exec", params, timeoutMs, c.req.raw.signal)) as object);
     },
     call: async (c) => {
       const vm = vmOf(c);
@@ -198,7 +188,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const params = await body(c, routeById("call").body!, type);
       const timeoutMs = type === "sleep-prep" || type === "exec" || type === "fs-diff" ? 300_000 : 30_000;
       if (q.stream === true || wantsEventStream(c)) return sseCall(c, deps.call, vm, type, params, timeoutMs);
-      const result = await call(vm, type, params, timeoutMs);
+      const result = await call(vm, type, params, timeoutMs, type === "exec" ? c.req.raw.signal : undefined);
       return c.json(result === undefined ? null : (result as object));
     },
     metrics: async (c) => {
@@ -207,7 +197,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const text = renderMetrics(all, { sleepPrepMs, histogram: latency, scrapeSeconds: (performance.now() - t0) / 1000 });
       return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
     },
-    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: !!deps.token })),
+    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null })),
     dashboard: async (c) => {
       const vms = deps.vms();
       const overviews = await Promise.all(
@@ -225,7 +215,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
           return o;
         }),
       );
-      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION }));
+      c.header("Content-Security-Policy", DASHBOARD_CSP);
+      c.header("Cache-Control", "no-store");
+      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, csrf: keys?.csrf ?? "" }));
     },
   };
 

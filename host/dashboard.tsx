@@ -1,5 +1,6 @@
-// The dashboard page: every VM with health, probes, worker state and last diff summary; server-rendered hono/jsx.
+// The dashboard page: every VM with health, probes, worker state and last diff summary, and sleep-prep / wake buttons; server-rendered hono/jsx.
 
+import { createHash } from "node:crypto";
 import type { FC } from "hono/jsx";
 import type { VmOverview } from "./bridge-collect.ts";
 
@@ -16,6 +17,8 @@ export interface DashboardProps {
   refreshSecs: number;
   now: number;
   version: string;
+  /** The value the buttons send as X-MVM-CSRF (host/bridge-auth.ts); "" without auth. */
+  csrf: string;
 }
 
 const CSS = `
@@ -30,7 +33,40 @@ main{padding:16px 20px;display:grid;grid-template-columns:repeat(auto-fill,minma
 table{border-collapse:collapse;width:100%;margin-top:6px}td,th{text-align:left;padding:2px 4px;border-top:1px solid #eef0f4;vertical-align:top}
 th{font-weight:600;color:#4a5263;font-size:12px}.detail{color:#6b7385;font-size:12px}.row{margin:4px 0}
 .empty{padding:30px;color:#6b7385}
+button{font:inherit;font-size:12px;padding:1px 8px;margin-right:4px;cursor:pointer}
 `;
+
+/**
+ * The buttons' script: a POST with a JSON body and the CSRF header, same origin only, then the
+ * answer's code in the card. The page's CSP allows this script (by hash) and nothing else.
+ */
+const SCRIPT = `document.addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-action]");
+  if (!b) return;
+  const out = b.parentElement.querySelector('[data-field="action-result"]');
+  const action = b.dataset.action;
+  b.disabled = true;
+  out.textContent = action + "...";
+  try {
+    const r = await fetch("/api/vms/" + encodeURIComponent(b.closest("section[data-vm]").dataset.vm) + "/" + action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-mvm-csrf": document.querySelector('meta[name="mvm-csrf"]').content },
+      body: "{}",
+    });
+    const j = await r.json().catch(() => ({}));
+    out.textContent = r.ok ? action + ": done" : action + ": failed (" + r.status + " " + (j.code || "") + ") " + (j.message || "");
+  } catch (e) {
+    out.textContent = action + ": " + e;
+  } finally {
+    b.disabled = false;
+  }
+});`;
+
+const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+/** The dashboard's Content-Security-Policy: its own style and script (by hash), requests to itself only, no framing. */
+export const DASHBOARD_CSP = `default-src 'none'; style-src ${sha256(CSS)}; script-src ${sha256(SCRIPT)}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
 const STATUS_CLASS: Record<string, string> = { healthy: "ok", unchecked: "ok", starting: "warn", pending: "warn", paused: "mute", error: "bad" };
 
@@ -110,6 +146,11 @@ const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = (
               ))}
             </table>
           )}
+          <div class="row" data-field="actions">
+            <button type="button" data-action="sleep-prep">sleep-prep</button>
+            <button type="button" data-action="wake">wake</button>
+            <span class="detail" data-field="action-result"></span>
+          </div>
           <div class="row" data-field="diff">
             Changes since boot:{" "}
             {!diff ? (
@@ -130,7 +171,7 @@ const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = (
 };
 
 /** The whole page; it refreshes itself every `refreshSecs`. */
-export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version }) => {
+export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version, csrf }) => {
   const up = overviews.filter((o) => o.reachable).length;
   return (
     <html lang="en">
@@ -138,6 +179,7 @@ export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, n
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta http-equiv="refresh" content={String(refreshSecs)} />
+        <meta name="mvm-csrf" content={csrf} />
         <title>mvm bridge: {String(up)}/{String(overviews.length)} VMs up</title>
         <style dangerouslySetInnerHTML={{ __html: CSS }} />
       </head>
@@ -151,6 +193,7 @@ export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, n
         <main>
           {overviews.length === 0 ? <div class="empty">No VMs in vms.json.</div> : overviews.map((o) => <VmCard o={o} diff={diffs.get(o.vm.name)} now={now} />)}
         </main>
+        <script dangerouslySetInnerHTML={{ __html: SCRIPT }} />
       </body>
     </html>
   );

@@ -102,7 +102,7 @@ describe.skipIf(!promtool)("promtool", () => {
     const agent = await startTestAgent({ plugins });
     const pool = clientPool();
     try {
-      const bridge = createBridge({ vms: () => [{ name: "vm1", agent: `unix:${agent.socket}` }, { name: "off", agent: "unix:/nonexistent/x.sock" }], call: pool.call });
+      const bridge = createBridge({ vms: () => [{ name: "vm1", agent: `unix:${agent.socket}` }, { name: "off", agent: "unix:/nonexistent/x.sock" }], call: pool.call, token: null });
       for (const p of ["/api/vms", "/api/vms/vm1", "/api/vms/nope", "/api/vms/off/health"]) await bridge.app.request(p);
       const text = await (await bridge.app.request("/metrics")).text();
       expect(text).toContain('mvm_agent_up{vm="off"} 0');

@@ -35,6 +35,12 @@ function operation(r: RouteDef, secured: boolean): Record<string, unknown> {
   const responses: Record<string, unknown> = { "200": ok };
   if (r.query || r.body || r.params) responses["400"] = err("Invalid input (E_INVALID_PARAMS, E_BAD_REQUEST)");
   if (!r.public && secured) responses["401"] = err("Missing or wrong bearer token (E_UNAUTHORIZED)");
+  responses["403"] = err(
+    r.method === "get"
+      ? "The Host header does not name this bridge (E_HOST_NOT_ALLOWED), or another site's page tried to load this (E_CROSS_ORIGIN)"
+      : "The Host header does not name this bridge (E_HOST_NOT_ALLOWED), the request came from another origin (E_CROSS_ORIGIN), or a login cookie came without the X-MVM-CSRF header (E_CSRF)",
+  );
+  if (r.method !== "get") responses["415"] = err("The body is not sent as Content-Type: application/json (E_UNSUPPORTED_MEDIA_TYPE)");
   if (r.params) {
     responses["404"] = err("No VM of that name (E_NOT_FOUND)");
     responses["502"] = err("The agent answered an error, or could not be reached (its code is passed on)");

@@ -51,6 +51,14 @@ export interface VmsSource {
 }
 
 /**
+ * mvm's own config directory: `$XDG_CONFIG_HOME/mvm`, else `~/.config/mvm` (vms.json, the bridge token).
+ * @example mvmConfigDir(process.env) // "/root/.config/mvm"
+ */
+export function mvmConfigDir(env: Record<string, string | undefined>): string {
+  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "mvm");
+}
+
+/**
  * The vms.json path: `--vms FILE`, else `$MVMCTL_VMS`, else `$XDG_CONFIG_HOME/mvm/vms.json`, else
  * `~/.config/mvm/vms.json`. `origin` says which, for messages.
  * @example resolveVmsPath({ flag: undefined, env: process.env }) // { path: "/root/.config/mvm/vms.json", origin: "default" }
@@ -59,8 +67,7 @@ export function resolveVmsPath(src: VmsSource): { path: string; origin: "--vms" 
   const env = src.env ?? {};
   if (src.flag) return { path: resolve(src.flag), origin: "--vms" };
   if (env.MVMCTL_VMS) return { path: resolve(env.MVMCTL_VMS), origin: "MVMCTL_VMS" };
-  const config = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
-  return { path: join(config, "mvm", "vms.json"), origin: "default" };
+  return { path: join(mvmConfigDir(env), "vms.json"), origin: "default" };
 }
 
 function where(path: (string | number | symbol)[], raw: unknown): string {

@@ -1,8 +1,9 @@
 // `mvmctl serve`: the bridge on a local port over the VMs of vms.json, until SIGINT/SIGTERM.
 
-import { readFileSync } from "node:fs";
 import { createLogger } from "../agent/log.ts";
 import { clientPool } from "./bridge-pool.ts";
+import { parseAllowHost, parseHost } from "./bridge-hosts.ts";
+import { checkToken, defaultTokenFile, loadOrCreateToken } from "./bridge-token.ts";
 import { createBridge } from "./bridge.ts";
 import { watchVmList, type VmList } from "./registry.ts";
 
@@ -11,22 +12,36 @@ export interface ServeIO {
   stderr(t: string): void;
   /** Stop serving when aborted (tests); otherwise SIGINT/SIGTERM stop it. */
   signal?: AbortSignal;
-  /** Told the bound URL once listening (tests use port 0). */
-  onListening?(url: string): void;
+  /** Told the bound URL once listening (tests use port 0), and the token with the dashboard's login address. */
+  onListening?(url: string, auth: { token: string | null; loginUrl: string }): void;
   /** Environment for MVMCTL_VMS / HOME (default process.env). */
   env?: Record<string, string | undefined>;
 }
 
-export const SERVE_HELP = `Usage: mvmctl serve [--host 127.0.0.1] [--port 7070] [--token T | --token-file FILE] [--vms FILE]
+export const SERVE_HELP = `Usage: mvmctl serve [--host 127.0.0.1] [--port 7070] [--token-file FILE | --token T | --no-auth]
+                   [--allow-host NAME]... [--vms FILE]
 
 Serve the HTTP bridge over every VM in vms.json: /api/vms..., /metrics (Prometheus),
 /openapi.json, and the dashboard at /. Runs until Ctrl-C (SIGINT) or SIGTERM.
 
+Every route but /healthz needs the bridge's token: "Authorization: Bearer TOKEN" from programs
+(curl, Prometheus), or in a browser the dashboard address printed at start (/?token=TOKEN, once;
+then a cookie). Without --token or --token-file the token is read from
+$XDG_CONFIG_HOME/mvm/bridge-token (default ~/.config/mvm/bridge-token), which is created on the
+first start (32 random bytes, mode 0600, directory 0700). Requests must name the bridge in their
+Host header: 127.0.0.1, [::1] or localhost with its port, the --host address, or an --allow-host.
+Changes (POST) need Content-Type: application/json and, from a browser, the bridge's own origin.
+
 Flags:
-  --host H              Address to bind (default 127.0.0.1; anything else should have a token)
+  --host H              Address to bind (default 127.0.0.1)
   --port N              TCP port (default 7070; 0 picks a free one)
-  --token T             Require "Authorization: Bearer T" on every route but /healthz
-  --token-file FILE     Read the token from FILE (keeps it out of ps)
+  --token-file FILE     Read the token from FILE, or create FILE with a new one when it is missing;
+                        refused when group or others can read it (chmod 600)
+  --token T             The token itself (visible in ps: prefer --token-file)
+  --no-auth             No token at all; only with a loopback --host (127.0.0.1, ::1, localhost)
+  --allow-host NAME     Also answer requests whose Host is NAME (any port) or NAME:PORT; repeatable.
+                        For the DNS name clients use, e.g. a central Prometheus:
+                        --host 10.0.0.5 --allow-host bridge-a.internal (and its bearer token)
   --vms FILE            The VM list (default: $MVMCTL_VMS, then ~/.config/mvm/vms.json);
                         re-read when it changes
   --call-timeout-secs S Deadline of one agent call (default 5)
@@ -36,26 +51,43 @@ interface ServeFlags {
   host: string;
   port: number;
   token?: string;
+  tokenFile?: string;
+  noAuth: boolean;
+  allowHosts: string[];
   vms?: string;
   callTimeoutSecs: number;
   help: boolean;
 }
 
+/** True for an address only this machine can reach. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const VALUE_FLAGS = new Set(["host", "port", "token", "token-file", "allow-host", "vms", "call-timeout-secs"]);
+
+const isWildcard = (host: string) => ["0.0.0.0", "::", "[::]"].includes(host);
+
 function parseServeFlags(args: string[]): ServeFlags {
-  const f: ServeFlags = { host: "127.0.0.1", port: 7070, callTimeoutSecs: 5, help: false };
+  const f: ServeFlags = { host: "127.0.0.1", port: 7070, noAuth: false, allowHosts: [], callTimeoutSecs: 5, help: false };
   for (let i = 0; i < args.length; i++) {
     const raw = args[i]!;
     const eq = raw.indexOf("=");
     const name = raw.startsWith("--") ? (eq > 0 ? raw.slice(2, eq) : raw.slice(2)) : null;
     if (name === null) throw new Error(`unexpected argument ${JSON.stringify(raw)} (see mvmctl serve --help)`);
-    if (name === "help") {
-      f.help = true;
+    if (name === "help" || name === "no-auth") {
+      if (eq > 0) throw new Error(`--${name} takes no value`);
+      if (name === "help") f.help = true;
+      else f.noAuth = true;
       continue;
     }
+    if (!VALUE_FLAGS.has(name)) throw new Error(`unknown flag --${name} (see mvmctl serve --help)`);
     const value = eq > 0 ? raw.slice(eq + 1) : args[++i];
     if (value === undefined) throw new Error(`--${name} needs a value`);
     switch (name) {
       case "host":
+        if (!value) throw new Error("--host: empty");
         f.host = value;
         break;
       case "port": {
@@ -65,20 +97,16 @@ function parseServeFlags(args: string[]): ServeFlags {
         break;
       }
       case "token":
-        if (!value) throw new Error("--token: empty");
-        f.token = value;
+        f.token = checkToken(value, "--token");
         break;
-      case "token-file": {
-        let t: string;
-        try {
-          t = readFileSync(value, "utf8").trim();
-        } catch (e) {
-          throw new Error(`--token-file ${value}: ${(e as Error).message}`);
-        }
-        if (!t) throw new Error(`--token-file ${value}: the file is empty`);
-        f.token = t;
+      case "token-file":
+        if (!value) throw new Error("--token-file: empty");
+        f.tokenFile = value;
         break;
-      }
+      case "allow-host":
+        parseAllowHost(value);
+        f.allowHosts.push(value);
+        break;
       case "vms":
         f.vms = value;
         break;
@@ -88,11 +116,21 @@ function parseServeFlags(args: string[]): ServeFlags {
         f.callTimeoutSecs = n;
         break;
       }
-      default:
-        throw new Error(`unknown flag --${name} (see mvmctl serve --help)`);
     }
   }
+  if (f.token !== undefined && f.tokenFile !== undefined) throw new Error("--token and --token-file: give one of them");
+  if (f.noAuth && (f.token !== undefined || f.tokenFile !== undefined)) throw new Error("--no-auth cannot be combined with --token or --token-file");
+  if (f.noAuth && !isLoopback(f.host))
+    throw new Error(`--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not ${f.host}: anyone who reaches that address could drive your VMs; use the token (the default) instead`);
   return f;
+}
+
+/** Where the token comes from: the flags, else the default token file (created when missing). Null with --no-auth. */
+function resolveToken(flags: ServeFlags, env: Record<string, string | undefined>): { token: string | null; said: string } {
+  if (flags.noAuth) return { token: null, said: "NO AUTH (--no-auth): every local user and process can drive these VMs" };
+  if (flags.token !== undefined) return { token: flags.token, said: "token from --token" };
+  const t = loadOrCreateToken(flags.tokenFile ?? defaultTokenFile(env));
+  return { token: t.token, said: `token ${t.created ? "created in" : "from"} ${t.path}` };
 }
 
 /**
@@ -113,6 +151,13 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
     return 0;
   }
   const env = io.env ?? process.env;
+  let auth: { token: string | null; said: string };
+  try {
+    auth = resolveToken(flags, env);
+  } catch (e) {
+    io.stderr(`mvmctl serve: ${(e as Error).message}`);
+    return 1;
+  }
   let source: { path: string; current(): VmList };
   try {
     source = watchVmList({ flag: flags.vms, env, onError: (e) => io.stderr(`mvmctl serve: ${e.message}; keeping the last good list`) });
@@ -124,22 +169,46 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
   const vms = source.current().vms;
   const log = createLogger({ sink: (l) => io.stderr(l) }).child("bridge");
   const pool = clientPool();
-  const bridge = createBridge({ vms: () => source.current().vms, call: pool.call, token: flags.token, log, callTimeoutMs: flags.callTimeoutSecs * 1000 });
+  let bound: number | undefined;
+  // The --host address names the bridge too, unless it is a wildcard (then only loopback names and --allow-host).
+  const hostName = flags.host.includes(":") && !flags.host.startsWith("[") ? `[${flags.host}]` : flags.host;
+  const bridge = createBridge({
+    vms: () => source.current().vms,
+    call: pool.call,
+    token: auth.token,
+    allowHosts: flags.allowHosts,
+    bindAddress: isWildcard(flags.host) || !parseHost(hostName) ? undefined : hostName,
+    port: () => bound,
+    log,
+    callTimeoutMs: flags.callTimeoutSecs * 1000,
+  });
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({ hostname: flags.host, port: flags.port, fetch: bridge.fetch, idleTimeout: 0 });
+    server = Bun.serve({
+      hostname: flags.host,
+      port: flags.port,
+      fetch: bridge.fetch,
+      idleTimeout: 0,
+      // Never Bun's development error page (it shows source code); the app answers its own errors as JSON.
+      development: false,
+      // Bun's production mode would share the port (SO_REUSEPORT) with a second listener; one bridge per port.
+      reusePort: false,
+      error: () => Response.json({ code: "E_INTERNAL", message: "internal error in the bridge" }, { status: 500 }),
+    });
   } catch (e) {
     await pool.close();
     const msg = (e as Error).message;
     io.stderr(`mvmctl serve: cannot listen on ${flags.host}:${flags.port}: ${/in use|EADDRINUSE/i.test(msg) ? "the port is already in use (try --port)" : msg}`);
     return 1;
   }
-  const host = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
-  const url = `http://${host}:${server.port}/`;
-  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}${flags.token ? ", bearer token required" : ""})`);
-  if (!flags.token && !/^(127\.|localhost$|::1$)/.test(flags.host))
-    io.stderr(`mvmctl serve: WARNING: listening on ${flags.host} without --token: anyone who can reach this port can drive your VMs`);
-  io.onListening?.(url);
+  bound = server.port;
+  // A wildcard bind is reached here as loopback (the Host allow-list would refuse 0.0.0.0).
+  const shown = flags.host === "0.0.0.0" ? "127.0.0.1" : isWildcard(flags.host) ? "[::1]" : hostName;
+  const url = `http://${shown}:${server.port}/`;
+  const loginUrl = auth.token === null ? url : `${url}?token=${encodeURIComponent(auth.token)}`;
+  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}; ${auth.said})`);
+  if (auth.token !== null) io.stdout(`dashboard: ${loginUrl}`);
+  io.onListening?.(url, { token: auth.token, loginUrl });
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

@@ -1,7 +1,7 @@
 // The README's main command: the demo starts a service, an agent and the bridge, and Ctrl-C (SIGINT) leaves no child behind.
 
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../agent/testing.ts";
 
@@ -24,15 +24,22 @@ test("demo: bridge answers for the example agent, and SIGINT stops everything cl
       if (done) throw new Error(`demo exited early:\n${out}\n${await new Response(demo.stderr).text()}`);
       out += new TextDecoder().decode(value);
     }
-    const url = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!;
+    const [, url, token] = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)\?token=([A-Za-z0-9_-]{43})\n/.exec(out)!;
+    const headers = { authorization: `Bearer ${token}` };
+    // the printed curl lines carry the token file, which holds the token of the dashboard address
+    const tokenFile = /Bearer \$\(cat (\S+)\)/.exec(out)![1]!;
+    expect(readFileSync(tokenFile, "utf8").trim()).toBe(token!);
+    expect((await fetch(`${url}api/vms`)).status).toBe(401);
+    const login = await fetch(`${url}?token=${token}`, { redirect: "manual" });
+    expect(login.status).toBe(303);
     const [, agentPid, servicePid, dir] = /Agent pid (\d+), service pid (\d+), files in (\S+)\./.exec(out)!;
     expect(out).toContain("export MVMCTL_VMS=");
     // the agent's health check reaches the example service
     await waitFor(async () => {
-      const r = (await (await fetch(`${url}api/vms/demo/health`)).json()) as any;
+      const r = (await (await fetch(`${url}api/vms/demo/health`, { headers })).json()) as any;
       return r.integrations?.some((i: any) => i.name === "demo-web" && i.status === "healthy");
     }, 20_000, "demo-web to be healthy");
-    expect(((await (await fetch(`${url}api/vms`)).json()) as any).vms[0].reachable).toBe(true);
+    expect(((await (await fetch(`${url}api/vms`, { headers })).json()) as any).vms[0].reachable).toBe(true);
     demo.kill("SIGINT");
     expect(await demo.exited).toBe(0);
     for (;;) {

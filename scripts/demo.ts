@@ -106,11 +106,14 @@ try {
   const port = await startService();
   await startAgent(port);
   writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "demo", agent: `unix:${socket}`, console_log: consoleLog, labels: { example: "true" } }] }, null, 2) + "\n");
-  const served = runServe(["--host", "127.0.0.1", "--port", String(bridgePort), "--vms", vmsFile], {
+  // The bridge's token lives in the demo's temp dir (created 0600 there, removed with it), not in ~/.config.
+  const tokenFile = join(dir, "bridge-token");
+  const served = runServe(["--host", "127.0.0.1", "--port", String(bridgePort), "--vms", vmsFile, "--token-file", tokenFile], {
     stdout: () => {},
     stderr: (t) => fail(t),
     signal: stopping.signal,
-    onListening: (url) => {
+    onListening: (url, auth) => {
+      const bearer = `-H "Authorization: Bearer $(cat ${tokenFile})"`;
       // `npx mvmctl` works from the project with nothing but Node and npm installed (the bin entry
       // runs under the npm-installed bun); a bare `bun` may not be on PATH.
       const cli = process.cwd() === root ? "npx mvmctl" : `npx --prefix ${relative(process.cwd(), root) || "."} mvmctl`;
@@ -119,10 +122,11 @@ try {
           "",
           "mvm demo is running: an example service, a guest agent on a unix socket, and the bridge.",
           "",
-          `  dashboard   ${url}`,
-          `  API         curl -s ${url}api/vms`,
-          `  metrics     curl -s ${url}metrics`,
-          `  OpenAPI     curl -s ${url}openapi.json`,
+          `  dashboard   ${auth.loginUrl}`,
+          `  API         curl -s ${bearer} ${url}api/vms`,
+          `  metrics     curl -s ${bearer} ${url}metrics`,
+          `  OpenAPI     curl -s ${bearer} ${url}openapi.json`,
+          `  a change    curl -s ${bearer} -H 'Content-Type: application/json' -d '{}' ${url}api/vms/demo/sleep-prep`,
           "",
           "Try (in another terminal):",
           `  export MVMCTL_VMS=${vmsFile}`,

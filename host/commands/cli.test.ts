@@ -1,7 +1,7 @@
 // mvmctl end to end in memory: every command's human and --json output against real agents with fake plugins.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { defineRequest, type AgentPlugin } from "../../agent/plugin.ts";
@@ -378,13 +378,17 @@ describe("call", () => {
 });
 
 describe("serve", () => {
-  test("runs the bridge with the global --vms handed on, and stops on the signal", async () => {
-    const m = memoryIO();
+  test("runs the bridge with the global --vms handed on and its token file in the config dir, and stops on the signal", async () => {
+    const config = join(f.dir, "xdg");
+    const m = memoryIO({ env: { XDG_CONFIG_HOME: config } });
     const done = runCli(["serve", "--port", "0", "--vms", f.vmsFile, "--timeout", "2"], m.io);
     await waitFor(() => /mvm bridge on (http:\/\/127\.0\.0\.1:\d+\/)/.test(m.stdout), 10_000, "the bridge to listen");
     const url = /mvm bridge on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(m.stdout)![1]!;
-    expect(m.stdout).toContain(`4 VMs from ${f.vmsFile}`);
-    const res = await fetch(`${url}api/vms/vm1`);
+    expect(m.stdout).toContain(`4 VMs from ${f.vmsFile}; token created in ${join(config, "mvm", "bridge-token")}`);
+    const token = readFileSync(join(config, "mvm", "bridge-token"), "utf8").trim();
+    expect(m.stdout).toContain(`dashboard: ${url}?token=${token}`);
+    expect((await fetch(`${url}api/vms/vm1`)).status).toBe(401);
+    const res = await fetch(`${url}api/vms/vm1`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     m.stop.abort();
     expect(await done).toBe(0);

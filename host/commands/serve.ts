@@ -6,8 +6,10 @@ import type { CliIO } from "./io.ts";
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run the HTTP bridge: JSON API, Prometheus /metrics and the dashboard for every VM.",
-  usage: "serve [--host 127.0.0.1] [--port 7070] [--token T | --token-file FILE]",
-  details: "The bridge reads its own flags (mvmctl serve --help shows them; docs/bridge.md). Ctrl-C stops it cleanly.",
+  usage: "serve [--host 127.0.0.1] [--port 7070] [--token-file FILE | --token T | --no-auth] [--allow-host NAME]...",
+  details:
+    "Auth is on by default: the token is in ~/.config/mvm/bridge-token (created 0600 on first start) and the dashboard's login address is printed once. " +
+    "The bridge reads its own flags (mvmctl serve --help shows them; docs/bridge.md). Ctrl-C stops it cleanly.",
   flags: {},
   args: { min: 0, max: Number.MAX_SAFE_INTEGER },
   async run() {
