@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { Qmp } from "./qmp.ts";
+import { QmpClient as Qmp } from "../../host/client/vmm/qmp.ts";
 
 export interface VmOptions {
   kernel: string;
@@ -94,7 +94,7 @@ export class Vm {
       if (Date.now() > deadline) throw new Error(`no QMP socket after ${timeoutMs} ms`);
       await Bun.sleep(50);
     }
-    this.qmpConn = await Qmp.connect(this.qmpSocket, Math.max(1000, deadline - Date.now()));
+    this.qmpConn = await Qmp.connect(this.qmpSocket, { timeoutMs: Math.max(1000, deadline - Date.now()) });
     return this.qmpConn;
   }
 
@@ -137,7 +137,7 @@ export class Vm {
     const proc = this.proc;
     if (!proc) return;
     try {
-      await this.qmpConn?.execute("quit", undefined, timeoutMs);
+      await this.qmpConn?.execute("quit", undefined, { timeoutMs });
     } catch {
       // QEMU may close the socket before answering
     }
