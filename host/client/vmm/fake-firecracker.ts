@@ -18,10 +18,10 @@ export interface FcCall {
 export interface FakeFirecrackerOptions {
   /** Start booted (as after PUT /boot-source and PUT /actions InstanceStart), as the VM of a snapshot is. */
   booted?: boolean;
-  /** `"PUT /snapshot/create"` -> answer this status and fault_message instead of doing the call. */
-  fail?: Record<string, { status: number; fault: string }>;
-  /** Calls (`"PATCH /vm"`) that get no answer at all: a hung Firecracker. */
-  hang?: string[];
+  /** Answer a call with this status and fault_message instead of doing it (undefined: do it). */
+  fail?: (call: FcCall) => { status: number; fault: string } | undefined;
+  /** Calls that get no answer at all: a hung Firecracker. */
+  hang?: (call: FcCall) => boolean;
   /** Size of the memory file a snapshot writes (default 256 KiB). */
   memoryBytes?: number;
   /** `GET /version` (default 1.10.1). */
@@ -44,6 +44,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function unknownKeys(body: Record<string, unknown>, allowed: string[]): string | null {
   const extra = Object.keys(body).filter((k) => !allowed.includes(k));
   return extra.length ? `unknown field(s) ${extra.map((k) => `\`${k}\``).join(", ")}` : null;
+}
+
+/** `fail`/`hang` helper: the call `METHOD PATH`, and when `state` is given, only with that body state. */
+export function callIs(name: string, state?: string): (c: FcCall) => boolean {
+  return (c) => `${c.method} ${c.path}` === name && (state === undefined || (c.body as { state?: unknown } | undefined)?.state === state);
 }
 
 /**
@@ -96,10 +101,10 @@ export class FakeFirecracker {
         bad = true;
       }
     }
-    const name = `${req.method} ${path}`;
-    this.calls.push({ method: req.method, path, body });
-    if (this.opts.hang?.includes(name)) await new Promise<void>((r) => this.hung.push(r));
-    const injected = this.opts.fail?.[name];
+    const call = { method: req.method, path, body };
+    this.calls.push(call);
+    if (this.opts.hang?.(call)) await new Promise<void>((r) => this.hung.push(r));
+    const injected = this.opts.fail?.(call);
     // notes: failures are 400 (or another status) with body {"fault_message": "..."}.
     const a: Answer = injected ? fault(injected.status, injected.fault) : bad ? fault(400, "Invalid JSON body") : this.route(req.method, path, body);
     if (a.body === undefined) return new Response(null, { status: a.status });

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../../agent/testing.ts";
 import { VmmError, type VmmErrorCode } from "./errors.ts";
-import { FakeFirecracker } from "./fake-firecracker.ts";
+import { callIs, FakeFirecracker } from "./fake-firecracker.ts";
 import { FirecrackerApi } from "./firecracker-api.ts";
 import { FirecrackerDriver } from "./firecracker-driver.ts";
 import { fakeServer, staleSocket } from "./testing.ts";
@@ -119,7 +119,7 @@ describe("the driver", () => {
   });
 
   test("a fault from Firecracker names the call, the status and the fault_message (control characters escaped)", async () => {
-    const fc = await FakeFirecracker.start(sock(), { booted: true, fail: { "PUT /snapshot/create": { status: 500, fault: "No space left on device\x1b[31m" } } });
+    const fc = await FakeFirecracker.start(sock(), { booted: true, fail: (c) => (callIs("PUT /snapshot/create")(c) ? { status: 500, fault: "No space left on device\x1b[31m" } : undefined) });
     const drv = new FirecrackerDriver(fc.socket);
     await drv.pause();
     const m = await refused(drv.writeSnapshot(drv.files(d.path, "x"), { timeoutMs: 5000 }));
@@ -137,7 +137,7 @@ describe("hostile and broken API sockets", () => {
   });
 
   test("a Firecracker that hangs: E_VMM_TIMEOUT at the deadline, for a call and for a body that never ends", async () => {
-    const fc = await FakeFirecracker.start(sock(), { booted: true, hang: ["PATCH /vm"] });
+    const fc = await FakeFirecracker.start(sock(), { booted: true, hang: callIs("PATCH /vm") });
     const drv = new FirecrackerDriver(fc.socket, { callTimeoutMs: 200 });
     expect(await refused(drv.pause(), "E_VMM_TIMEOUT")).toBe("Firecracker PATCH /vm: no answer within 200 ms");
     await fc.stop();
