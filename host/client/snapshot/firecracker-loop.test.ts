@@ -152,7 +152,8 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
       expect(e.step).toBe(c.step);
       expect((e.cause as { code: string }).code).toBe(c.code);
       expect(e.message).toStartWith(`snapshot of web1 failed at step ${c.step}: Firecracker `);
-      expect(e.message).toContain("the agent was woken");
+      expect(e.message).toContain("; the VM runs again (");
+      expect(e.message).toContain("; the agent was woken");
       expect(e.steps.map((s) => s.step).slice(-2)).toEqual(["recover", "wake"]);
       expect(fc.state).toBe("Running");
       expect(await agent.state()).toBe("running");

@@ -86,7 +86,10 @@ export class Steps {
   /** Run a step whose failure is reported but not thrown (recovery); resolves with its detail or null. */
   async attempt(step: StepName, fn: () => Promise<string>): Promise<string | null> {
     try {
-      return await this.run(step, async () => [null, await fn()]);
+      return await this.run(step, async () => {
+        const detail = await fn();
+        return [detail, detail];
+      });
     } catch {
       return null;
     }
