@@ -8,6 +8,7 @@ import { collectAll, collectOverview } from "./bridge-collect.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject, sameToken } from "./bridge-input.ts";
 import { readLastLines } from "./bridge-logs.ts";
 import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteDef, type RouteId } from "./bridge-schemas.ts";
+import { snapshotRoutes } from "./bridge-snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./bridge-stream.ts";
 import type { BridgeDeps, BridgeVm } from "./bridge-types.ts";
 import { renderDashboard, type DiffSeen } from "./dashboard.tsx";
@@ -107,6 +108,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     mustMatch(knownParams(type) ?? schema, b, "body");
     return b;
   };
+  const loop = snapshotRoutes(deps, vmOf);
   const remember = (vm: string, result: unknown) => {
     const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
     if (summary && typeof summary.created === "number") diffs.set(vm, { at: now(), summary });
@@ -180,6 +182,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
       if (kp) mustMatch(kp, params, "body");
       return c.json((await call(vm, "wake", params, 120_000)) as object);
     },
+    snapshot: (c) => loop.snapshot(c),
+    restore: (c) => loop.restore(c),
     exec: async (c) => {
       const vm = vmOf(c);
       const q = query(c, StreamQuery) as { stream?: boolean };

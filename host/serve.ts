@@ -1,6 +1,7 @@
 // `mvmctl serve`: the bridge on a local port over the VMs of vms.json, until SIGINT/SIGTERM.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { createLogger } from "../agent/log.ts";
 import { clientPool } from "./bridge-pool.ts";
 import { createBridge } from "./bridge.ts";
@@ -30,6 +31,8 @@ Flags:
   --vms FILE            The VM list (default: $MVMCTL_VMS, then ~/.config/mvm/vms.json);
                         re-read when it changes
   --call-timeout-secs S Deadline of one agent call (default 5)
+  --snapshot-dir DIR    Allow POST /api/vms/NAME/snapshot and /restore, with directories named
+                        relative to DIR only (without it those routes answer 403)
   --help                Show this help`;
 
 interface ServeFlags {
@@ -38,6 +41,7 @@ interface ServeFlags {
   token?: string;
   vms?: string;
   callTimeoutSecs: number;
+  snapshotDir?: string;
   help: boolean;
 }
 
@@ -82,6 +86,16 @@ function parseServeFlags(args: string[]): ServeFlags {
       case "vms":
         f.vms = value;
         break;
+      case "snapshot-dir": {
+        const dir = resolve(value);
+        let isDir = false;
+        try {
+          isDir = statSync(dir).isDirectory();
+        } catch {}
+        if (!isDir) throw new Error(`--snapshot-dir: ${JSON.stringify(value)} is not an existing directory`);
+        f.snapshotDir = dir;
+        break;
+      }
       case "call-timeout-secs": {
         const n = Number(value);
         if (!(n > 0 && n <= 3600)) throw new Error(`--call-timeout-secs: expected a number of seconds in (0, 3600], got ${JSON.stringify(value)}`);
@@ -124,7 +138,14 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
   const vms = source.current().vms;
   const log = createLogger({ sink: (l) => io.stderr(l) }).child("bridge");
   const pool = clientPool();
-  const bridge = createBridge({ vms: () => source.current().vms, call: pool.call, token: flags.token, log, callTimeoutMs: flags.callTimeoutSecs * 1000 });
+  const bridge = createBridge({
+    vms: () => source.current().vms,
+    call: pool.call,
+    token: flags.token,
+    log,
+    callTimeoutMs: flags.callTimeoutSecs * 1000,
+    ...(flags.snapshotDir ? { snapshotRoot: flags.snapshotDir } : {}),
+  });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: flags.host, port: flags.port, fetch: bridge.fetch, idleTimeout: 0 });
@@ -136,7 +157,7 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
   }
   const host = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
   const url = `http://${host}:${server.port}/`;
-  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}${flags.token ? ", bearer token required" : ""})`);
+  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}${flags.token ? ", bearer token required" : ""}${flags.snapshotDir ? `, snapshots under ${flags.snapshotDir}` : ""})`);
   if (!flags.token && !/^(127\.|localhost$|::1$)/.test(flags.host))
     io.stderr(`mvmctl serve: WARNING: listening on ${flags.host} without --token: anyone who can reach this port can drive your VMs`);
   io.onListening?.(url);
