@@ -175,7 +175,7 @@ const agentResult = (type: KnownRequestType) => KNOWN_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
-  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard";
+  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js";
 
 /** One route: everything the validator and the OpenAPI generator need. */
 export interface RouteDef {
@@ -239,6 +239,8 @@ export const ROUTES: RouteDef[] = [
   { id: "metrics", method: "get", path: "/metrics", summary: "Prometheus text format for every VM and the bridge itself", produces: "text/plain; version=0.0.4" },
   { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },
   { id: "dashboard", method: "get", path: "/", summary: "The dashboard (HTML; ?token=T once sets a cookie when a token is required)", produces: "text/html" },
+  { id: "snapshot-page", method: "get", path: "/vms/:name/snapshot", summary: "The dashboard's snapshot and restore page for one VM (HTML; 403 without --snapshot-dir)", params: vm, produces: "text/html" },
+  { id: "snapshot-js", method: "get", path: "/assets/snapshot.js", summary: "The snapshot page's script (same origin, so a Content-Security-Policy of script-src 'self' allows it)", produces: "text/javascript" },
 ];
 
 export function routeById(id: RouteId): RouteDef {

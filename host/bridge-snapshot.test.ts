@@ -198,6 +198,29 @@ describe("restore", () => {
   });
 });
 
+describe("the dashboard's way in", () => {
+  test("a Snapshot button only for VMs with a vmm, and only with --snapshot-dir; the page and its script", async () => {
+    const s = await setup();
+    const home = await (await s.bridge.app.request("/")).text();
+    expect(home).toContain('href="/vms/web1/snapshot"');
+    expect(home).not.toContain('href="/vms/novmm/snapshot"');
+    const page = await s.bridge.app.request("/vms/web1/snapshot");
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<script src="/assets/snapshot.js"></script>');
+    expect(html).not.toMatch(/<script>(?!<\/script>)/); // no inline script
+    expect((await s.bridge.app.request("/vms/novmm/snapshot")).status).toBe(404);
+    expect((await s.bridge.app.request("/vms/nope/snapshot")).status).toBe(404);
+    const js = await s.bridge.app.request("/assets/snapshot.js");
+    expect(js.headers.get("content-type")).toContain("text/javascript");
+    expect(await js.text()).toContain('"Content-Type": "application/json"');
+
+    const off = await setup({ booted: true }, { root: false });
+    expect(await (await off.bridge.app.request("/")).text()).not.toContain("/snapshot");
+    expect((await off.bridge.app.request("/vms/web1/snapshot")).status).toBe(403);
+  });
+});
+
 describe("/openapi.json and mvmctl serve --snapshot-dir", () => {
   test("both routes are documented with their bodies, events and extra errors", async () => {
     const s = await setup();

@@ -15,6 +15,7 @@ import { restoreSnapshot } from "./client/snapshot/restore.ts";
 import { NotReadyError, takeSnapshot } from "./client/snapshot/snapshot.ts";
 import { LoopError, type StepEvent } from "./client/snapshot/steps.ts";
 import { openVmm } from "./client/vmm/driver.ts";
+import { listSnapshots, renderSnapshotPage, SNAPSHOT_JS } from "./dashboard-snapshot.tsx";
 import { VmmError } from "./client/vmm/errors.ts";
 
 /** A failed snapshot or restore as HTTP: the step in `data`, the status from what failed. */
@@ -30,7 +31,7 @@ export function loopFailure(e: LoopError, vm: string): HttpFail {
 }
 
 /** What the two handlers share: the deps, the VMs being snapshotted or restored now (one operation per VM). */
-export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => BridgeVm) {
+export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => BridgeVm, version: string) {
   const busy = new Set<string>();
   const now = deps.now ?? Date.now;
   const callMs = deps.callTimeoutMs ?? 5000;
@@ -104,6 +105,18 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => BridgeVm)
   }
 
   return {
+    /** The dashboard's page for one VM (404 without a vmm, 403 when snapshots are off). */
+    page(c: Context): Response {
+      const vm = vmOf(c);
+      if (!vm.vmm) throw new HttpFail(404, "E_NOT_FOUND", `VM ${vm.name} has no vmm in vms.json`);
+      if (!deps.snapshotRoot) return c.html("<!doctype html><title>mvm bridge</title><p>Snapshots through the bridge are off: start it with <code>--snapshot-dir ROOT</code>.</p>", 403);
+      const stamp = new Date(now()).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+      const vmm = vm.vmm.kind === "qemu" ? `qemu qmp:${vm.vmm.qmp}` : `firecracker api:${vm.vmm.api}`;
+      return c.html(renderSnapshotPage({ vm: vm.name, vmm, snapshots: listSnapshots(deps.snapshotRoot), suggested: `${vm.name}/${stamp}`, version }));
+    },
+    script(c: Context): Response {
+      return c.body(SNAPSHOT_JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" });
+    },
     async snapshot(c: Context): Promise<Response> {
       const { vm, vmm, body, dir, agent, stream } = await prepare(c, SnapshotBody, "to");
       if (body.resume === true && body.stop === true) throw new HttpFail(400, "E_INVALID_PARAMS", "body: resume and stop exclude each other", [{ path: "/stop", message: "resume and stop exclude each other" }]);

@@ -108,7 +108,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     mustMatch(knownParams(type) ?? schema, b, "body");
     return b;
   };
-  const loop = snapshotRoutes(deps, vmOf);
+  const loop = snapshotRoutes(deps, vmOf, VERSION);
   const remember = (vm: string, result: unknown) => {
     const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
     if (summary && typeof summary.created === "number") diffs.set(vm, { at: now(), summary });
@@ -184,6 +184,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     snapshot: (c) => loop.snapshot(c),
     restore: (c) => loop.restore(c),
+    "snapshot-page": (c) => loop.page(c),
+    "snapshot-js": (c) => loop.script(c),
     exec: async (c) => {
       const vm = vmOf(c);
       const q = query(c, StreamQuery) as { stream?: boolean };
@@ -229,7 +231,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           return o;
         }),
       );
-      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION }));
+      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, snapshots: !!deps.snapshotRoot }));
     },
   };
 

@@ -1,28 +1,14 @@
 // The dashboard in headless Chromium (Debian `chromium` driven by playwright-core): what a person sees, and that it refreshes itself.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startTestAgent, tempDir, type TestAgent } from "../agent/testing.ts";
+import { browserMissing, launchChromium } from "./browser-testing.ts";
 import { fakePlugins, fakeState, type FakeState } from "./bridge-fixtures.ts";
 import { clientPool, type ClientPool } from "./bridge-pool.ts";
 import { createBridge } from "./bridge.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-async function loadPlaywright(): Promise<any | null> {
-  const name = "playwright-core"; // not a literal: tsc must not need the package to type-check
-  try {
-    return await import(name);
-  } catch {
-    return null;
-  }
-}
-
-const pw = await loadPlaywright();
-const missing = [!existsSync(CHROMIUM) && `${CHROMIUM} (apt-get install -y chromium)`, !pw && "playwright-core (npm install --no-save playwright-core@1.65.1)"].filter(Boolean);
-if (missing.length) console.warn(`\n!!! SKIPPED: the dashboard was NOT tested in a browser: missing ${missing.join(" and ")}\n`);
+const missing = browserMissing("the dashboard");
 
 describe.skipIf(missing.length > 0)("dashboard in Chromium", () => {
   let agent: TestAgent;
@@ -42,7 +28,7 @@ describe.skipIf(missing.length > 0)("dashboard in Chromium", () => {
     ];
     const bridge = createBridge({ vms: () => vms, call: pool.call, refreshSecs: 1, token: "tok" });
     server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: bridge.fetch });
-    context = await pw.chromium.launchPersistentContext(join(profile.path, "profile"), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await launchChromium(join(profile.path, "profile"));
   });
 
   afterAll(async () => {

@@ -16,6 +16,8 @@ export interface DashboardProps {
   refreshSecs: number;
   now: number;
   version: string;
+  /** The bridge takes snapshots (--snapshot-dir): VMs with a vmm get a Snapshot button. */
+  snapshots?: boolean;
 }
 
 const CSS = `
@@ -30,6 +32,7 @@ main{padding:16px 20px;display:grid;grid-template-columns:repeat(auto-fill,minma
 table{border-collapse:collapse;width:100%;margin-top:6px}td,th{text-align:left;padding:2px 4px;border-top:1px solid #eef0f4;vertical-align:top}
 th{font-weight:600;color:#4a5263;font-size:12px}.detail{color:#6b7385;font-size:12px}.row{margin:4px 0}
 .empty{padding:30px;color:#6b7385}
+a.button{display:inline-block;margin-top:6px;padding:2px 10px;border:1px solid #b8c0cf;border-radius:6px;background:#f6f7f9;color:#1d2330;text-decoration:none;font-size:13px}
 `;
 
 const STATUS_CLASS: Record<string, string> = { healthy: "ok", unchecked: "ok", starting: "warn", pending: "warn", paused: "mute", error: "bad" };
@@ -45,7 +48,7 @@ function probeText(v: unknown, unit: string | null): string {
   return unit ? `${short} ${unit}` : short;
 }
 
-const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = ({ o, diff, now }) => {
+const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number; snapshots: boolean }> = ({ o, diff, now, snapshots }) => {
   const name = o.vm.name;
   return (
     <section class="vm" data-vm={name}>
@@ -125,12 +128,17 @@ const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = (
           </div>
         </>
       )}
+      {snapshots && o.vm.vmm && (
+        <a class="button" data-action="snapshot" href={`/vms/${encodeURIComponent(name)}/snapshot`}>
+          Snapshot / restore…
+        </a>
+      )}
     </section>
   );
 };
 
 /** The whole page; it refreshes itself every `refreshSecs`. */
-export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version }) => {
+export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version, snapshots }) => {
   const up = overviews.filter((o) => o.reachable).length;
   return (
     <html lang="en">
@@ -149,7 +157,7 @@ export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, n
           </span>
         </header>
         <main>
-          {overviews.length === 0 ? <div class="empty">No VMs in vms.json.</div> : overviews.map((o) => <VmCard o={o} diff={diffs.get(o.vm.name)} now={now} />)}
+          {overviews.length === 0 ? <div class="empty">No VMs in vms.json.</div> : overviews.map((o) => <VmCard o={o} diff={diffs.get(o.vm.name)} now={now} snapshots={snapshots === true} />)}
         </main>
       </body>
     </html>
