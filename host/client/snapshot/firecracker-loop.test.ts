@@ -210,6 +210,27 @@ describe("restore failures", () => {
     expect(mutating(booted)).toEqual([]);
   });
 
+  test("a Firecracker whose socket appears only after the restore started: check asks again until it is there", async () => {
+    const { req, dir, agent } = await setup();
+    await takeSnapshot(req({ then: "stop" }));
+    const path = join(d.path, `slow-${n}.sock`);
+    let fresh: FakeFirecracker | null = null;
+    const r = await restoreSnapshot({
+      vm: "web1",
+      vmm: new FirecrackerDriver(path),
+      agent: agent.call,
+      dir,
+      callTimeoutMs: 5000,
+      now: () => NOW,
+      sleep: async () => {
+        fresh ??= await FakeFirecracker.start(path);
+      },
+    });
+    open.push({ close: () => fresh!.stop() });
+    expect(r.steps.map((s) => s.step)).toEqual(["check", "load", "wake", "health"]);
+    expect(fresh!.callNames).toContain("PUT /snapshot/load");
+  });
+
   test("a load Firecracker refuses: step load named; wake is not sent", async () => {
     const { req, dir, agent } = await setup();
     await takeSnapshot(req({ then: "stop" }));

@@ -45,6 +45,22 @@ export interface RestoreReport {
   duration_ms: number;
 }
 
+/**
+ * A VMM just started may not have its socket yet (`firecracker --api-sock S & mvmctl restore ...`):
+ * ask again while it is unreachable, up to `ms`.
+ */
+async function reachable<T>(fn: () => Promise<T>, ms: number, sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t))): Promise<T> {
+  const end = performance.now() + ms;
+  for (let pause = 50; ; pause = Math.min(500, pause * 2)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof VmmError && e.code === "E_VMM_UNREACHABLE") || performance.now() + pause > end) throw e;
+      await sleep(pause);
+    }
+  }
+}
+
 function healthDetail(h: RestoredHealth | null): string {
   if (!h) return "no health plugin";
   const counts = new Map<string, number>();
@@ -68,7 +84,7 @@ export async function restoreSnapshot(req: RestoreRequest): Promise<RestoreRepor
     const [manifest, files] = await steps.run("check", async () => {
       const m = readManifest(req.dir);
       const files = await verifyManifest(req.dir, m, { kind: req.vmm.kind, vm: req.vm, allowOtherVm: req.allowOtherVm });
-      const info = await req.vmm.info();
+      const info = await reachable(() => req.vmm.info(), callMs, req.sleep);
       if (!info.waiting)
         throw new VmmError(
           "E_VMM_STATE",
