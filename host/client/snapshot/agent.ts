@@ -61,7 +61,8 @@ export async function wakeAgent(call: AgentCall, o: WakeOptions): Promise<{ resu
       return { result, attempts };
     } catch (e) {
       if (!retryable(e) || end - performance.now() <= pause) {
-        if (e instanceof ClientError && attempts > 1) throw new ClientError(e.code, `${e.message} (after ${attempts} attempts in ${Math.round(o.deadlineMs / 1000)} s)`, e.data);
+        const secs = o.deadlineMs >= 10_000 ? String(Math.round(o.deadlineMs / 1000)) : (o.deadlineMs / 1000).toFixed(1);
+        if (e instanceof ClientError && attempts > 1) throw new ClientError(e.code, `${e.message} (after ${attempts} attempts in ${secs} s)`, e.data);
         throw e;
       }
       await sleep(pause);

@@ -1,7 +1,7 @@
 // The whole loop against the fake Firecracker and a real agent: call order and bodies, and what happens when each call fails.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { existsSync, linkSync, readdirSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../../agent/testing.ts";
 import { AgentClient } from "../../client.ts";
@@ -158,8 +158,7 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
       expect(fc.state).toBe("Running");
       expect(await agent.state()).toBe("running");
       expect(agent.marker("restore")).toBe("restored");
-      expect(existsSync(join(dir, "manifest.json"))).toBe(false);
-      expect(readdirSync(dir)).toEqual([]);
+      expect(existsSync(dir)).toBe(false); // created for this snapshot, removed with it
     });
 
   test("the agent is not ready (a critical checkpoint fails): woken, and the VMM is never paused", async () => {
@@ -171,7 +170,7 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
     expect(e.message).toContain("the agent was woken");
     expect(mutating(fc)).toEqual([]);
     expect(await agent.state()).toBe("running");
-    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 
   test("the VMM is not running, or cannot be reached: refused at check, before sleep-prep", async () => {
@@ -195,6 +194,15 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
     expect(readManifest(dir).files).toHaveLength(2);
     expect(fc.state).toBe("Paused");
   });
+});
+
+test("a directory that was there before stays, empty, after a failed snapshot", async () => {
+  const { req, dir } = await setup({ booted: true, fail: (c) => (callIs("PUT /snapshot/create")(c) ? { status: 400, fault: "disk full" } : undefined) });
+  mkdirSync(dir);
+  writeFileSync(join(dir, "notes.txt"), "mine");
+  const e = await loopError(takeSnapshot(req()));
+  expect(e.step).toBe("write");
+  expect(readdirSync(dir)).toEqual(["notes.txt"]);
 });
 
 describe("restore failures", () => {

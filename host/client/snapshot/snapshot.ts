@@ -1,7 +1,7 @@
 // takeSnapshot: check, sleep-prep, pause, write, then resume + wake or stay stopped, then the manifest; a failure before the write resumes and wakes.
 
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { rmdirSync, rmSync } from "node:fs";
 import type { KnownRequests } from "../../requests.ts";
 import type { SnapshotFile, VmmDriver, VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
@@ -75,6 +75,7 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
   const steps = new Steps(req.onStep);
   const callMs = req.callTimeoutMs;
   const overwrite = req.overwrite ?? false;
+  let created = false;
   let sleptAt = false;
   let maybePaused = false;
   let files: SnapshotFile[] = [];
@@ -92,6 +93,7 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
   try {
     [agentInfo, vmmVersion] = await steps.run("check", async () => {
       const target = prepareTargetDir(req.dir, overwrite);
+      created = target.created;
       const status = await checkedCall(req.agent, "status", {}, callMs);
       const info = await req.vmm.info();
       if (!info.running) throw new VmmError("E_VMM_STATE", `the VM is not running (${info.kind} says ${info.state}): only a running VM is snapshotted`);
@@ -127,6 +129,11 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
       done.push(woke ? "the agent was woken" : "waking the agent failed (see step wake; unwoken, its watchdog resumes it later)");
     }
     for (const f of files) rmSync(f.path, { force: true });
+    if (created) {
+      try {
+        rmdirSync(req.dir); // ours and empty: leave no trace
+      } catch {}
+    }
     if (files.length) done.push(`nothing was kept in ${req.dir}`);
     await req.vmm.close().catch(() => {});
     const tail = done.length ? `; ${done.join("; ")}` : "";
