@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { formatAgentAddress, parseAgentAddress } from "./address.ts";
 import { ClientError } from "./client-errors.ts";
+import { issuesText } from "./client/issues.ts";
 import { hasControl } from "./client/printable.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -116,13 +117,7 @@ export function parseVmList(text: string, file: string): VmList {
     throw new RegistryError(`${file}: not valid JSON: ${(e as Error).message}`);
   }
   const r = VmsFileSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.slice(0, 5).map((i) => {
-      const keys = i.code === "unrecognized_keys" ? ` (${i.keys.join(", ")})` : "";
-      return `${where(i.path, raw)}: ${i.message}${keys}`;
-    });
-    throw new RegistryError(`${file}: ${lines.join("; ")}`);
-  }
+  if (!r.success) throw new RegistryError(`${file}: ${issuesText(r.error.issues, (path) => where(path, raw))}`);
   const seen = new Map<string, number>();
   r.data.vms.forEach((vm, i) => {
     const before = seen.get(vm.name);

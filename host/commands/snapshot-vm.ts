@@ -2,10 +2,10 @@
 
 import { printable } from "../client/printable.ts";
 import { SnapshotDirError, checkDirText } from "../client/snapshot/dir.ts";
-import { restoreSnapshot, type RestoreReport } from "../client/snapshot/restore.ts";
-import { takeSnapshot, type SnapshotReport } from "../client/snapshot/snapshot.ts";
-import type { StepEvent } from "../client/snapshot/steps.ts";
-import { openVmm } from "../client/vmm/driver.ts";
+import { restoreSnapshot } from "../client/snapshot/restore.ts";
+import { takeSnapshot } from "../client/snapshot/snapshot.ts";
+import type { LoopRequest, StepEvent } from "../client/snapshot/steps.ts";
+import { openVmm, type VmmDriver } from "../client/vmm/driver.ts";
 import type { VmEntry, VmmConfig } from "../registry.ts";
 import { EXIT, UsageError, type Command, type Ctx } from "./command.ts";
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
@@ -53,11 +53,41 @@ function dirArg(values: Record<string, unknown>, flag: string, cmd: string): str
   }
 }
 
-/** While a snapshot runs, the first Ctrl-C only says why it goes on (a VM must not be left paused). */
-function onInterrupt(ctx: Ctx, what: string): () => void {
+/**
+ * What snapshot and restore share: the VM and its VMM, the header line, the step lines, the first
+ * Ctrl-C only saying why the operation goes on (stopping half-way could leave the VM paused), and
+ * --json printing the report at the end. Resolves with the report.
+ */
+async function runLoop<R>(
+  ctx: Ctx,
+  what: "snapshot" | "restore",
+  vmName: string,
+  values: Record<string, unknown>,
+  header: (vmm: VmmDriver) => string,
+  op: (base: Omit<LoopRequest, "dir">) => Promise<R>,
+): Promise<R> {
+  const vm = ctx.vm(vmName);
+  const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
+  const wake = seconds(values, "wake-timeout", 3600)!;
+  const json = values.json === true;
+  if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
   ctx.io.signal.addEventListener("abort", say, { once: true });
-  return () => ctx.io.signal.removeEventListener("abort", say);
+  try {
+    const r = await op({
+      vm: vm.name,
+      vmm,
+      agent: (type, params, o) => ctx.call(vm, type, params, o),
+      callTimeoutMs: ctx.io.globals.timeoutMs,
+      wakeTimeoutMs: wake * 1000,
+      now: () => ctx.io.now(),
+      onStep: stepPrinter(ctx, json),
+    });
+    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    return r;
+  } finally {
+    ctx.io.signal.removeEventListener("abort", say);
+  }
 }
 
 export const snapshotCommand: Command = {
@@ -93,38 +123,23 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
   async run(ctx, { values, args }) {
     if (values.resume && values.stop) throw new UsageError("snapshot: --resume and --stop exclude each other");
     const dir = dirArg(values, "to", "snapshot");
-    const vm = ctx.vm(args[0]!);
-    const vmm = openVmm(vmmOf(vm, "snapshot"), { callTimeoutMs: ctx.io.globals.timeoutMs });
     const drain = seconds(values, "drain-timeout", 3600);
     const write = seconds(values, "write-timeout", 86_400)!;
-    const wake = seconds(values, "wake-timeout", 3600)!;
     const then = values.stop ? "stop" : "resume";
-    const json = values.json === true;
-    if (!json) ctx.io.out(`${vm.name}: snapshot to ${printable(dir)} through ${printable(vmm.label)}, then ${then}\n`);
-    const off = onInterrupt(ctx, "snapshot");
-    let r: SnapshotReport;
-    try {
-      r = await takeSnapshot({
-        vm: vm.name,
-        vmm,
-        agent: (type, params, o) => ctx.call(vm, type, params, o),
+    const r = await runLoop(ctx, "snapshot", args[0]!, values, (vmm) => `snapshot to ${printable(dir)} through ${printable(vmm.label)}, then ${then}`, (base) =>
+      takeSnapshot({
+        ...base,
         dir,
         then,
         overwrite: values.overwrite === true,
         ...(drain !== undefined ? { drainTimeoutSecs: drain } : {}),
-        callTimeoutMs: ctx.io.globals.timeoutMs,
         writeTimeoutMs: write * 1000,
-        wakeTimeoutMs: wake * 1000,
-        now: () => ctx.io.now(),
-        onStep: stepPrinter(ctx, json),
-      });
-    } finally {
-      off();
-    }
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
-    else {
+      }),
+    );
+    if (values.json !== true) {
+      const n = r.manifest.files.length;
       const bytes = r.manifest.files.reduce((a, f) => a + f.size, 0);
-      ctx.io.out(`${vm.name}: ${statusWord("ok", ctx.io.color)}: snapshot in ${printable(dir)} (${r.manifest.files.length} file${r.manifest.files.length === 1 ? "" : "s"}, ${formatBytes(bytes)}) in ${formatDuration(r.duration_ms)}; the VM ${then === "resume" ? "runs" : "is paused"}\n`);
+      ctx.io.out(`${r.vm}: ${statusWord("ok", ctx.io.color)}: snapshot in ${printable(dir)} (${n} file${n === 1 ? "" : "s"}, ${formatBytes(bytes)}) in ${formatDuration(r.duration_ms)}; the VM ${then === "resume" ? "runs" : "is paused"}\n`);
     }
     return EXIT.OK;
   },
@@ -154,37 +169,16 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const dir = dirArg(values, "from", "restore");
-    const vm = ctx.vm(args[0]!);
-    const vmm = openVmm(vmmOf(vm, "restore"), { callTimeoutMs: ctx.io.globals.timeoutMs });
     const load = seconds(values, "load-timeout", 86_400)!;
-    const wake = seconds(values, "wake-timeout", 3600)!;
-    const json = values.json === true;
-    if (!json) ctx.io.out(`${vm.name}: restore from ${printable(dir)} through ${printable(vmm.label)}\n`);
-    const off = onInterrupt(ctx, "restore");
-    let r: RestoreReport;
-    try {
-      r = await restoreSnapshot({
-        vm: vm.name,
-        vmm,
-        agent: (type, params, o) => ctx.call(vm, type, params, o),
-        dir,
-        allowOtherVm: values["other-vm"] === true,
-        callTimeoutMs: ctx.io.globals.timeoutMs,
-        loadTimeoutMs: load * 1000,
-        wakeTimeoutMs: wake * 1000,
-        now: () => ctx.io.now(),
-        onStep: stepPrinter(ctx, json),
-      });
-    } finally {
-      off();
-    }
+    const r = await runLoop(ctx, "restore", args[0]!, values, (vmm) => `restore from ${printable(dir)} through ${printable(vmm.label)}`, (base) =>
+      restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
+    );
     const failed = r.failed_restores.length > 0;
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
-    else {
+    if (values.json !== true) {
       const c = ctx.io.color;
       const health = r.health ? (r.health.ready ? statusWord("ready", c) : statusWord("not ready", c)) : "no health plugin";
       const head = failed ? paint(c, "red", `restored, but ${r.failed_restores.join(", ")} failed`) : statusWord("ok", c);
-      ctx.io.out(`${vm.name}: ${head}: restored in ${formatDuration(r.duration_ms)}; agent ${r.state}; health ${health}\n`);
+      ctx.io.out(`${r.vm}: ${head}: restored in ${formatDuration(r.duration_ms)}; agent ${r.state}; health ${health}\n`);
     }
     return failed ? EXIT.NOT_OK : EXIT.OK;
   },

@@ -7,6 +7,7 @@ import { tempDir } from "../../../agent/testing.ts";
 import { AgentClient } from "../../client.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../vmm/fake-firecracker.ts";
 import { FirecrackerDriver } from "../vmm/firecracker-driver.ts";
+import { rejectsWith } from "../vmm/testing.ts";
 import { readManifest } from "./manifest.ts";
 import { restoreSnapshot } from "./restore.ts";
 import { takeSnapshot, type SnapshotRequest } from "./snapshot.ts";
@@ -43,14 +44,6 @@ async function setup(fcOpts: FakeFirecrackerOptions = { booted: true }, agentOpt
   return { fc, agent, events, req, dir: join(d.path, `snap-${id}`) };
 }
 
-async function loopError(p: Promise<unknown>): Promise<LoopError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(LoopError);
-  return e as LoopError;
-}
 
 const mutating = (fc: FakeFirecracker) => fc.calls.filter((c) => c.method !== "GET").map((c) => `${c.method} ${c.path}${(c.body as { state?: string })?.state ? ` ${(c.body as { state: string }).state}` : ""}`);
 
@@ -125,7 +118,7 @@ describe("snapshot", () => {
     const { fc, agent, req, dir } = await setup();
     const first = await takeSnapshot(req());
     const before = fc.calls.length;
-    const e = await loopError(takeSnapshot(req()));
+    const e = await rejectsWith(takeSnapshot(req()), LoopError);
     expect(e.step).toBe("check");
     expect(e.message).toContain("already holds a snapshot (manifest.json)");
     expect(fc.calls.length).toBe(before);
@@ -148,7 +141,7 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
   for (const c of cases)
     test(c.name, async () => {
       const { fc, agent, req, dir } = await setup(c.opts);
-      const e = await loopError(takeSnapshot(req({ writeTimeoutMs: 300, callTimeoutMs: 300, vmm: new FirecrackerDriver(fc.socket, { callTimeoutMs: 300 }) })));
+      const e = await rejectsWith(takeSnapshot(req({ writeTimeoutMs: 300, callTimeoutMs: 300, vmm: new FirecrackerDriver(fc.socket, { callTimeoutMs: 300 }) })), LoopError);
       expect(e.step).toBe(c.step);
       expect((e.cause as { code: string }).code).toBe(c.code);
       expect(e.message).toStartWith(`snapshot of web1 failed at step ${c.step}: Firecracker `);
@@ -163,7 +156,7 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
 
   test("the agent is not ready (a critical checkpoint fails): woken, and the VMM is never paused", async () => {
     const { fc, agent, req, dir } = await setup({ booted: true }, { checkpoint: "echo disk full >&2; exit 3" });
-    const e = await loopError(takeSnapshot(req()));
+    const e = await rejectsWith(takeSnapshot(req()), LoopError);
     expect(e.step).toBe("sleep-prep");
     expect(e.message).toContain("the guest is not ready for a snapshot: NOT READY");
     expect(e.message).toContain("checkpoint:app FAILED");
@@ -175,11 +168,11 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
 
   test("the VMM is not running, or cannot be reached: refused at check, before sleep-prep", async () => {
     const { agent, req } = await setup({ booted: false });
-    const e = await loopError(takeSnapshot(req()));
+    const e = await rejectsWith(takeSnapshot(req()), LoopError);
     expect(e.step).toBe("check");
     expect(e.message).toContain("the VM is not running (firecracker says Not started)");
     expect(agent.marker("checkpoint")).toBeNull();
-    const gone = await loopError(takeSnapshot(req({ vmm: new FirecrackerDriver(join(d.path, "nothing.sock")) })));
+    const gone = await rejectsWith(takeSnapshot(req({ vmm: new FirecrackerDriver(join(d.path, "nothing.sock")) })), LoopError);
     expect(gone.step).toBe("check");
     expect((gone.cause as { code: string }).code).toBe("E_VMM_UNREACHABLE");
     expect(await agent.state()).toBe("running");
@@ -187,7 +180,7 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
 
   test("resume fails after the write: the snapshot is whole (manifest written), and the error says so", async () => {
     const { fc, req, dir } = await setup({ booted: true, fail: (c) => (callIs("PATCH /vm", "Resumed")(c) ? { status: 400, fault: "resume failed" } : undefined) });
-    const e = await loopError(takeSnapshot(req()));
+    const e = await rejectsWith(takeSnapshot(req()), LoopError);
     expect(e.step).toBe("resume");
     expect(e.message).toContain(`snapshot of web1 is whole in ${dir}, but step resume failed`);
     expect(e.steps.map((s) => s.step)).toEqual(["check", "sleep-prep", "pause", "write", "resume", "manifest"]);
@@ -200,7 +193,7 @@ test("a directory that was there before stays, empty, after a failed snapshot", 
   const { req, dir } = await setup({ booted: true, fail: (c) => (callIs("PUT /snapshot/create")(c) ? { status: 400, fault: "disk full" } : undefined) });
   mkdirSync(dir);
   writeFileSync(join(dir, "notes.txt"), "mine");
-  const e = await loopError(takeSnapshot(req()));
+  const e = await rejectsWith(takeSnapshot(req()), LoopError);
   expect(e.step).toBe("write");
   expect(readdirSync(dir)).toEqual(["notes.txt"]);
 });
@@ -211,7 +204,7 @@ describe("restore failures", () => {
     await takeSnapshot(req({ then: "stop" }));
     const booted = await FakeFirecracker.start(join(d.path, `booted-${n}.sock`), { booted: true });
     open.push({ close: () => booted.stop() });
-    const e = await loopError(restoreSnapshot({ vm: "web1", vmm: new FirecrackerDriver(booted.socket), agent: agent.call, dir, callTimeoutMs: 2000, now: () => NOW }));
+    const e = await rejectsWith(restoreSnapshot({ vm: "web1", vmm: new FirecrackerDriver(booted.socket), agent: agent.call, dir, callTimeoutMs: 2000, now: () => NOW }), LoopError);
     expect(e.step).toBe("check");
     expect(e.message).toContain("Firecracker is not a fresh process (state Running)");
     expect(e.message).toContain("nothing was loaded");
@@ -244,7 +237,7 @@ describe("restore failures", () => {
     await takeSnapshot(req({ then: "stop" }));
     const fresh = await FakeFirecracker.start(join(d.path, `refuse-${n}.sock`), { fail: (c) => (callIs("PUT /snapshot/load")(c) ? { status: 400, fault: "Load snapshot error: bad version" } : undefined) });
     open.push({ close: () => fresh.stop() });
-    const e = await loopError(restoreSnapshot({ vm: "web1", vmm: new FirecrackerDriver(fresh.socket), agent: agent.call, dir, callTimeoutMs: 2000, now: () => NOW }));
+    const e = await rejectsWith(restoreSnapshot({ vm: "web1", vmm: new FirecrackerDriver(fresh.socket), agent: agent.call, dir, callTimeoutMs: 2000, now: () => NOW }), LoopError);
     expect(e.step).toBe("load");
     expect(e.message).toContain("Firecracker PUT /snapshot/load: 400: Load snapshot error: bad version");
     expect(e.steps.map((s) => s.step)).toEqual(["check", "load"]);
@@ -284,8 +277,9 @@ describe("restore failures", () => {
     open.push({ close: () => fresh.stop() });
     const nobody = new AgentClient(`unix:${join(d.path, "no-agent.sock")}`);
     open.push(nobody);
-    const e = await loopError(
+    const e = await rejectsWith(
       restoreSnapshot({ vm: "web1", vmm: new FirecrackerDriver(fresh.socket), agent: (t, p, o) => nobody.call(t, p, o), dir, callTimeoutMs: 50, wakeTimeoutMs: 200, now: () => NOW }),
+      LoopError,
     );
     expect(e.step).toBe("wake");
     expect((e.cause as { code: string }).code).toBe("E_SOCKET_MISSING");

@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, rena
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
-import { printable } from "../printable.ts";
+import { issuesText } from "../issues.ts";
 import { SNAPSHOT_ROLES, type SnapshotFile, type VmmKind } from "../vmm/driver.ts";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -151,13 +151,7 @@ export function readManifest(dir: string): Manifest {
     throw new ManifestError(`${path}: not valid JSON: ${(e as Error).message}`);
   }
   const r = ManifestSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.slice(0, 5).map((i) => {
-      const keys = i.code === "unrecognized_keys" ? ` (${i.keys.map((k) => printable(k, 40)).join(", ")})` : "";
-      return `${printable(issuePath(i.path), 80)}: ${i.message}${keys}`;
-    });
-    throw new ManifestError(`${path}: ${lines.join("; ")}`);
-  }
+  if (!r.success) throw new ManifestError(`${path}: ${issuesText(r.error.issues, issuePath)}`);
   return r.data;
 }
 

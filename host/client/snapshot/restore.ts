@@ -1,28 +1,17 @@
 // restoreSnapshot: check the manifest and the waiting VMM, load, wake the agent with the host's clock, report health.
 
 import type { KnownRequests } from "../../requests.ts";
-import type { VmmDriver, VmmKind } from "../vmm/driver.ts";
+import type { VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import { checkedCall, failedRestores, wakeAgent, wakeDetail, type AgentCall } from "./agent.ts";
+import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { readManifest, verifyManifest, type Manifest } from "./manifest.ts";
-import { errorText, LoopError, StepFailure, Steps, type StepEvent, type StepRecord } from "./steps.ts";
+import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
 
-export interface RestoreRequest {
-  vm: string;
-  vmm: VmmDriver;
-  agent: AgentCall;
-  /** Absolute directory holding manifest.json and its files. */
-  dir: string;
+export interface RestoreRequest extends LoopRequest {
   /** Load a snapshot taken of another VM (a clone). */
   allowOtherVm?: boolean;
-  callTimeoutMs: number;
   /** Deadline of the load (default 600 s). */
   loadTimeoutMs?: number;
-  /** How long wake is retried while the restored agent comes back (default 60 s). */
-  wakeTimeoutMs?: number;
-  now(): number;
-  onStep?(e: StepEvent): void;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The restored guest's health: null without a health plugin. */

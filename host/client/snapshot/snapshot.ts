@@ -3,38 +3,24 @@
 import { randomBytes } from "node:crypto";
 import { rmdirSync, rmSync } from "node:fs";
 import type { KnownRequests } from "../../requests.ts";
-import type { SnapshotFile, VmmDriver, VmmKind } from "../vmm/driver.ts";
+import type { SnapshotFile, VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import { checkedCall, failedRestores, wakeAgent, wakeDetail, type AgentCall } from "./agent.ts";
+import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { prepareTargetDir } from "./dir.ts";
 import { describeFiles, MANIFEST_FORMAT, writeManifest, type Manifest } from "./manifest.ts";
-import { errorText, LoopError, StepFailure, Steps, type StepEvent, type StepRecord } from "./steps.ts";
+import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
 
 /** What happens to the VM once its state is written. */
 export type AfterSnapshot = "resume" | "stop";
 
-export interface SnapshotRequest {
-  vm: string;
-  vmm: VmmDriver;
-  agent: AgentCall;
-  /** Absolute target directory (checked by the caller: checkDirText, confineDir). */
-  dir: string;
+export interface SnapshotRequest extends LoopRequest {
   then: AfterSnapshot;
   /** Replace a snapshot DIR already holds (its files are deleted once the new manifest is in place). */
   overwrite?: boolean;
   /** sleep-prep's drain deadline (the agent's default is 30 s). */
   drainTimeoutSecs?: number;
-  /** Deadline of one ordinary agent or VMM call. */
-  callTimeoutMs: number;
   /** Deadline of the write step (default 600 s). */
   writeTimeoutMs?: number;
-  /** How long wake is retried after resume (default 60 s). */
-  wakeTimeoutMs?: number;
-  /** The host's wall clock (wake's wall_clock, the manifest's time). */
-  now(): number;
-  onStep?(e: StepEvent): void;
-  /** Wait between wake attempts (tests). */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface SnapshotReport {

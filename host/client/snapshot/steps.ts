@@ -2,7 +2,28 @@
 
 import { ClientError } from "../../client-errors.ts";
 import { printable } from "../printable.ts";
+import type { VmmDriver } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
+import type { AgentCall } from "./agent.ts";
+
+/** What a snapshot and a restore both need: the VM, its VMM and agent, the directory, clocks and deadlines. */
+export interface LoopRequest {
+  vm: string;
+  vmm: VmmDriver;
+  agent: AgentCall;
+  /** Absolute directory (checked by the caller: checkDirText, confineDir). */
+  dir: string;
+  /** Deadline of one ordinary agent or VMM call. */
+  callTimeoutMs: number;
+  /** How long wake is retried (default 60 s). */
+  wakeTimeoutMs?: number;
+  /** The host's wall clock: wake's wall_clock, the manifest's time. */
+  now(): number;
+  /** Each step as it starts and ends. */
+  onStep?(e: StepEvent): void;
+  /** Wait between attempts (tests pass one that does not sleep). */
+  sleep?: (ms: number) => Promise<void>;
+}
 
 /** `check`, `sleep-prep`, `pause`, `write`, `resume`, `stop`, `wake`, `manifest`, `recover`, `load`, `health`. */
 export type StepName = string;

@@ -8,7 +8,7 @@ import { VmmError, type VmmErrorCode } from "./errors.ts";
 import { callIs, FakeFirecracker } from "./fake-firecracker.ts";
 import { FirecrackerApi } from "./firecracker-api.ts";
 import { FirecrackerDriver } from "./firecracker-driver.ts";
-import { fakeServer, staleSocket } from "./testing.ts";
+import { fakeServer, rejectsWith, staleSocket } from "./testing.ts";
 
 const d = tempDir("mvm-fc-");
 afterAll(() => d.cleanup());
@@ -16,13 +16,9 @@ let n = 0;
 const sock = () => join(d.path, `api-${++n}.sock`);
 
 async function refused(p: Promise<unknown>, code: VmmErrorCode = "E_VMM_REFUSED"): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(VmmError);
-  expect((e as VmmError).code).toBe(code);
-  return (e as VmmError).message;
+  const e = await rejectsWith(p, VmmError);
+  expect(e.code).toBe(code);
+  return e.message;
 }
 
 describe("the fake keeps Firecracker's rules (reference notes), so a client that breaks them fails here too", () => {

@@ -6,20 +6,12 @@ import { join } from "node:path";
 import { tempDir } from "../../../agent/testing.ts";
 import { VmmError } from "./errors.ts";
 import { migrationUri, QemuDriver } from "./qemu-driver.ts";
-import { QEMU, startQemu, warnIfNoQemu } from "./testing.ts";
+import { QEMU, rejectsWith, startQemu, warnIfNoQemu } from "./testing.ts";
 
 const d = tempDir("mvm-qemu-driver-");
 afterAll(() => d.cleanup());
 warnIfNoQemu("the QEMU driver");
 
-async function failure(p: Promise<unknown>): Promise<VmmError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(VmmError);
-  return e as VmmError;
-}
 
 describe("migrationUri", () => {
   test("exec:cat with the path quoted for /bin/sh before 8.2; file: from 8.2 unless the path holds a comma", () => {
@@ -54,7 +46,7 @@ describe.skipIf(!QEMU)("against real QEMU", () => {
       expect((await drv.info()).state).toBe("postmigrate");
       expect(await drv.resume()).toBe("QMP cont: status running");
       // A restore into a running QEMU is refused before anything is loaded.
-      expect((await failure(drv.restore(files, { timeoutMs: 5000 }))).message).toContain("QEMU is not waiting for state (status running): start a new QEMU with the same devices and -incoming defer");
+      expect((await rejectsWith(drv.restore(files, { timeoutMs: 5000 }), VmmError)).message).toContain("QEMU is not waiting for state (status running): start a new QEMU with the same devices and -incoming defer");
 
       const dst = await startQemu(d.path, "dst", { incoming: true });
       const drv2 = new QemuDriver(dst.qmp);
@@ -94,7 +86,7 @@ describe.skipIf(!QEMU)("against real QEMU", () => {
     const drv = new QemuDriver(q.qmp);
     try {
       await drv.pause();
-      const e = await failure(drv.writeSnapshot(drv.files(join(d.path, "missing-dir"), "x"), { timeoutMs: 30_000 }));
+      const e = await rejectsWith(drv.writeSnapshot(drv.files(join(d.path, "missing-dir"), "x"), { timeoutMs: 30_000 }), VmmError);
       expect(e.code).toBe("E_VMM_FAILED");
       expect(e.message).toBe(`QMP migrate: completed, but ${join(d.path, "missing-dir", "x.qemu-state")} was not written (can QEMU's user write there? is the disk full?)`);
       expect(await drv.recover()).toContain("QMP cont (was");
@@ -112,7 +104,7 @@ describe.skipIf(!QEMU)("against real QEMU", () => {
     const q = await startQemu(d.path, "bogus", { incoming: true });
     const drv = new QemuDriver(q.qmp);
     try {
-      const e = await failure(drv.restore([{ role: "state", path: bogus }], { timeoutMs: 10_000 }));
+      const e = await rejectsWith(drv.restore([{ role: "state", path: bogus }], { timeoutMs: 10_000 }), VmmError);
       expect(e.code).toBe("E_VMM_FAILED");
       expect(e.message).toContain("QMP migrate-incoming: QEMU went away while loading");
     } finally {
@@ -126,7 +118,7 @@ describe.skipIf(!QEMU)("against real QEMU", () => {
     const drv = new QemuDriver(q.qmp, { callTimeoutMs: 2000 });
     await drv.info();
     await q.kill();
-    const e = await failure(drv.pause());
+    const e = await rejectsWith(drv.pause(), VmmError);
     expect(["E_VMM_CLOSED", "E_VMM_UNREACHABLE"]).toContain(e.code);
     await drv.close();
   });

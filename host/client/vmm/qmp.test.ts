@@ -7,20 +7,12 @@ import { join } from "node:path";
 import { tempDir, waitFor } from "../../../agent/testing.ts";
 import { VmmError } from "./errors.ts";
 import { QmpClient } from "./qmp.ts";
-import { fakeServer, QEMU, staleSocket, startQemu, warnIfNoQemu, type TestQemu } from "./testing.ts";
+import { fakeServer, QEMU, rejectsWith, staleSocket, startQemu, warnIfNoQemu, type TestQemu } from "./testing.ts";
 
 const d = tempDir("mvm-qmp-");
 afterAll(() => d.cleanup());
 warnIfNoQemu("the QMP client");
 
-async function rejection(p: Promise<unknown>): Promise<VmmError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(VmmError);
-  return e as VmmError;
-}
 
 describe.skipIf(!QEMU)("against a real QEMU", () => {
   let q: TestQemu;
@@ -40,7 +32,7 @@ describe.skipIf(!QEMU)("against a real QEMU", () => {
       expect(((await qmp.execute("query-status")) as { status: string }).status).toBe("paused");
       await qmp.execute("cont");
       expect(((await qmp.execute("query-status")) as { status: string }).status).toBe("running");
-      const e = await rejection(qmp.execute("no-such-command"));
+      const e = await rejectsWith(qmp.execute("no-such-command"), VmmError);
       expect(e.code).toBe("E_VMM_REFUSED");
       expect(e.message).toBe("QMP no-such-command: CommandNotFound: The command no-such-command has not been found");
       // Answers are matched by id: many at once come back to their own callers.
@@ -56,7 +48,7 @@ describe.skipIf(!QEMU)("against a real QEMU", () => {
   test("QEMU serves one QMP client at a time: a second one gets no greeting and fails at its deadline, saying why", async () => {
     const first = await QmpClient.connect(q.qmp, { timeoutMs: 5000 });
     try {
-      const e = await rejection(QmpClient.connect(q.qmp, { timeoutMs: 300 }));
+      const e = await rejectsWith(QmpClient.connect(q.qmp, { timeoutMs: 300 }), VmmError);
       expect(e.code).toBe("E_VMM_TIMEOUT");
       expect(e.message).toContain("no greeting within 300 ms (QEMU serves one QMP client at a time: is another one connected?)");
     } finally {
@@ -89,22 +81,22 @@ function qmpLike(answer: (c: net.Socket, cmd: { execute: string; id?: number }) 
 
 describe("hostile and broken QMP sockets", () => {
   test("no socket, a stale socket file, a regular file: E_VMM_UNREACHABLE naming the path", async () => {
-    const missing = await rejection(QmpClient.connect(join(d.path, "none.sock"), { timeoutMs: 1000 }));
+    const missing = await rejectsWith(QmpClient.connect(join(d.path, "none.sock"), { timeoutMs: 1000 }), VmmError);
     expect(missing.code).toBe("E_VMM_UNREACHABLE");
     expect(missing.message).toContain(`no socket at ${join(d.path, "none.sock")}`);
     const stalePath = await staleSocket(join(d.path, "stale.sock"));
-    const stale = await rejection(QmpClient.connect(stalePath, { timeoutMs: 1000 }));
+    const stale = await rejectsWith(QmpClient.connect(stalePath, { timeoutMs: 1000 }), VmmError);
     expect(stale.code).toBe("E_VMM_UNREACHABLE");
     expect(stale.message).toContain(`nothing listens on ${stalePath}`);
     writeFileSync(join(d.path, "plain-file"), "not a socket");
-    const plain = await rejection(QmpClient.connect(join(d.path, "plain-file"), { timeoutMs: 1000 }));
+    const plain = await rejectsWith(QmpClient.connect(join(d.path, "plain-file"), { timeoutMs: 1000 }), VmmError);
     expect(plain.code).toBe("E_VMM_UNREACHABLE");
   });
 
   test("a socket that never says anything: E_VMM_TIMEOUT at the deadline", async () => {
     const s = await fakeServer(d.path, "silent.sock", () => {});
     const t0 = performance.now();
-    const e = await rejection(QmpClient.connect(s.path, { timeoutMs: 200 }));
+    const e = await rejectsWith(QmpClient.connect(s.path, { timeoutMs: 200 }), VmmError);
     expect(e.code).toBe("E_VMM_TIMEOUT");
     expect(performance.now() - t0).toBeLessThan(5000);
     await s.close();
@@ -112,7 +104,7 @@ describe("hostile and broken QMP sockets", () => {
 
   test("garbage instead of a greeting: E_VMM_PROTOCOL, with control characters escaped", async () => {
     const s = await fakeServer(d.path, "garbage.sock", (c) => c.write("HTTP/1.1 400 Bad Request\x1b[2J\r\n"));
-    const e = await rejection(QmpClient.connect(s.path, { timeoutMs: 2000 }));
+    const e = await rejectsWith(QmpClient.connect(s.path, { timeoutMs: 2000 }), VmmError);
     expect(e.code).toBe("E_VMM_PROTOCOL");
     expect(e.message).toContain("not a JSON line: HTTP/1.1 400 Bad Request\\x1b[2J");
     expect(e.message).not.toContain("\x1b");
@@ -121,10 +113,10 @@ describe("hostile and broken QMP sockets", () => {
 
   test("JSON that is not a greeting, and JSON that is not an object", async () => {
     const a = await fakeServer(d.path, "nogreet.sock", (c) => c.write('{"return": {}}\n'));
-    expect((await rejection(QmpClient.connect(a.path, { timeoutMs: 2000 }))).message).toContain("the first line is not a QMP greeting");
+    expect((await rejectsWith(QmpClient.connect(a.path, { timeoutMs: 2000 }), VmmError)).message).toContain("the first line is not a QMP greeting");
     const b = await fakeServer(d.path, "array.sock", qmpLike((c) => c.write("[1, 2]\n")));
     const qb = await QmpClient.connect(b.path, { timeoutMs: 2000 });
-    const e = await rejection(qb.execute("stop"));
+    const e = await rejectsWith(qb.execute("stop"), VmmError);
     expect(e.code).toBe("E_VMM_PROTOCOL");
     expect(e.message).toContain("not a JSON object");
     expect(qb.closed).toBe(true);
@@ -145,7 +137,7 @@ describe("hostile and broken QMP sockets", () => {
       }),
     );
     const qmp = await QmpClient.connect(s.path, { timeoutMs: 2000, maxLineBytes: 1024 * 1024 });
-    const e = await rejection(qmp.execute("query-status", undefined, { timeoutMs: 20_000 }));
+    const e = await rejectsWith(qmp.execute("query-status", undefined, { timeoutMs: 20_000 }), VmmError);
     expect(e.code).toBe("E_VMM_PROTOCOL");
     expect(e.message).toContain("a line of over 1048576 bytes without a newline");
     await s.close();
@@ -162,7 +154,7 @@ describe("hostile and broken QMP sockets", () => {
       }),
     );
     const qmp = await QmpClient.connect(s.path, { timeoutMs: 2000 });
-    const e = await rejection(qmp.execute("stop", undefined, { timeoutMs: 100 }));
+    const e = await rejectsWith(qmp.execute("stop", undefined, { timeoutMs: 100 }), VmmError);
     expect(e.code).toBe("E_VMM_TIMEOUT");
     expect(e.message).toBe("QMP stop: no answer within 100 ms");
     held!.c.write(JSON.stringify({ return: {}, id: held!.id }) + "\n");
@@ -174,10 +166,10 @@ describe("hostile and broken QMP sockets", () => {
   test("QEMU going away mid-command: E_VMM_CLOSED for the command, and for the next one", async () => {
     const s = await fakeServer(d.path, "dies.sock", qmpLike((c) => c.destroy()));
     const qmp = await QmpClient.connect(s.path, { timeoutMs: 2000 });
-    const e = await rejection(qmp.execute("migrate", { uri: "exec:cat > /dev/null" }));
+    const e = await rejectsWith(qmp.execute("migrate", { uri: "exec:cat > /dev/null" }), VmmError);
     expect(e.code).toBe("E_VMM_CLOSED");
     expect(e.message).toContain("QMP migrate");
-    expect((await rejection(qmp.execute("cont"))).message).toContain("QMP cont: the connection is closed");
+    expect((await rejectsWith(qmp.execute("cont"), VmmError)).message).toContain("QMP cont: the connection is closed");
     await s.close();
   });
 });

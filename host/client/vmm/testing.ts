@@ -4,6 +4,7 @@ import { existsSync, rmSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { expect } from "bun:test";
 import { waitFor } from "../../../agent/testing.ts";
 
 /** The QEMU binary, or null (tests then say SKIPPED loudly; .ci/run installs qemu-system-x86). */
@@ -74,4 +75,17 @@ export async function fakeServer(dir: string, name: string, script: (c: net.Sock
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * The error `p` rejects with, checked to be a `cls` (a promise that resolves fails the test).
+ * @example const e = await rejectsWith(qmp.execute("stop"), VmmError); expect(e.code).toBe("E_VMM_TIMEOUT");
+ */
+export async function rejectsWith<T>(p: Promise<unknown>, cls: abstract new (...args: never[]) => T): Promise<T> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(cls);
+  return e as T;
 }
