@@ -3,10 +3,11 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { tempDir } from "../../agent/testing.ts";
+import { tempDir, waitFor } from "../../agent/testing.ts";
 import { loopAgent, type LoopAgent } from "../client/snapshot/testing.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../client/vmm/fake-firecracker.ts";
-import { mvmctl } from "./test-support.ts";
+import { runCli } from "./run.ts";
+import { memoryIO, mvmctl } from "./test-support.ts";
 
 const d = tempDir("mvmctl-snapshot-");
 afterAll(() => d.cleanup());
@@ -134,6 +135,20 @@ describe("mvmctl snapshot", () => {
     expect(readdirSync(v.dir).sort()).not.toEqual(before);
     expect(readdirSync(v.dir)).toHaveLength(3);
   });
+});
+
+test("the first Ctrl-C during a snapshot says why it goes on, and the snapshot finishes with the VM running", async () => {
+  let held = 0;
+  const v = await vm({ booted: true, hang: (c) => callIs("PUT /snapshot/create")(c) && held++ === 0 });
+  const m = memoryIO({ env: { NO_COLOR: "1" } });
+  const done = runCli(["--vms", v.vmsFile, "snapshot", "web1", "--to", v.dir], m.io, "9.9.9");
+  await waitFor(() => v.fc.callNames.includes("PUT /snapshot/create"), 10_000, "the write to start");
+  m.stop.abort(new Error("SIGINT"));
+  expect(m.stderr).toContain("mvmctl: finishing the snapshot first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once");
+  v.fc.release();
+  expect(await done).toBe(0);
+  expect(m.stdout).toContain("ok    manifest");
+  expect(v.fc.state).toBe("Running");
 });
 
 describe("mvmctl restore", () => {
