@@ -81,14 +81,17 @@ describe.skipIf(!QEMU)("against real QEMU", () => {
     }
   });
 
-  test("a write that fails (no such directory: QEMU 7.2 says completed) is E_VMM_FAILED; recover lets the VM run again", async () => {
+  test("a write that fails (no such directory) is E_VMM_FAILED, broken pipe or not; recover lets the VM run again", async () => {
     const q = await startQemu(d.path, "fail");
     const drv = new QemuDriver(q.qmp);
     try {
       await drv.pause();
       const e = await rejectsWith(drv.writeSnapshot(drv.files(join(d.path, "missing-dir"), "x"), { timeoutMs: 30_000 }), VmmError);
       expect(e.code).toBe("E_VMM_FAILED");
-      expect(e.message).toBe(`QMP migrate: completed, but ${join(d.path, "missing-dir", "x.qemu-state")} was not written (can QEMU's user write there? is the disk full?)`);
+      // Which one depends on whether QEMU's last write beats the shell's exit: a broken pipe, or "completed"
+      // with no file (QEMU 7.2 ignores the command's exit status). Both must end as E_VMM_FAILED.
+      const missing = `QMP migrate: completed, but ${join(d.path, "missing-dir", "x.qemu-state")} was not written (can QEMU's user write there? is the disk full?)`;
+      expect([missing, "QMP migrate: the migration failed: Unable to write to command: Broken pipe"]).toContain(e.message);
       expect(await drv.recover()).toContain("QMP cont (was");
       expect((await drv.info()).running).toBe(true);
       expect(await drv.recover()).toBe("the VM was running");
