@@ -5,7 +5,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { compiled, schemaErrors } from "../agent/router.ts";
 import type { HttpError } from "./bridge-types.ts";
 
-export type HttpStatus = 400 | 401 | 404 | 500 | 502 | 504;
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 504;
 
 /** An answer the bridge gives instead of a result: `{code, message, data?}` with an HTTP status. */
 export class HttpFail extends Error {

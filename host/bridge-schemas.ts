@@ -1,7 +1,11 @@
 // The bridge's route table: method, path, inputs and answers as TypeBox schemas (validation and /openapi.json read it).
 
 import { Type, type TSchema } from "@sinclair/typebox";
+import { z } from "zod";
 import { RequestType, StatusResult } from "../agent/wire.ts";
+import { WakeResult } from "../plugins/snapshot/schemas.ts";
+import { RELATIVE_DIR_PATTERN } from "./client/snapshot/dir.ts";
+import { ManifestSchema, type Manifest } from "./client/snapshot/manifest.ts";
 import { KNOWN_REQUESTS, type KnownRequestType } from "./requests.ts";
 
 const Strict = { additionalProperties: false } as const;
@@ -80,6 +84,88 @@ export const WakeBody = Type.Object(
 
 export const ExecBody = KNOWN_REQUESTS.exec.params;
 
+const SnapshotName = (what: string) =>
+  Type.String({
+    pattern: RELATIVE_DIR_PATTERN,
+    maxLength: 1100,
+    description: `${what}, relative to the bridge's --snapshot-dir: 1 to 8 segments of A-Z a-z 0-9 . _ - separated by /, each starting with a letter or digit (no .., no absolute path, no symlinks on the way)`,
+  });
+
+export const SnapshotBody = Type.Object(
+  {
+    to: SnapshotName("The directory to write the snapshot to"),
+    resume: Type.Optional(Type.Boolean({ description: "Afterwards, let the VM run again and wake its agent (the default)" })),
+    stop: Type.Optional(Type.Boolean({ description: "Afterwards, leave the VM paused" })),
+    overwrite: Type.Optional(Type.Boolean({ description: "Replace a snapshot the directory holds (409 E_EXISTS otherwise)" })),
+    drain_timeout_secs: KNOWN_REQUESTS["sleep-prep"].params.properties.drain_timeout_secs,
+  },
+  Strict,
+);
+
+export const RestoreBody = Type.Object(
+  {
+    from: SnapshotName("The snapshot directory (holding manifest.json)"),
+    other_vm: Type.Optional(Type.Boolean({ description: "Load a snapshot taken of another VM (a clone)" })),
+  },
+  Strict,
+);
+
+export const LoopStep = Type.Object(
+  {
+    step: Type.String({ description: "check, sleep-prep, pause, write, resume, wake, stop, manifest, recover; restore: check, load, wake, health" }),
+    ok: Type.Boolean(),
+    ms: Type.Number({ minimum: 0 }),
+    detail: Type.String(),
+  },
+  Strict,
+);
+
+/** DIR/manifest.json: a file (zod, host/client/snapshot/manifest.ts); its JSON Schema for the answers that carry it. */
+export const ManifestJson = Type.Unsafe<Manifest>(z.toJSONSchema(ManifestSchema) as Record<string, unknown>);
+
+const VmmKindSchema = Type.Union([Type.Literal("qemu"), Type.Literal("firecracker")]);
+
+export const SnapshotReportSchema = Type.Object(
+  {
+    vm: Type.String(),
+    vmm: VmmKindSchema,
+    dir: Type.String({ description: "The absolute directory on the bridge's host" }),
+    then: Type.Union([Type.Literal("resume"), Type.Literal("stop")]),
+    steps: Type.Array(LoopStep),
+    manifest: ManifestJson,
+    duration_ms: Type.Number({ minimum: 0 }),
+  },
+  Strict,
+);
+
+export const RestoreReportSchema = Type.Object(
+  {
+    vm: Type.String(),
+    vmm: VmmKindSchema,
+    dir: Type.String(),
+    manifest: ManifestJson,
+    steps: Type.Array(LoopStep),
+    wake: WakeResult,
+    failed_restores: Type.Array(Type.String(), { description: "restore:NAME steps of wake that failed" }),
+    state: Type.String({ description: "the agent's lifecycle state after wake" }),
+    health: Type.Union([Type.Null(), Type.Object({ ready: Type.Boolean(), integrations: Type.Array(Type.Object({ name: Type.String(), status: Type.String() }, Strict)) }, Strict)]),
+    duration_ms: Type.Number({ minimum: 0 }),
+  },
+  Strict,
+);
+
+const LoopEvents = {
+  step: "a step started (status running) or ended (ok / failed), with ms and detail (data: JSON)",
+  result: "the whole report (data: JSON)",
+  error: "the operation failed (data: JSON {code, message, status, data: {step, steps}})",
+};
+
+const LoopErrors = {
+  "403": "The bridge was started without --snapshot-dir (E_FORBIDDEN)",
+  "409": "A snapshot or restore of this VM is running (E_BUSY), the directory holds a snapshot (E_EXISTS), or the guest was not ready (E_NOT_READY, woken again)",
+  "422": "The snapshot is damaged or does not match the VM or its VMM (E_BAD_SNAPSHOT); nothing was loaded",
+};
+
 export const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
 
 export const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
@@ -89,7 +175,7 @@ const agentResult = (type: KnownRequestType) => KNOWN_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
-  | "sleep-prep" | "wake" | "exec" | "call" | "metrics" | "openapi" | "dashboard";
+  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js";
 
 /** One route: everything the validator and the OpenAPI generator need. */
 export interface RouteDef {
@@ -109,6 +195,8 @@ export interface RouteDef {
   sse?: Record<string, string>;
   /** Not behind the bearer token. */
   public?: boolean;
+  /** Error statuses beyond the usual ones (400, 401, 404, 502, 504), with when they come. */
+  errors?: Record<string, string>;
 }
 
 const vm = { name: VmName };
@@ -129,6 +217,16 @@ export const ROUTES: RouteDef[] = [
   { id: "sleep-prep", method: "post", path: "/api/vms/:name/sleep-prep", summary: "Prepare for a snapshot (the agent's `sleep-prep`)", params: vm, body: SleepPrepBody, response: agentResult("sleep-prep") },
   { id: "wake", method: "post", path: "/api/vms/:name/wake", summary: "After a restore (the agent's `wake`); sends the host's time unless told otherwise", params: vm, body: WakeBody, response: agentResult("wake") },
   {
+    id: "snapshot", method: "post", path: "/api/vms/:name/snapshot",
+    summary: "Snapshot the VM through its VMM (sleep-prep, pause, write, resume + wake or stop, manifest) into a directory under --snapshot-dir; streams its steps with ?stream=1 or Accept: text/event-stream",
+    params: vm, query: StreamQuery, body: SnapshotBody, response: SnapshotReportSchema, sse: LoopEvents, errors: LoopErrors,
+  },
+  {
+    id: "restore", method: "post", path: "/api/vms/:name/restore",
+    summary: "Restore a snapshot from a directory under --snapshot-dir into the VM's VMM waiting for it (check, load, wake, health); streams its steps like snapshot",
+    params: vm, query: StreamQuery, body: RestoreBody, response: RestoreReportSchema, sse: LoopEvents, errors: LoopErrors,
+  },
+  {
     id: "exec", method: "post", path: "/api/vms/:name/exec", summary: "Run a command in the guest (dev builds); streams with ?stream=1 or Accept: text/event-stream",
     params: vm, query: StreamQuery, body: ExecBody, response: agentResult("exec"),
     sse: { stdout: "a chunk of stdout (data: JSON string)", stderr: "a chunk of stderr (data: JSON string)", result: "the final result (data: JSON)", error: "the call failed (data: JSON {code, message})" },
@@ -141,6 +239,8 @@ export const ROUTES: RouteDef[] = [
   { id: "metrics", method: "get", path: "/metrics", summary: "Prometheus text format for every VM and the bridge itself", produces: "text/plain; version=0.0.4" },
   { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },
   { id: "dashboard", method: "get", path: "/", summary: "The dashboard (HTML; ?token=T once sets a cookie when a token is required)", produces: "text/html" },
+  { id: "snapshot-page", method: "get", path: "/vms/:name/snapshot", summary: "The dashboard's snapshot and restore page for one VM (HTML; 403 without --snapshot-dir)", params: vm, produces: "text/html" },
+  { id: "snapshot-js", method: "get", path: "/assets/snapshot.js", summary: "The snapshot page's script (same origin, so a Content-Security-Policy of script-src 'self' allows it)", produces: "text/javascript" },
 ];
 
 export function routeById(id: RouteId): RouteDef {

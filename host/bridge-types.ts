@@ -1,6 +1,7 @@
 // The seams of the HTTP bridge: the VM list it serves and the one function it calls agents through.
 
 import type { Logger } from "../agent/log.ts";
+import type { VmmConfig } from "./registry.ts";
 
 /** One VM as the bridge knows it (an entry of vms.json). */
 export interface BridgeVm {
@@ -9,6 +10,8 @@ export interface BridgeVm {
   agent: string;
   console_log?: string;
   labels?: Record<string, string>;
+  /** The VM's VMM (QMP or Firecracker API socket), for the snapshot and restore routes. */
+  vmm?: VmmConfig;
 }
 
 export interface CallOptions {
@@ -55,6 +58,11 @@ export interface BridgeDeps {
   logPollMs?: number;
   /** Dashboard auto-refresh period (default 5 s). */
   refreshSecs?: number;
+  /**
+   * The only directory snapshot and restore requests may name directories under (`--snapshot-dir`);
+   * without it those routes answer 403. A path from a web client never reaches the filesystem unconfined.
+   */
+  snapshotRoot?: string;
 }
 
 /** The JSON body of every error answer. */

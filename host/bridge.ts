@@ -10,6 +10,7 @@ import { parseAllowHost } from "./bridge-hosts.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./bridge-input.ts";
 import { readLastLines } from "./bridge-logs.ts";
 import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteDef, type RouteId } from "./bridge-schemas.ts";
+import { snapshotRoutes } from "./bridge-snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./bridge-stream.ts";
 import type { BridgeDeps, BridgeVm } from "./bridge-types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
@@ -96,6 +97,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     mustMatch(knownParams(type) ?? schema, b, "body");
     return b;
   };
+  const loop = snapshotRoutes(deps, vmOf, VERSION, keys?.csrf ?? "");
   const remember = (vm: string, result: unknown) => {
     const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
     if (summary && typeof summary.created === "number") diffs.set(vm, { at: now(), summary });
@@ -169,6 +171,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
       if (kp) mustMatch(kp, params, "body");
       return c.json((await call(vm, "wake", params, 120_000)) as object);
     },
+    snapshot: (c) => loop.snapshot(c),
+    restore: (c) => loop.restore(c),
+    "snapshot-page": (c) => loop.page(c),
+    "snapshot-js": (c) => loop.script(c),
     exec: async (c) => {
       const vm = vmOf(c);
       const q = query(c, StreamQuery) as { stream?: boolean };
@@ -217,7 +223,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       );
       c.header("Content-Security-Policy", DASHBOARD_CSP);
       c.header("Cache-Control", "no-store");
-      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, csrf: keys?.csrf ?? "" }));
+      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, csrf: keys?.csrf ?? "", snapshots: !!deps.snapshotRoot }));
     },
   };
 

@@ -19,6 +19,8 @@ export interface DashboardProps {
   version: string;
   /** The value the buttons send as X-MVM-CSRF (host/bridge-auth.ts); "" without auth. */
   csrf: string;
+  /** The bridge takes snapshots (--snapshot-dir): VMs with a vmm get a Snapshot button. */
+  snapshots?: boolean;
 }
 
 const CSS = `
@@ -34,6 +36,7 @@ table{border-collapse:collapse;width:100%;margin-top:6px}td,th{text-align:left;p
 th{font-weight:600;color:#4a5263;font-size:12px}.detail{color:#6b7385;font-size:12px}.row{margin:4px 0}
 .empty{padding:30px;color:#6b7385}
 button{font:inherit;font-size:12px;padding:1px 8px;margin-right:4px;cursor:pointer}
+a.button{display:inline-block;margin-top:6px;padding:2px 10px;border:1px solid #b8c0cf;border-radius:6px;background:#f6f7f9;color:#1d2330;text-decoration:none;font-size:13px}
 `;
 
 /**
@@ -63,7 +66,8 @@ const SCRIPT = `document.addEventListener("click", async (ev) => {
   }
 });`;
 
-const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+/** A CSP source naming exactly this inline text. */
+export const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
 
 /** The dashboard's Content-Security-Policy: its own style and script (by hash), requests to itself only, no framing. */
 export const DASHBOARD_CSP = `default-src 'none'; style-src ${sha256(CSS)}; script-src ${sha256(SCRIPT)}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
@@ -81,7 +85,7 @@ function probeText(v: unknown, unit: string | null): string {
   return unit ? `${short} ${unit}` : short;
 }
 
-const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = ({ o, diff, now }) => {
+const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number; snapshots: boolean }> = ({ o, diff, now, snapshots }) => {
   const name = o.vm.name;
   return (
     <section class="vm" data-vm={name}>
@@ -166,12 +170,17 @@ const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number }> = (
           </div>
         </>
       )}
+      {snapshots && o.vm.vmm && (
+        <a class="button" data-action="snapshot" href={`/vms/${encodeURIComponent(name)}/snapshot`}>
+          Snapshot / restore…
+        </a>
+      )}
     </section>
   );
 };
 
 /** The whole page; it refreshes itself every `refreshSecs`. */
-export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version, csrf }) => {
+export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, now, version, csrf, snapshots }) => {
   const up = overviews.filter((o) => o.reachable).length;
   return (
     <html lang="en">
@@ -191,7 +200,7 @@ export const Dashboard: FC<DashboardProps> = ({ overviews, diffs, refreshSecs, n
           </span>
         </header>
         <main>
-          {overviews.length === 0 ? <div class="empty">No VMs in vms.json.</div> : overviews.map((o) => <VmCard o={o} diff={diffs.get(o.vm.name)} now={now} />)}
+          {overviews.length === 0 ? <div class="empty">No VMs in vms.json.</div> : overviews.map((o) => <VmCard o={o} diff={diffs.get(o.vm.name)} now={now} snapshots={snapshots === true} />)}
         </main>
         <script dangerouslySetInnerHTML={{ __html: SCRIPT }} />
       </body>

@@ -46,6 +46,7 @@ function operation(r: RouteDef, secured: boolean): Record<string, unknown> {
     responses["502"] = err("The agent answered an error, or could not be reached (its code is passed on)");
     responses["504"] = err("The agent did not answer in time (E_TIMEOUT)");
   }
+  for (const [status, when] of Object.entries(r.errors ?? {})) responses[status] = err(when);
   const op: Record<string, unknown> = { operationId: r.id.replace(/-(.)/g, (_, c) => c.toUpperCase()), summary: r.summary, responses };
   if (parameters.length) op.parameters = parameters;
   if (r.body) op.requestBody = { required: false, content: { "application/json": { schema: plain(r.body) } } };

@@ -60,6 +60,52 @@ describe("parseVmList", () => {
   });
 });
 
+describe("vmm entries", () => {
+  const bad = (vmm: unknown) => {
+    try {
+      parseVmList(JSON.stringify({ vms: [{ name: "web1", agent: "unix:/a", vmm }] }), "/etc/mvm/vms.json");
+    } catch (e) {
+      expect(e).toBeInstanceOf(RegistryError);
+      return (e as Error).message;
+    }
+    throw new Error("accepted");
+  };
+
+  test("qemu and firecracker entries; relative socket paths are resolved against the file, not the working directory", () => {
+    const list = parseVmList(
+      JSON.stringify({
+        vms: [
+          { name: "q", agent: "qemu-serial:q/serial.sock", vmm: { kind: "qemu", qmp: "q/qmp.sock" } },
+          { name: "f", agent: "firecracker:/srv/f/v.sock:52", vmm: { kind: "firecracker", api: "/srv/f/api.sock" } },
+          { name: "n", agent: "unix:/a" },
+        ],
+      }),
+      "/etc/mvm/vms.json",
+    );
+    expect(list.vms[0]!.vmm).toEqual({ kind: "qemu", qmp: "/etc/mvm/q/qmp.sock" });
+    expect(list.vms[1]!.vmm).toEqual({ kind: "firecracker", api: "/srv/f/api.sock" });
+    expect(list.vms[2]!.vmm).toBeUndefined();
+    const dotted = parseVmList(JSON.stringify({ vms: [{ name: "q", agent: "unix:/a", vmm: { kind: "qemu", qmp: "../run/../q.sock" } }] }), "/etc/mvm/vms.json");
+    expect(dotted.vms[0]!.vmm).toEqual({ kind: "qemu", qmp: "/etc/q.sock" });
+  });
+
+  test("wrong kinds, wrong types, missing, mixed-up and unknown keys, empty paths and control characters name the file and the field", () => {
+    expect(bad({ kind: "xen", qmp: "/q" })).toBe(`/etc/mvm/vms.json: vms[0] ("web1").vmm.kind: Invalid discriminator value. Expected 'qemu' | 'firecracker'`);
+    expect(bad({ qmp: "/q" })).toContain('vms[0] ("web1").vmm.kind');
+    expect(bad("qemu")).toContain('vms[0] ("web1").vmm: Invalid input: expected object, received string');
+    expect(bad(["qemu", "/q"])).toContain('vms[0] ("web1").vmm');
+    expect(bad({ kind: "qemu", qmp: 3 })).toContain('vms[0] ("web1").vmm.qmp: Invalid input: expected string, received number');
+    expect(bad({ kind: "qemu", qmp: null })).toContain('vms[0] ("web1").vmm.qmp');
+    expect(bad({ kind: "qemu", api: "/a.sock" })).toContain('vms[0] ("web1").vmm.qmp: Invalid input: expected string, received undefined');
+    expect(bad({ kind: "qemu", api: "/a.sock" })).toContain('vms[0] ("web1").vmm: Unrecognized key: "api" (api)');
+    expect(bad({ kind: "firecracker", api: "/a.sock", socket: "/b" })).toContain("(socket)");
+    expect(bad({ kind: "firecracker", api: "" })).toContain('vms[0] ("web1").vmm.api: must be a socket path');
+    expect(bad({ kind: "firecracker", api: "/run/a\n.sock" })).toContain("vmm.api: must not contain control characters");
+    expect(bad({ kind: "qemu", qmp: "/run/\u001b[2J.sock" })).toContain("vmm.qmp: must not contain control characters");
+    expect(bad({ kind: "qemu", qmp: "/" + "a".repeat(5000) })).toContain("vmm.qmp");
+  });
+});
+
 describe("loadVmList and findVm", () => {
   test("a missing explicit file, a missing default file", () => {
     expect(() => loadVmList({ flag: join(d.path, "none.json") })).toThrow(`${join(d.path, "none.json")} (from --vms) does not exist`);

@@ -6,8 +6,28 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { formatAgentAddress, parseAgentAddress } from "./address.ts";
 import { ClientError } from "./client-errors.ts";
+import { issuesText } from "./client/issues.ts";
+import { hasControl } from "./client/printable.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A VMM's unix socket path: relative paths are resolved against vms.json's directory. */
+const VmmSocket = z
+  .string()
+  .min(1, "must be a socket path")
+  .max(4096)
+  .refine((s) => !hasControl(s), "must not contain control characters");
+
+/**
+ * The VM's VMM, for `mvmctl snapshot` / `restore`: QEMU through its QMP socket, or Firecracker
+ * through its API socket (`--api-sock`).
+ */
+export const VmmSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("qemu"), qmp: VmmSocket }),
+  z.strictObject({ kind: z.literal("firecracker"), api: VmmSocket }),
+]);
+
+export type VmmConfig = z.output<typeof VmmSchema>;
 
 /** One VM entry of vms.json. */
 export const VmEntrySchema = z.strictObject({
@@ -21,6 +41,7 @@ export const VmEntrySchema = z.strictObject({
   }),
   console_log: z.string().min(1).optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  vmm: VmmSchema.optional(),
 });
 
 /** The whole file: `{ "vms": [ ... ] }`. */
@@ -81,12 +102,14 @@ function where(path: (string | number | symbol)[], raw: unknown): string {
   return path.map(String).join(".");
 }
 
-/** Resolve a socket path (and console_log) relative to the file that names it. */
+/** Resolve socket paths (agent, vmm) and console_log relative to the file that names them. */
 function absolutize(entry: VmEntry, base: string): VmEntry {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const a = parseAgentAddress(entry.agent);
   const agent = a.kind === "vsock" ? entry.agent : formatAgentAddress({ ...a, path: abs(a.path) });
-  return { ...entry, agent, ...(entry.console_log ? { console_log: abs(entry.console_log) } : {}) };
+  const out: VmEntry = { ...entry, agent, ...(entry.console_log ? { console_log: abs(entry.console_log) } : {}) };
+  if (entry.vmm) out.vmm = entry.vmm.kind === "qemu" ? { kind: "qemu", qmp: abs(entry.vmm.qmp) } : { kind: "firecracker", api: abs(entry.vmm.api) };
+  return out;
 }
 
 /**
@@ -101,13 +124,7 @@ export function parseVmList(text: string, file: string): VmList {
     throw new RegistryError(`${file}: not valid JSON: ${(e as Error).message}`);
   }
   const r = VmsFileSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.slice(0, 5).map((i) => {
-      const keys = i.code === "unrecognized_keys" ? ` (${i.keys.join(", ")})` : "";
-      return `${where(i.path, raw)}: ${i.message}${keys}`;
-    });
-    throw new RegistryError(`${file}: ${lines.join("; ")}`);
-  }
+  if (!r.success) throw new RegistryError(`${file}: ${issuesText(r.error.issues, (path) => where(path, raw))}`);
   const seen = new Map<string, number>();
   r.data.vms.forEach((vm, i) => {
     const before = seen.get(vm.name);
@@ -118,7 +135,8 @@ export function parseVmList(text: string, file: string): VmList {
   return { path: file, vms: r.data.vms.map((vm) => absolutize(vm, base)) };
 }
 
-const EXAMPLE = '{ "vms": [ { "name": "my-vm", "agent": "firecracker:/var/lib/mvm/my-vm/v.sock:52", "console_log": "/var/lib/mvm/my-vm/console.log" } ] }';
+const EXAMPLE =
+  '{ "vms": [ { "name": "my-vm", "agent": "firecracker:/var/lib/mvm/my-vm/v.sock:52", "console_log": "/var/lib/mvm/my-vm/console.log", "vmm": { "kind": "firecracker", "api": "/var/lib/mvm/my-vm/api.sock" } } ] }';
 
 /**
  * Find and load the VM list. A missing file is a RegistryError that says how to give one.

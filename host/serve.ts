@@ -1,5 +1,7 @@
 // `mvmctl serve`: the bridge on a local port over the VMs of vms.json, until SIGINT/SIGTERM.
 
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { createLogger } from "../agent/log.ts";
 import { clientPool } from "./bridge-pool.ts";
 import { parseAllowHost, parseHost } from "./bridge-hosts.ts";
@@ -45,6 +47,8 @@ Flags:
   --vms FILE            The VM list (default: $MVMCTL_VMS, then ~/.config/mvm/vms.json);
                         re-read when it changes
   --call-timeout-secs S Deadline of one agent call (default 5)
+  --snapshot-dir DIR    Allow POST /api/vms/NAME/snapshot and /restore, with directories named
+                        relative to DIR only (without it those routes answer 403)
   --help                Show this help`;
 
 interface ServeFlags {
@@ -56,6 +60,7 @@ interface ServeFlags {
   allowHosts: string[];
   vms?: string;
   callTimeoutSecs: number;
+  snapshotDir?: string;
   help: boolean;
 }
 
@@ -65,7 +70,7 @@ function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-const VALUE_FLAGS = new Set(["host", "port", "token", "token-file", "allow-host", "vms", "call-timeout-secs"]);
+const VALUE_FLAGS = new Set(["host", "port", "token", "token-file", "allow-host", "vms", "call-timeout-secs", "snapshot-dir"]);
 
 const isWildcard = (host: string) => ["0.0.0.0", "::", "[::]"].includes(host);
 
@@ -110,6 +115,16 @@ function parseServeFlags(args: string[]): ServeFlags {
       case "vms":
         f.vms = value;
         break;
+      case "snapshot-dir": {
+        const dir = resolve(value);
+        let isDir = false;
+        try {
+          isDir = statSync(dir).isDirectory();
+        } catch {}
+        if (!isDir) throw new Error(`--snapshot-dir: ${JSON.stringify(value)} is not an existing directory`);
+        f.snapshotDir = dir;
+        break;
+      }
       case "call-timeout-secs": {
         const n = Number(value);
         if (!(n > 0 && n <= 3600)) throw new Error(`--call-timeout-secs: expected a number of seconds in (0, 3600], got ${JSON.stringify(value)}`);
@@ -181,6 +196,7 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
     port: () => bound,
     log,
     callTimeoutMs: flags.callTimeoutSecs * 1000,
+    ...(flags.snapshotDir ? { snapshotRoot: flags.snapshotDir } : {}),
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -206,7 +222,7 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
   const shown = flags.host === "0.0.0.0" ? "127.0.0.1" : isWildcard(flags.host) ? "[::1]" : hostName;
   const url = `http://${shown}:${server.port}/`;
   const loginUrl = auth.token === null ? url : `${url}?token=${encodeURIComponent(auth.token)}`;
-  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}; ${auth.said})`);
+  io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}; ${auth.said}${flags.snapshotDir ? `; snapshots under ${flags.snapshotDir}` : ""})`);
   if (auth.token !== null) io.stdout(`dashboard: ${loginUrl}`);
   io.onListening?.(url, { token: auth.token, loginUrl });
   await new Promise<void>((resolve) => {

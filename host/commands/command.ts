@@ -3,6 +3,9 @@
 import type { FlagSpec, FlagValues } from "../../agent/plugin.ts";
 import { FlagError, flagHelp, parseFlags } from "../../agent/flags.ts";
 import { AgentClient, ClientError, type CallOptions, type KnownRequests, type KnownRequestType } from "../client.ts";
+import { ManifestError } from "../client/snapshot/manifest.ts";
+import { LoopError } from "../client/snapshot/steps.ts";
+import { VmmError } from "../client/vmm/errors.ts";
 import { findVm, loadVmList, RegistryError, UnknownVmError, type VmEntry, type VmList } from "../registry.ts";
 import type { CliIO } from "./io.ts";
 
@@ -22,6 +25,8 @@ export const EXIT = {
   AGENT_ERROR: 4,
   /** No answer within the deadline (--timeout). */
   TIMEOUT: 5,
+  /** The VMM failed (snapshot, restore): unreachable, refused a call, no answer in time, or the VM in the wrong state. */
+  VMM: 6,
 } as const;
 
 /** A usage error with its exit code 2. */
@@ -110,6 +115,10 @@ export function withVm(e: unknown, vm: string): unknown {
 /** The exit code for a failure, and the line printed for it. */
 export function failure(e: unknown): { exit: number; message: string } {
   if (e instanceof CliFailure) return { exit: e.exit, message: e.message };
+  // A snapshot or restore: the message names the step; the exit code is the failed step's cause's.
+  if (e instanceof LoopError) return { exit: e.cause instanceof LoopError ? EXIT.NOT_OK : failure(e.cause).exit, message: e.message };
+  if (e instanceof VmmError) return { exit: EXIT.VMM, message: `${e.message} [${e.code}]` };
+  if (e instanceof ManifestError) return { exit: EXIT.NOT_OK, message: e.message };
   if (e instanceof UsageError || e instanceof FlagError) return { exit: EXIT.USAGE, message: e.message };
   if (e instanceof RegistryError || e instanceof UnknownVmError) return { exit: EXIT.USAGE, message: e.message };
   if (e instanceof ClientError) {

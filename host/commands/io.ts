@@ -27,6 +27,8 @@ export interface CliIO {
   readStdin(): Promise<Uint8Array>;
   /** Colour escapes are allowed: stdout is a TTY, NO_COLOR unset, no --no-color (or --color given). */
   readonly color: boolean;
+  /** stdout is a terminal: a step in progress may be shown on a line that is then rewritten. */
+  readonly stdoutIsTTY?: boolean;
   readonly env: Record<string, string | undefined>;
   /** Aborted on SIGINT/SIGTERM: following and serving commands stop cleanly and return. */
   readonly signal: AbortSignal;

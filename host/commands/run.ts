@@ -11,6 +11,7 @@ import { logsCommand } from "./logs.ts";
 import { lsCommand } from "./ls.ts";
 import { runServeCommand, serveCommand } from "./serve.ts";
 import { sleepPrepCommand, wakeCommand } from "./snapshot.ts";
+import { restoreCommand, snapshotCommand } from "./snapshot-vm.ts";
 import { pingCommand, statusCommand } from "./status.ts";
 
 /** Every command, in the order `mvmctl --help` lists them. */
@@ -24,6 +25,8 @@ export const COMMANDS: Command[] = [
   diffCommand,
   sleepPrepCommand,
   wakeCommand,
+  snapshotCommand,
+  restoreCommand,
   execCommand,
   callCommand,
   serveCommand,
@@ -48,7 +51,7 @@ global flags (before or after the command):
   --timeout SECS   deadline of each agent call (default ${DEFAULT_TIMEOUT_SECS})
   --color, --no-color  force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)
 
-exit codes: 0 ok, 1 not ok (e.g. health not ready), 2 usage, 3 agent unreachable, 4 agent error, 5 timeout;
+exit codes: 0 ok, 1 not ok (e.g. health not ready), 2 usage, 3 agent unreachable, 4 agent error, 5 timeout, 6 VMM failed;
 exec exits with the command's own code. See docs/mvmctl.md.
 `;
 }

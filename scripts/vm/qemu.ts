@@ -1,9 +1,9 @@
-// Launch a QEMU guest (TCG by default) with the agent's virtio-serial port, QMP, and snapshot/restore to a file.
+// Launch a QEMU guest (TCG by default) with the agent's virtio-serial port and QMP, or one waiting for state (-incoming defer).
 
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { Qmp } from "./qmp.ts";
+import { QmpClient } from "../../host/client/vmm/qmp.ts";
 
 export interface VmOptions {
   kernel: string;
@@ -20,26 +20,28 @@ export interface VmOptions {
 }
 
 /**
- * One QEMU process (and, after `restore`, its successor) for a test guest.
- * @example const vm = new Vm({ kernel, initrd, dir }); vm.start(); ... await vm.snapshot(); await vm.restore(); await vm.kill();
+ * One QEMU process (and, after a restore, its successor) for a test guest. Snapshots and restores are
+ * mvmctl's job (`mvmctl snapshot` / `mvmctl restore` through QMP): this class only starts and stops QEMU.
+ * @example const vm = new Vm({ kernel, initrd, dir }); vm.start(); ... await vm.kill(); vm.start({ incoming: "defer" });
  */
 export class Vm {
   readonly console: string;
   readonly serialSocket: string;
   readonly qmpSocket: string;
-  readonly state: string;
   private proc: Subprocess | null = null;
-  private qmpConn: Qmp | null = null;
+  private qmpConn: QmpClient | null = null;
   private exitInfo: string | null = null;
 
   constructor(readonly opts: VmOptions) {
     this.console = join(opts.dir, "console.log");
     this.serialSocket = join(opts.dir, "serial.sock");
     this.qmpSocket = join(opts.dir, "qmp.sock");
-    this.state = join(opts.dir, "state.bin");
   }
 
-  /** The command line; `incoming` adds `-incoming "exec:cat STATE" -S` (restore, paused until `cont`). */
+  /**
+   * The command line; `incoming` adds `-incoming URI -S`: with `defer` QEMU waits for a `migrate-incoming`
+   * (what `mvmctl restore` sends), and `-S` keeps the loaded VM paused until `cont`.
+   */
   args(incoming?: string): string[] {
     const o = this.opts;
     const accel = o.kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max"];
@@ -58,12 +60,13 @@ export class Vm {
       "-device", "virtio-serial-pci",
       "-chardev", `socket,id=ag,path=${this.serialSocket},server=on,wait=off`,
       "-device", `virtserialport,chardev=ag,name=${o.portName ?? "org.mvm.agent"}`,
-      ...(incoming ? ["-incoming", `exec:cat ${incoming}`, "-S"] : []),
+      ...(incoming ? ["-incoming", incoming, "-S"] : []),
     ];
   }
 
-  /** Boot (or, with `incoming`, start paused waiting for the state file). */
-  start(incoming?: string): void {
+  /** Boot, or with `incoming: "defer"` start a QEMU that waits for a restore. */
+  start(opts: { incoming?: string } = {}): void {
+    const incoming = opts.incoming;
     if (this.proc) throw new Error("the VM is already running");
     for (const s of [this.serialSocket, this.qmpSocket]) rmSync(s, { force: true });
     this.exitInfo = null;
@@ -85,8 +88,11 @@ export class Vm {
     return this.exitInfo;
   }
 
-  /** A connected QMP client (waits for the socket to appear). */
-  async qmp(timeoutMs = 15_000): Promise<Qmp> {
+  /**
+   * A connected QMP client (waits for the socket to appear). QEMU serves one QMP client at a time:
+   * close it (`closeQmp()`) before mvmctl drives this VM.
+   */
+  async qmp(timeoutMs = 15_000): Promise<QmpClient> {
     if (this.qmpConn) return this.qmpConn;
     const deadline = Date.now() + timeoutMs;
     while (!existsSync(this.qmpSocket)) {
@@ -94,42 +100,14 @@ export class Vm {
       if (Date.now() > deadline) throw new Error(`no QMP socket after ${timeoutMs} ms`);
       await Bun.sleep(50);
     }
-    this.qmpConn = await Qmp.connect(this.qmpSocket, Math.max(1000, deadline - Date.now()));
+    this.qmpConn = await QmpClient.connect(this.qmpSocket, { timeoutMs: Math.max(1000, deadline - Date.now()) });
     return this.qmpConn;
   }
 
-  /** Pause, migrate the whole machine state to `this.state`, quit. Returns the state file's size. */
-  async snapshot(timeoutMs = 60_000): Promise<number> {
-    const q = await this.qmp();
-    rmSync(this.state, { force: true });
-    await q.execute("stop");
-    await q.execute("migrate", { uri: `exec:cat > ${this.state}` });
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = (await q.execute("query-migrate")) as { status?: string; "error-desc"?: string };
-      if (m.status === "completed") break;
-      if (m.status === "failed" || m.status === "cancelled") throw new Error(`migration ${m.status}: ${m["error-desc"] ?? "no detail"}`);
-      if (Date.now() > deadline) throw new Error(`migration still ${m.status} after ${timeoutMs} ms`);
-      await Bun.sleep(100);
-    }
-    await this.quit();
-    return statSync(this.state).size;
-  }
-
-  /** Start a new QEMU from `this.state` and resume it (`cont`) once the state is loaded. */
-  async restore(timeoutMs = 60_000): Promise<void> {
-    this.start(this.state);
-    const q = await this.qmp();
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = (await q.execute("query-status")) as { status?: string };
-      if (s.status === "paused" || s.status === "postmigrate" || s.status === "prelaunch") break;
-      if (s.status === "running") return;
-      if (s.status !== "inmigrate") throw new Error(`restore: unexpected VM status ${s.status}`);
-      if (Date.now() > deadline) throw new Error(`restore: state not loaded after ${timeoutMs} ms`);
-      await Bun.sleep(100);
-    }
-    await q.execute("cont");
+  /** Let go of our QMP connection (so that another client, such as mvmctl, gets the greeting). */
+  closeQmp(): void {
+    this.qmpConn?.close();
+    this.qmpConn = null;
   }
 
   /** QMP quit, then wait for the process. */
@@ -137,7 +115,7 @@ export class Vm {
     const proc = this.proc;
     if (!proc) return;
     try {
-      await this.qmpConn?.execute("quit", undefined, timeoutMs);
+      await this.qmpConn?.execute("quit", undefined, { timeoutMs });
     } catch {
       // QEMU may close the socket before answering
     }

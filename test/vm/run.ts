@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   h.vm = dev;
   let c: Awaited<ReturnType<typeof S.waitForAgent>> | null = null;
   let hello: Awaited<ReturnType<typeof S.stepHello>>["hello"] | null = null;
-  const order = ["1. boot: overlay root, httpd, agent on serial + vsock", "2. hello, health, probes, worker-status", "3. exec changes files; fs-diff finds exactly them", "4. in the guest: mvmctl ping over vsock:1:52", "5. sleep-prep, snapshot to a file, restore, wake", "5b. after the restore: exec, and mvmctl ping over vsock:1:52 again", "6. mvmctl logs shows health and probe lines"];
+  const order = ["1. boot: overlay root, httpd, agent on serial + vsock", "2. hello, health, probes, worker-status", "3. exec changes files; fs-diff finds exactly them", "4. in the guest: mvmctl ping over vsock:1:52", "5. mvmctl snapshot (--resume, then --stop), QEMU killed, -incoming defer, mvmctl restore", "5b. after the restore: exec, and mvmctl ping over vsock:1:52 again", "6. mvmctl logs shows health and probe lines"];
   let ok = await h.step("boot the dev guest; CONNECT during boot, then SYNC past a stale session", async () => {
     dev.start();
     await h.until("the serial socket", 30_000, () => existsSync(dev.serialSocket));
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     await h.step(order[2]!, () => S.stepFsDiff(c!, hello!));
     await h.step(order[3]!, () => S.stepVsock(c!, hello!));
     const snap = await h.step(order[4]!, async () => {
-      const r = await S.stepSnapshot(h, dev, c!, hello!);
+      const r = await S.stepSnapshot(h, dev, c!, hello!, say);
       c = r.client;
       return r.detail;
     });
