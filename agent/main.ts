@@ -53,8 +53,23 @@ function usage(modules: PluginModule[], specs: Record<string, FlagSpec>): string
   ].join("\n");
 }
 
+/**
+ * Refuse dev-only modules in a production build: `scripts/build.ts` never puts one there, so one that
+ * is present came from a hand-written main, and must not serve. Throws naming the modules.
+ */
+export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): void {
+  if (build !== "prod") return;
+  const dev = modules.filter((m) => m.devOnly === true).map((m) => m.name);
+  if (dev.length)
+    throw new FlagError(
+      `dev-only module${dev.length > 1 ? "s" : ""} ${dev.join(", ")} in a prod build: not started. ` +
+        "Production binaries never run a module marked devOnly; build it into the dev binary (scripts/build.ts leaves it out of prod) or drop devOnly.",
+    );
+}
+
 /** Build an agent from parsed flags (no sockets yet). Exported for tests and custom mains. */
 export function buildAgent(modules: PluginModule[], values: FlagValues, build: "prod" | "dev", log: Logger): { agent: Agent; listens: string[]; socketMode: number } {
+  refuseDevOnly(modules, build);
   const configDir = String(values["config-dir"]);
   const maxFrameBytes = intFlag(values, "max-frame-bytes", 64, 0xffffff);
   const listens = (values.listen as string[]).slice();
@@ -89,6 +104,13 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
  * resolves once the agent has stopped on a signal.
  */
 export async function main(modules: PluginModule[], io: MainIO): Promise<number> {
+  try {
+    // Before anything else: a dev-only module's sub-commands and schemas must not run either.
+    refuseDevOnly(modules, io.build);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
+    return 2;
+  }
   const specs: Record<string, FlagSpec> = { ...CORE_FLAGS };
   for (const m of modules)
     for (const [k, s] of Object.entries(m.flags ?? {})) {
