@@ -2,6 +2,7 @@
 
 import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
 import { runCommand } from "./command.ts";
+import { ConfigFiles } from "./config-file.ts";
 import { AgentError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./frame.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -101,6 +102,7 @@ export function createAgent(opts: AgentOptions): Agent {
     version: opts.config?.version ?? "0.0.0",
     maxFrameBytes: opts.config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     file: opts.config?.file ?? {},
+    files: opts.config?.files ?? new ConfigFiles(),
   };
   const vsockPort = opts.vsockPort ?? 52;
   const maxConnections = opts.maxConnections ?? 256;

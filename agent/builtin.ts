@@ -70,6 +70,7 @@ export function builtinPlugin(agent: () => Agent): AgentPlugin {
             connections: a.connections(),
             work_in_flight: a.workInFlight(),
             plugins,
+            config_refused: a.config.files?.list() ?? [],
           };
         },
       }),

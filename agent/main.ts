@@ -3,6 +3,7 @@
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
 import { readAgentFile } from "./config.ts";
+import { ConfigFiles } from "./config-file.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
@@ -20,6 +21,11 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
   "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
   "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },
+  "insecure-config": {
+    type: "boolean",
+    description: "Development only: read config files that group/others can write or another user owns (symlinks out of the config dir, non-regular and oversized files stay refused)",
+    default: false,
+  },
   "log-format": { type: "string", description: "Console format: text or json", default: "text" },
   "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
   help: { type: "boolean", description: "Show this help" },
@@ -78,7 +84,9 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   const vsockPort = values["vsock-port"] !== undefined ? intFlag(values, "vsock-port", 1, 0xfffffffe) : firstVsock?.kind === "vsock" ? firstVsock.port : 52;
   const mode = parseInt(String(values["socket-mode"]), 8);
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log) };
+  const files = new ConfigFiles({ insecure: values["insecure-config"] === true });
+  if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};

@@ -3,6 +3,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
+import type { ConfigFiles } from "./config-file.ts";
 import type { Logger } from "./log.ts";
 import type { Schedule, ScheduleOptions, Task } from "./scheduler.ts";
 
@@ -110,6 +111,11 @@ export interface AgentConfig {
   readonly maxFrameBytes: number;
   /** The parsed `<configDir>/agent.json`, or {} (plugins validate their own section). */
   readonly file: Readonly<Record<string, unknown>>;
+  /**
+   * The config-file trust policy (`--insecure-config`) and the book of refused files that `status`
+   * shows; loaders pass it to `loadDropins`. Always set on a running agent's context.
+   */
+  readonly files?: ConfigFiles;
 }
 
 /** What the core hands a plugin at start. Everything registered through it is released on stop. */

@@ -72,6 +72,8 @@ export const StatusResult = Type.Object(
     connections: Type.Integer(),
     work_in_flight: Type.Integer(),
     plugins: Type.Record(Type.String(), Type.Unknown()),
+    /** Config files (or directories) the latest loads refused, and why: also one console line each. */
+    config_refused: Type.Optional(Type.Array(Type.Object({ file: Type.String(), reason: Type.String() }, { additionalProperties: false }))),
   },
   { additionalProperties: false },
 );
