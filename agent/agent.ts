@@ -103,6 +103,7 @@ export function createAgent(opts: AgentOptions): Agent {
     maxFrameBytes: opts.config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     file: opts.config?.file ?? {},
     files: opts.config?.files ?? new ConfigFiles(),
+    transports: opts.config?.transports,
   };
   const vsockPort = opts.vsockPort ?? 52;
   const maxConnections = opts.maxConnections ?? 256;

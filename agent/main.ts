@@ -86,7 +86,7 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
   const files = new ConfigFiles({ insecure: values["insecure-config"] === true });
   if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files };
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files, transports: addrs.map((a) => a.kind) };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};

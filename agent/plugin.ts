@@ -116,6 +116,12 @@ export interface AgentConfig {
    * shows; loaders pass it to `loadDropins`. Always set on a running agent's context.
    */
   readonly files?: ConfigFiles;
+  /**
+   * The kinds of listener the agent serves (main fills it from `--listen`). A vsock or serial one means
+   * the agent runs in a VM; only unix sockets means a container or a host (the snapshot plugin then
+   * leaves the shared wall clock alone). Absent (an in-memory agent): none known.
+   */
+  readonly transports?: readonly ("unix" | "vsock" | "serial")[];
 }
 
 /** What the core hands a plugin at start. Everything registered through it is released on stop. */
