@@ -93,7 +93,10 @@ function resolveInside(path: string, root: string): { real: string } | { reason:
   try {
     realRoot = realpathSync(root);
   } catch (e) {
-    return { reason: `the config dir ${root} cannot be resolved: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    const code = (e as NodeJS.ErrnoException).code;
+    // No config dir at all: nothing is configured (not a refusal).
+    if (code === "ENOENT") return { reason: `the config dir ${root} does not exist`, missing: true };
+    return { reason: `the config dir ${root} cannot be resolved: ${code ?? (e as Error).message}` };
   }
   let real: string;
   try {

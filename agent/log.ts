@@ -83,6 +83,32 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
   };
 }
 
+/**
+ * At most one console line per `intervalMs` for an event that a client can repeat at will (refused
+ * connections): the first is logged at once, the rest are counted and reported by the next line or
+ * by `flush()` (call it from a periodic timer), so a flood costs one line a second.
+ * @example const refused = throttledLine(1000, () => clock.monotonic(), (n) => log.warn(`refused ${n} connection(s)`));
+ */
+export function throttledLine(intervalMs: number, now: () => number, line: (count: number) => void): { hit(n?: number): void; flush(): void } {
+  let pending = 0;
+  let last = -Infinity;
+  const out = () => {
+    last = now();
+    const n = pending;
+    pending = 0;
+    line(n);
+  };
+  return {
+    hit(n = 1) {
+      pending += n;
+      if (now() - last >= intervalMs) out();
+    },
+    flush() {
+      if (pending && now() - last >= intervalMs) out();
+    },
+  };
+}
+
 /** A logger that keeps its lines in memory (tests read `lines`). */
 export function memoryLogger(level: LogLevel = "debug"): Logger & { lines: string[] } {
   const lines: string[] = [];

@@ -62,6 +62,10 @@ export class Session {
   lastActivity: number;
   /** Monotonic ms when a partial frame started waiting, or null. */
   partialSince: number | null = null;
+  /** Monotonic ms when the connection opened (coarse: the sweep's clock). */
+  readonly openedAt: number;
+  /** A whole frame has arrived: until then --frame-timeout-secs runs from `openedAt`, not the idle timeout. */
+  framed = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -74,6 +78,7 @@ export class Session {
       resync: opts.kind === "serial",
     });
     this.lastActivity = host.coarseNow;
+    this.openedAt = host.coarseNow;
   }
 
   get signal(): AbortSignal {
@@ -103,6 +108,7 @@ export class Session {
   private handleItem(item: ReaderItem): void {
     switch (item.kind) {
       case "frame":
+        this.framed = true;
         this.handleFrame(item.body);
         return;
       case "line":
