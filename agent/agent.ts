@@ -68,6 +68,8 @@ export interface Agent {
   addListener(l: Listener): void;
   readonly listeners: readonly Listener[];
   connections(): number;
+  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), and the bytes queued on all. */
+  backpressure(): { backedUp: number; unsentBytes: number };
   /** Units of work in flight (requests marked `work`, plugin work). */
   workInFlight(): number;
   /** Every plugin, the built-in `core` first. */
@@ -366,6 +368,15 @@ export function createAgent(opts: AgentOptions): Agent {
       listeners.push(l);
     },
     connections: () => sessions.size,
+    backpressure() {
+      let backedUp = 0;
+      let unsentBytes = 0;
+      for (const s of sessions) {
+        if (s.isBackedUp) backedUp++;
+        unsentBytes += s.transport.unsent?.() ?? 0;
+      }
+      return { backedUp, unsentBytes };
+    },
     workInFlight: () => work,
     plugins: slots.map((s) => s.plugin),
     async reload() {

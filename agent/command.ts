@@ -22,8 +22,12 @@ export interface CommandSpec {
   stdin?: string | Uint8Array;
   /** Aborting kills the process group (a client went away, a drain deadline passed). */
   signal?: AbortSignal;
-  /** Every chunk as it arrives, before capping (for streaming). */
-  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  /**
+   * Every chunk as it arrives, before capping (for streaming). When it returns a promise, that stream
+   * is not read again until it settles: a consumer that cannot keep up (a client not reading its
+   * events) makes the command block on a full pipe, and nothing is lost or buffered here.
+   */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void | Promise<void>;
   /**
    * After the main process exits, kill what is left of its group (default true), so a check that
    * left a grandchild running does not keep it alive. Set false for commands meant to start daemons.
@@ -148,7 +152,8 @@ async function drain(
       if (done) break;
       if (value && value.length) {
         cap.add(value);
-        onOutput?.(name, value);
+        const wait = onOutput?.(name, value);
+        if (wait) await wait;
       }
     }
   } catch {

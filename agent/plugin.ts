@@ -21,6 +21,13 @@ export interface RequestContext {
    * throw; split data to fit `maxFrameBytes`.
    */
   emit(event: string, data: unknown): void;
+  /**
+   * Resolves once the client's connection can take more output: at once, unless the client has
+   * left more than MAX_UNSENT_BYTES unread (agent/session.ts). A streaming handler awaits it between
+   * events, so that a client that does not read stops the producer instead of growing the agent.
+   * @example for await (const chunk of source) { ctx.emit("data", chunk); await ctx.writable(); }
+   */
+  writable(): Promise<void>;
   /** Aborted when the client disconnects or the agent is shutting down. */
   readonly signal: AbortSignal;
   readonly maxFrameBytes: number;
@@ -72,6 +79,8 @@ export interface DialectIO {
   readonly signal: AbortSignal;
   /** Send one body now, before the final reply (streams). */
   write(body: unknown): void;
+  /** Resolves once the connection can take more (see RequestContext.writable); absent: at once. */
+  writable?(): Promise<void>;
 }
 
 export interface DialectReply {
