@@ -2,12 +2,15 @@
 
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
+import { isRunnerChild, onEscapesKilled } from "./command.ts";
 import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
+import { becomeSubreaper, startReaper } from "./reaper.ts";
 import { listen, parseListenAddress } from "./server.ts";
+import { setCommandTracking } from "./track.ts";
 
 export const VERSION = "0.1.0";
 
@@ -25,6 +28,16 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     description: "Development only: read config files that group/others can write or another user owns (symlinks out of the config dir, non-regular and oversized files stay refused)",
     default: false,
+  },
+  "command-tracking": {
+    type: "string",
+    description: "How deadlines find what a command started outside its process group: cgroup (a cgroup v2 per command), proc (an environment marker found through /proc), or auto (cgroup where one can be made)",
+    default: "auto",
+  },
+  subreaper: {
+    type: "boolean",
+    description: "Become a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and reap orphaned descendants of commands (--no-subreaper: leave them to init)",
+    default: true,
   },
   "log-format": { type: "string", description: "Console format: text or json", default: "text" },
   "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
@@ -180,6 +193,27 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
     return 2;
   }
+  const trackingMode = parsed.values["command-tracking"];
+  if (trackingMode !== "auto" && trackingMode !== "cgroup" && trackingMode !== "proc") {
+    io.stderr(`${AGENT_NAME}: --command-tracking: expected auto, cgroup or proc, got ${JSON.stringify(trackingMode)}`);
+    return 2;
+  }
+  let tracking;
+  try {
+    tracking = setCommandTracking(trackingMode);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: --command-tracking cgroup: ${(e as Error).message}`);
+    return 2;
+  }
+  const reaping = startReaping(parsed.values.subreaper !== false);
+  const release = () => {
+    reaping?.stop();
+    tracking.dispose();
+  };
+  log.info(
+    `commands: deadlines kill what escaped a process group through ${tracking.mode === "cgroup" ? `a cgroup v2 per command (${tracking.where})` : `an environment marker found through /proc (${trackingMode === "proc" ? "--command-tracking proc" : "no writable cgroup v2"})`}` +
+      `; ${reaping ? (process.pid === 1 ? "PID 1: orphans are reaped here" : "child subreaper: orphans are reaped here") : "orphans are left to init"}`,
+  );
   const { agent, listens, socketMode } = built;
   try {
     await agent.start();
@@ -187,6 +221,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
     await agent.stop({ drainMs: 0 });
+    release();
     return 1;
   }
   log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
@@ -198,6 +233,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
       log.info(`${sig}: stopping`);
       agent.stop().then(() => {
         process.off("SIGHUP", onHup);
+        release();
         resolve(0);
       });
     };
@@ -206,6 +242,24 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGHUP", onHup);
   });
+}
+
+/**
+ * PID 1 or (when `subreaper`) a child subreaper: reap orphans by pid, never a child the runner waits on.
+ * Null when orphans are left to init.
+ */
+function startReaping(subreaper: boolean): { stop(): void } | null {
+  const pid1 = process.pid === 1;
+  if (!pid1 && !(subreaper && becomeSubreaper())) return null;
+  const reaper = startReaper({ isOwn: isRunnerChild });
+  const off = onEscapesKilled(() => reaper.poke());
+  return {
+    stop() {
+      off();
+      reaper.stop();
+      if (!pid1) becomeSubreaper(false);
+    },
+  };
 }
 
 /** Entry for binaries: run main with process's argv and exit with its code. */
