@@ -235,13 +235,17 @@ export function createAgent(opts: AgentOptions): Agent {
         silent++;
         s.end();
         s.close();
-      } else if (s.partialSince !== null && now - s.partialSince > frameMs) {
+      } else if (s.partialSince !== null && !s.isPaused && now - s.partialSince > frameMs) {
         if (serial) s.resetPartial();
         else {
           log.warn(`${s.transport.label}: half a frame stalled for over ${frameMs / 1000}s; closing`);
           s.end();
           s.close();
         }
+      } else if (s.isBackedUp && !serial && now - s.lastProgress > idleMs) {
+        // Its client has read nothing for the idle timeout: the answers it left would be held for ever.
+        log.warn(`${s.transport.label}: ${s.transport.unsent?.() ?? 0} bytes of answers unread for over ${idleMs / 1000}s; closing`);
+        s.abort();
       } else if (!s.busy && now - s.lastActivity > idleMs && !serial) {
         log.info(`${s.transport.label}: idle for over ${idleMs / 1000}s; closing`);
         s.end();

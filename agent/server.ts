@@ -102,6 +102,12 @@ class BunTransport implements Transport {
     this.sock.resume();
   }
 
+  abort(): void {
+    this.queue = [];
+    this.queued = 0;
+    this.sock.terminate();
+  }
+
   flush(): void {
     while (this.queue.length) {
       const head = this.queue[0]!;
@@ -179,6 +185,7 @@ export function serveNetSocket(agent: Agent, sock: net.Socket, kind: TransportKi
     unsent: () => sock.writableLength,
     pauseReading: () => void sock.pause(),
     resumeReading: () => void sock.resume(),
+    abort: () => void sock.destroy(),
   };
   const session = agent.openSession(t, kind);
   if (!session) {

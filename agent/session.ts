@@ -34,6 +34,8 @@ export interface Transport {
   /** Stop delivering received bytes (backpressure); `resumeReading` starts again. */
   pauseReading?(): void;
   resumeReading?(): void;
+  /** Close now, dropping what is queued (a client that reads nothing). Absent: `end()`. */
+  abort?(): void;
 }
 
 export type TransportKind = "unix" | "vsock" | "serial";
@@ -88,6 +90,8 @@ export class Session {
   lastActivity: number;
   /** Monotonic ms when a partial frame started waiting, or null. */
   partialSince: number | null = null;
+  /** Monotonic ms of the last sign that the client reads (backed up, or its queue drained). */
+  lastProgress: number;
   /** Monotonic ms when the connection opened (coarse: the sweep's clock). */
   readonly openedAt: number;
   /** A whole frame has arrived: until then --frame-timeout-secs runs from `openedAt`, not the idle timeout. */
@@ -104,6 +108,7 @@ export class Session {
       resync: opts.kind === "serial",
     });
     this.lastActivity = host.coarseNow;
+    this.lastProgress = host.coarseNow;
     this.openedAt = host.coarseNow;
   }
 
@@ -114,6 +119,11 @@ export class Session {
   /** Over MAX_UNSENT_BYTES of unread output: this connection is not being read. */
   get isBackedUp(): boolean {
     return this.backedUp;
+  }
+
+  /** The agent is not reading this connection (backpressure): a half frame in hand is not the client's stall. */
+  get isPaused(): boolean {
+    return this.readingPaused;
   }
 
   /** Requests being served, or answers waiting for the client to read (the idle timeout cuts neither). */
@@ -171,6 +181,8 @@ export class Session {
     }
     if (this.readingPaused && !this.ending) {
       this.readingPaused = false;
+      // A half frame left waiting while we did not read gets a fresh --frame-timeout-secs.
+      if (this.partialSince !== null) this.partialSince = this.host.coarseNow;
       this.transport.resumeReading?.();
     }
   }
@@ -179,6 +191,7 @@ export class Session {
   private wrote(): void {
     if (!this.backedUp && this.transport.unsent && this.transport.unsent() > MAX_UNSENT_BYTES) {
       this.backedUp = true;
+      this.lastProgress = this.host.coarseNow;
       this.pauseReading();
     }
   }
@@ -186,6 +199,7 @@ export class Session {
   /** The transport's queue shrank (its drain event): below half the bound, let everything go on. */
   onWritable(): void {
     if (!this.backedUp || this.closed) return;
+    this.lastProgress = this.host.coarseNow;
     if ((this.transport.unsent?.() ?? 0) > MAX_UNSENT_BYTES / 2) return;
     this.backedUp = false;
     for (const w of this.writableWaiters.splice(0)) w();
@@ -381,6 +395,14 @@ export class Session {
     if (this.ending || this.closed) return;
     this.ending = true;
     this.transport.end();
+  }
+
+  /** Cut the connection now, dropping unsent answers (its client has read nothing for the idle timeout). */
+  abort(): void {
+    if (this.closed) return;
+    if (this.transport.abort) this.transport.abort();
+    else this.transport.end();
+    this.close();
   }
 
   /** Called by the transport when the connection is gone (or by the server to cut it). */

@@ -15,7 +15,8 @@ import { memoryLogger } from "../../agent/log.ts";
 import { defineRequest, type AgentPlugin } from "../../agent/plugin.ts";
 import { listen, serveNetSocket } from "../../agent/server.ts";
 import { MAX_UNSENT_BYTES } from "../../agent/session.ts";
-import { tempDir, waitFor } from "../../agent/testing.ts";
+import { ManualClock } from "../../agent/clock.ts";
+import { startTestAgent, tempDir, waitFor } from "../../agent/testing.ts";
 import { openPty } from "../../agent/testing-pty.ts";
 
 const ANSWER = 100 * 1024;
@@ -159,3 +160,60 @@ for (const [name, open] of Object.entries(transports)) {
     }
   });
 }
+
+test("a client that reads nothing for --idle-timeout-secs is cut, and what it left unread is freed (injected clock)", async () => {
+  const clock = new ManualClock();
+  const t = await startTestAgent({ clock, idleTimeoutSecs: 30, plugins: [bigPlugin] });
+  cleanup.push(() => t.close());
+  const sock = await connectNet(t.socket);
+  sock.pause();
+  let closed = false;
+  sock.on("close", () => void (closed = true));
+  sock.on("error", () => {});
+  sock.write(Buffer.concat(Array.from({ length: N }, (_, i) => encodeFrame({ type: "t.big", params: { n: i } }))));
+  await waitFor(() => t.agent.backpressure().backedUp === 1, 20_000, "the connection backed up");
+  await clock.advance(29_000);
+  expect(t.agent.connections()).toBe(1);
+  await clock.advance(3_000);
+  await waitFor(() => t.agent.connections() === 0, 10_000, "the agent to cut the connection");
+  sock.on("data", () => {});
+  sock.resume(); // a paused socket sees its peer's close only once it reads
+  await waitFor(() => closed, 10_000, "the client to see the connection closed");
+  expect(t.agent.backpressure()).toEqual({ backedUp: 0, unsentBytes: 0 });
+  expect(t.log.lines.some((l) => /bytes of answers unread for over 30s; closing/.test(l))).toBe(true);
+});
+
+test("a half frame held while the agent does not read is not the client's stall (injected clock)", async () => {
+  const clock = new ManualClock();
+  const agent = createAgent({ plugins: [bigPlugin], log: memoryLogger(), clock, frameTimeoutSecs: 10, idleTimeoutSecs: 300 });
+  await agent.start();
+  cleanup.push(() => agent.stop({ drainMs: 100 }));
+  // A transport that queues everything until the test "reads" it.
+  let queued = 0;
+  let paused = false;
+  const written: Uint8Array[] = [];
+  const session = agent.openSession(
+    {
+      label: "unix:fake#1",
+      write: (b) => void (written.push(b), (queued += b.length)),
+      end() {},
+      unsent: () => queued,
+      pauseReading: () => void (paused = true),
+      resumeReading: () => void (paused = false),
+    },
+    "unix",
+  )!;
+  const frames = Buffer.concat(Array.from({ length: 60 }, (_, i) => encodeFrame({ type: "t.big", params: { n: i } })));
+  const half = encodeFrame({ type: "t.big", params: { n: 60 } }).subarray(0, 10);
+  session.onData(Buffer.concat([frames, half]));
+  await waitFor(() => agent.backpressure().backedUp === 1, 20_000, "backed up");
+  expect(paused).toBe(true);
+  await clock.advance(20_000); // twice the frame timeout: the half frame waits on us, not on the client
+  expect(agent.connections()).toBe(1);
+  queued = 0; // the client reads everything
+  session.onWritable();
+  await waitFor(() => !paused && written.length === 60, 20_000, "every answer written and reading resumed");
+  session.onData(encodeFrame({ type: "t.big", params: { n: 60 } }).subarray(10)); // the rest of the half frame
+  await waitFor(() => written.length === 61, 20_000, "the 61st answer");
+  session.close();
+});
