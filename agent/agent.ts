@@ -2,9 +2,10 @@
 
 import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
 import { runCommand } from "./command.ts";
+import { ConfigFiles } from "./config-file.ts";
 import { AgentError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./frame.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, throttledLine, type Logger } from "./log.ts";
 import type {
   AgentConfig,
   AgentEvents,
@@ -67,6 +68,8 @@ export interface Agent {
   addListener(l: Listener): void;
   readonly listeners: readonly Listener[];
   connections(): number;
+  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), and the bytes queued on all. */
+  backpressure(): { backedUp: number; unsentBytes: number };
   /** Units of work in flight (requests marked `work`, plugin work). */
   workInFlight(): number;
   /** Every plugin, the built-in `core` first. */
@@ -101,6 +104,8 @@ export function createAgent(opts: AgentOptions): Agent {
     version: opts.config?.version ?? "0.0.0",
     maxFrameBytes: opts.config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     file: opts.config?.file ?? {},
+    files: opts.config?.files ?? new ConfigFiles(),
+    transports: opts.config?.transports,
   };
   const vsockPort = opts.vsockPort ?? 52;
   const maxConnections = opts.maxConnections ?? 256;
@@ -208,24 +213,46 @@ export function createAgent(opts: AgentOptions): Agent {
     };
   };
 
+  // Clients can repeat these at will: one console line a second, with a count.
+  const refusedLine = throttledLine(1000, () => clock.monotonic(), (n) =>
+    log.warn(`over --max-connections (${maxConnections}): refused ${n} connection(s) since the last such line; each was closed at once`),
+  );
+  const silentLine = throttledLine(1000, () => clock.monotonic(), (n) =>
+    log.warn(`closed ${n} connection(s) that sent no complete frame within --frame-timeout-secs (${frameMs / 1000}s) of connecting`),
+  );
+
   const sweep = () => {
     sweepTimer = null;
     const now = clock.monotonic();
     sessionHost.coarseNow = now;
+    refusedLine.flush();
+    silentLine.flush();
+    let silent = 0;
     for (const s of sessions) {
-      if (s.partialSince !== null && now - s.partialSince > frameMs) {
-        if (s.transport.label.startsWith("serial:")) s.resetPartial();
+      const serial = s.transport.label.startsWith("serial:");
+      if (!s.framed && !serial && s.partialSince === null && now - s.openedAt > frameMs) {
+        // Connected and silent: it would hold a slot until the idle timeout without ever asking anything.
+        silent++;
+        s.end();
+        s.close();
+      } else if (s.partialSince !== null && !s.isPaused && now - s.partialSince > frameMs) {
+        if (serial) s.resetPartial();
         else {
           log.warn(`${s.transport.label}: half a frame stalled for over ${frameMs / 1000}s; closing`);
           s.end();
           s.close();
         }
-      } else if (!s.busy && now - s.lastActivity > idleMs && !s.transport.label.startsWith("serial:")) {
+      } else if (s.isBackedUp && !serial && now - s.lastProgress > idleMs) {
+        // Its client has read nothing for the idle timeout: the answers it left would be held for ever.
+        log.warn(`${s.transport.label}: ${s.transport.unsent?.() ?? 0} bytes of answers unread for over ${idleMs / 1000}s; closing`);
+        s.abort();
+      } else if (!s.busy && now - s.lastActivity > idleMs && !serial) {
         log.info(`${s.transport.label}: idle for over ${idleMs / 1000}s; closing`);
         s.end();
         s.close();
       }
     }
+    if (silent) silentLine.hit(silent);
     armSweep();
   };
   const armSweep = () => {
@@ -323,7 +350,7 @@ export function createAgent(opts: AgentOptions): Agent {
     openSession(transport, kind) {
       if (stopping) return null;
       if (sessions.size >= maxConnections) {
-        log.warn(`${transport.label}: over --max-connections (${maxConnections}); closed at once`);
+        refusedLine.hit();
         return null;
       }
       if (sessions.size === 0) sessionHost.coarseNow = clock.monotonic();
@@ -345,6 +372,15 @@ export function createAgent(opts: AgentOptions): Agent {
       listeners.push(l);
     },
     connections: () => sessions.size,
+    backpressure() {
+      let backedUp = 0;
+      let unsentBytes = 0;
+      for (const s of sessions) {
+        if (s.isBackedUp) backedUp++;
+        unsentBytes += s.transport.unsent?.() ?? 0;
+      }
+      return { backedUp, unsentBytes };
+    },
     workInFlight: () => work,
     plugins: slots.map((s) => s.plugin),
     async reload() {

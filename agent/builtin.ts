@@ -49,6 +49,7 @@ export function builtinPlugin(agent: () => Agent): AgentPlugin {
         description: "Identity, uptime, lifecycle state and one section per plugin.",
         handle: () => {
           const a = agent();
+          const bp = a.backpressure();
           const plugins: Record<string, unknown> = {};
           for (const p of a.plugins) {
             if (!p.status) continue;
@@ -68,8 +69,11 @@ export function builtinPlugin(agent: () => Agent): AgentPlugin {
             uptime_secs: Math.round((a.clock.now() - a.startedAt) / 10) / 100,
             state: a.state,
             connections: a.connections(),
+            connections_backed_up: bp.backedUp,
+            unsent_bytes: bp.unsentBytes,
             work_in_flight: a.workInFlight(),
             plugins,
+            config_refused: a.config.files?.list() ?? [],
           };
         },
       }),

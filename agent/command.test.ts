@@ -125,7 +125,7 @@ describe("runCommand", () => {
 
   test("onOutput sees chunks as they come", async () => {
     const chunks: string[] = [];
-    await runCommand({ command: "echo a; echo b >&2", onOutput: (s, c) => chunks.push(`${s}:${Buffer.from(c).toString().trim()}`) });
+    await runCommand({ command: "echo a; echo b >&2", onOutput: (s, c) => void chunks.push(`${s}:${Buffer.from(c).toString().trim()}`) });
     expect(chunks.sort()).toEqual(["stderr:b", "stdout:a"]);
   });
 });

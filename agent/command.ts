@@ -1,6 +1,10 @@
-// The shared command runner: own process group, timeout kills the group, output drained and capped.
+// The shared command runner: own process group, deadlines kill the group and whatever escaped it
+// (agent/track.ts), output drained and capped, never a wait on pipes past a deadline.
 
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { systemClock, type Clock } from "./clock.ts";
+import { trackingFor, type TrackingMode } from "./track.ts";
 
 export interface CommandSpec {
   /** Run with `/bin/sh -c`. Exactly one of `command` and `argv`. */
@@ -22,14 +26,20 @@ export interface CommandSpec {
   stdin?: string | Uint8Array;
   /** Aborting kills the process group (a client went away, a drain deadline passed). */
   signal?: AbortSignal;
-  /** Every chunk as it arrives, before capping (for streaming). */
-  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  /**
+   * Every chunk as it arrives, before capping (for streaming). When it returns a promise, that stream
+   * is not read again until it settles: a consumer that cannot keep up (a client not reading its
+   * events) makes the command block on a full pipe, and nothing is lost or buffered here.
+   */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void | Promise<void>;
   /**
    * After the main process exits, kill what is left of its group (default true), so a check that
    * left a grandchild running does not keep it alive. Set false for commands meant to start daemons.
    */
   killGroupOnExit?: boolean;
   clock?: Clock;
+  /** Track the command this way instead of the process's choice (tests force `proc`). */
+  tracking?: TrackingMode;
 }
 
 export interface CommandResult {
@@ -134,28 +144,33 @@ function killGroup(pid: number, sig: NodeJS.Signals = "SIGKILL"): void {
   }
 }
 
-async function drain(
+/** Read one stream to its end into `cap`; `cancel` stops reading (what was read is kept). */
+function drain(
   stream: ReadableStream<Uint8Array> | null,
   cap: Capture,
   name: "stdout" | "stderr",
   onOutput: CommandSpec["onOutput"],
-): Promise<void> {
-  if (!stream) return;
+): { done: Promise<void>; cancel(): void } {
+  if (!stream) return { done: Promise.resolve(), cancel() {} };
   const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value && value.length) {
-        cap.add(value);
-        onOutput?.(name, value);
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (value && value.length) {
+          cap.add(value);
+          const wait = onOutput?.(name, value);
+          if (wait) await wait;
+        }
       }
+    } catch {
+      // A pipe torn down by a kill, or a cancel, ends the stream; what was read is kept.
+    } finally {
+      reader.releaseLock();
     }
-  } catch {
-    // A pipe torn down by a kill ends the stream; what was read is kept.
-  } finally {
-    reader.releaseLock();
-  }
+  })();
+  return { done, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
 /**
@@ -199,10 +214,18 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
   }
   if (spec.signal?.aborted) return finish({ aborted: true, spawn_error: "aborted before start" });
 
-  const env = spec.inheritEnv === false ? { ...spec.env } : { ...process.env, ...spec.env };
+  const track = trackingFor(spec.tracking).begin();
+  const env = spec.inheritEnv === false ? { ...spec.env, ...track.env } : { ...process.env, ...spec.env, ...track.env };
+  const wrapped = track.wrap(argv);
+  // Through the cgroup shell, a missing program would be the shell's exit 127: say it as spawn would.
+  const cannot = wrapped !== argv ? cannotSpawn(argv[0]!, spec.cwd, env.PATH) : null;
+  if (cannot) {
+    track.end();
+    return finish({ spawn_error: cannot });
+  }
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn(argv, {
+    proc = Bun.spawn(wrapped, {
       cwd: spec.cwd,
       env: env as Record<string, string>,
       stdin: spec.stdin === undefined ? "ignore" : "pipe",
@@ -211,53 +234,111 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
       detached: true,
     });
   } catch (e) {
+    track.end();
     return finish({ spawn_error: (e as Error).message });
   }
   const pid = proc.pid;
+  runnerChildren.add(pid);
+  void proc.exited.finally(() => runnerChildren.delete(pid));
   let timedOut = false;
   let aborted = false;
+  // The deadline (timeout or abort): kill the group, then whatever escaped it; from then on the
+  // command gets DEADLINE_GRACE_MS to exit and close its pipes, and nothing waits longer.
+  let deadline!: () => void;
+  const passed = new Promise<void>((r) => (deadline = r));
+  let hit = false;
+  const killAll = () => {
+    if (hit) return;
+    hit = true;
+    killGroup(pid);
+    void track.kill().then((n) => {
+      if (n > 0) for (const fn of killListeners) fn();
+    });
+    deadline();
+  };
   const timer =
     spec.timeoutMs !== undefined
       ? clock.setTimeout(() => {
           timedOut = true;
-          killGroup(pid);
+          killAll();
         }, spec.timeoutMs)
       : null;
   const onAbort = () => {
     aborted = true;
-    killGroup(pid);
+    killAll();
   };
   spec.signal?.addEventListener("abort", onAbort, { once: true });
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const graceOver = passed.then(() => new Promise<"late">((r) => (graceTimer = setTimeout(() => r("late"), DEADLINE_GRACE_MS))));
 
   if (spec.stdin !== undefined) void feedStdin(proc.stdin as import("bun").FileSink, spec.stdin);
 
-  const drained = Promise.all([
+  const readers = [
     drain(proc.stdout as ReadableStream<Uint8Array>, out, "stdout", spec.onOutput),
     drain(proc.stderr as ReadableStream<Uint8Array>, err, "stderr", spec.onOutput),
-  ]);
-  const exitCode = await proc.exited;
-  if (spec.killGroupOnExit !== false || timedOut || aborted) killGroup(pid);
-  // Grandchildren that outlive the command may hold the pipes; with the group killed they close.
-  // Without it, stop waiting for them shortly after the exit.
-  if (spec.killGroupOnExit === false) {
-    const t = setTimeout(() => {
-      (proc.stdout as ReadableStream | null)?.cancel().catch(() => {});
-      (proc.stderr as ReadableStream | null)?.cancel().catch(() => {});
-    }, 200);
-    await drained;
+  ];
+  const drained = Promise.all(readers.map((r) => r.done));
+  const cancel = () => {
+    for (const r of readers) r.cancel();
+  };
+  const exited = await Promise.race([proc.exited, graceOver]);
+  if (spec.killGroupOnExit !== false || hit) killGroup(pid);
+  if (exited === "late") {
+    // Not even SIGKILL ended it in time (uninterruptible sleep): answer now; Bun reaps it later.
+    cancel();
+  } else if (spec.killGroupOnExit === false && !hit) {
+    // A command meant to start daemons: stop reading shortly after it exits (a daemon may keep the pipes).
+    const t = setTimeout(cancel, 200);
+    await Promise.race([drained, graceOver]);
     clearTimeout(t);
-  } else {
-    await drained;
+  } else if ((await Promise.race([drained, graceOver])) === "late") {
+    // Something still holds the pipes after the deadline's kill (a marker cleared with env -i): stop reading.
+    cancel();
   }
+  // Without a deadline, the pipes are waited on until every holder has let go (as ssh does).
   if (timer) clock.clearTimeout(timer);
+  clearTimeout(graceTimer);
   spec.signal?.removeEventListener("abort", onAbort);
-  const sig = proc.signalCode ? String(proc.signalCode) : null;
+  track.end();
+  const sig = exited !== "late" && proc.signalCode ? String(proc.signalCode) : null;
   return finish({
-    exit_code: sig ? null : exitCode,
+    exit_code: exited === "late" || sig ? null : exited,
     signal: sig,
     timed_out: timedOut,
     aborted: aborted && !timedOut,
   });
+}
+
+/** Why posix_spawn would refuse `program` (Bun's wording), or null when it looks runnable. */
+function cannotSpawn(program: string, cwd: string | undefined, path: string | undefined): string | null {
+  if (!program.includes("/")) return Bun.which(program, { PATH: path ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", cwd }) ? null : `Executable not found in $PATH: ${JSON.stringify(program)}`;
+  const full = resolve(cwd ?? process.cwd(), program);
+  try {
+    if (!statSync(full).isFile()) return `EACCES: permission denied, posix_spawn '${program}'`;
+    accessSync(full, fsConstants.X_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return `ENOENT: no such file or directory, posix_spawn '${program}'`;
+    return `${code ?? "EACCES"}: permission denied, posix_spawn '${program}'`;
+  }
+}
+
+/** After a deadline kill: the command gets this long to exit and close its pipes before the runner stops waiting. */
+export const DEADLINE_GRACE_MS = 500;
+
+/** Pids the runner spawned and Bun still waits on: a reaper must never take these. */
+const runnerChildren = new Set<number>();
+/** Whether `pid` is a child the runner spawned and still waits on. */
+export function isRunnerChild(pid: number): boolean {
+  return runnerChildren.has(pid);
+}
+
+const killListeners = new Set<() => void>();
+/** Be told when a deadline killed processes that had escaped a command's process group (a reaper's cue). */
+export function onEscapesKilled(fn: () => void): () => void {
+  killListeners.add(fn);
+  return () => void killListeners.delete(fn);
 }
 
 /**

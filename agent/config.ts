@@ -1,8 +1,9 @@
 // Files the agent reads: agent.json, drop-in directories (*.d/*.json) validated with zod, and their watch.
 
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { dirname, join } from "node:path";
 import type { z } from "zod";
+import { configDirProblem, readConfigFile, type ConfigFiles, type ConfigRefusal } from "./config-file.ts";
 import type { Logger } from "./log.ts";
 
 /** `field health_interval_secs: Too small: expected number to be >=1; field name: Required` */
@@ -21,18 +22,19 @@ export function unknownKeys(schema: z.ZodObject, value: unknown): string[] {
 }
 
 /**
- * Read `<configDir>/agent.json`. Missing -> {}; unreadable or not an object -> {} and one console
- * line naming the file. Plugins validate their own sections.
+ * Read `<configDir>/agent.json` through the safe open (agent/config-file.ts). Missing -> {}; refused,
+ * unreadable or not an object -> {} and one console line naming the file (refusals also go to `files`
+ * for `status`). Plugins validate their own sections.
  */
-export function readAgentFile(configDir: string, log: Logger): Record<string, unknown> {
+export function readAgentFile(configDir: string, log: Logger, files?: ConfigFiles): Record<string, unknown> {
   const file = join(configDir, "agent.json");
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn(`${file}: cannot read (${(e as Error).message}); using defaults`);
+  const r = readConfigFile(file, { root: configDir, files });
+  files?.setRefused(file, r.ok || r.missing ? [] : [{ file, reason: r.reason }]);
+  if (!r.ok) {
+    if (!r.missing) log.warn(`${file}: refused: ${r.reason}; using defaults`);
     return {};
   }
+  const text = r.text;
   try {
     const v = JSON.parse(text);
     if (v && typeof v === "object" && !Array.isArray(v)) return v;
@@ -84,15 +86,36 @@ export interface DropinOptions<S extends z.ZodObject> {
   log?: Logger;
   /** Rewrite raw JSON before validation (aliases such as `cmd` -> `command`). */
   prepare?(raw: Record<string, unknown>): Record<string, unknown>;
+  /** The config dir symlinks may not leave (default: the drop-in dir's parent). */
+  root?: string;
+  /** The agent's trust policy and refusal book (default: strict, nothing recorded). */
+  files?: ConfigFiles;
 }
 
 /**
- * Load every `*.json` of a drop-in directory in name order. A file that is not JSON, fails the
- * schema, or repeats a name is skipped with one line naming the file and the field; unknown keys
- * are a warning. Never throws.
+ * Load every `*.json` of a drop-in directory in name order, each through the safe open
+ * (agent/config-file.ts). A file that is refused (symlink out, not regular, too big, writable by
+ * others, foreign owner), not JSON, fails the schema, or repeats a name is skipped with one line
+ * naming the file and the reason; unknown keys are a warning. Refusals are recorded in `files` for
+ * `status`. A refused directory is one problem whose `file` is the directory. Never throws.
  */
 export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): DropinLoad<z.output<S>> {
   const out: DropinLoad<z.output<S>> = { entries: new Map(), skipped: [], missing: false };
+  const trust = { root: opts.root ?? dirname(opts.dir), files: opts.files };
+  const refused: ConfigRefusal[] = [];
+  const done = () => {
+    opts.files?.setRefused(opts.dir, refused);
+    return out;
+  };
+  const dirBad = configDirProblem(opts.dir, trust);
+  if (dirBad) {
+    if (dirBad.missing) out.missing = true;
+    else {
+      out.skipped.push({ file: opts.dir, message: `refused: ${dirBad.reason}` });
+      refused.push({ file: opts.dir, reason: dirBad.reason });
+    }
+    return done();
+  }
   let names: string[];
   try {
     names = readdirSync(opts.dir).filter((n) => n.endsWith(".json")).sort();
@@ -100,7 +123,7 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") out.missing = true;
     else out.skipped.push({ file: opts.dir, message: `cannot list directory: ${(e as Error).message}` });
-    return out;
+    return done();
   }
   const skip = (file: string, message: string) => {
     out.skipped.push({ file, message });
@@ -108,14 +131,14 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
   };
   for (const n of names) {
     const file = join(opts.dir, n);
-    let text: string;
-    try {
-      if (!statSync(file).isFile()) continue;
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      skip(file, `cannot read: ${(e as Error).message}`);
+    const read = readConfigFile(file, trust);
+    if (!read.ok) {
+      if (read.missing) continue; // removed since the listing
+      refused.push({ file, reason: read.reason });
+      skip(file, `refused: ${read.reason}`);
       continue;
     }
+    const text = read.text;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -143,7 +166,7 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
     if (extra.length) opts.log?.warn(`${file}: unknown key(s) ignored: ${extra.join(", ")}`);
     out.entries.set(name, { file, value: r.data, text });
   }
-  return out;
+  return done();
 }
 
 /**

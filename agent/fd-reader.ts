@@ -9,6 +9,7 @@ type ReaderMessage = { kind: "data"; bytes: Uint8Array } | { kind: "eof" } | { k
 /**
  * The thread. It owns the fd: on stop it closes the fd itself after its read returns, so no read can
  * ever land on a recycled fd number. Control word 0: 1 = stop (Atomics.notify wakes a backoff nap).
+ * Control word 1: 1 = paused (backpressure): no read starts until it is 0 again.
  */
 const READER_SOURCE = `
 const fs = require("node:fs");
@@ -23,6 +24,8 @@ self.onmessage = (e) => {
     self.close();
   };
   for (;;) {
+    if (Atomics.load(flag, 0) === 1) return finish();
+    while (Atomics.load(flag, 1) === 1 && Atomics.load(flag, 0) !== 1) Atomics.wait(flag, 1, 1, 1000);
     if (Atomics.load(flag, 0) === 1) return finish();
     let n = -1;
     try {
@@ -57,6 +60,9 @@ function readerUrl(): string {
 }
 
 export interface FdReader {
+  /** Start no new read until `resume` (backpressure; a read already waiting still delivers its bytes). */
+  pause(): void;
+  resume(): void;
   /**
    * Ask the thread to stop; it closes the fd once its current read returns (a read waiting for a
    * silent peer returns only when bytes or a hangup come). Resolves when the fd is closed.
@@ -72,7 +78,7 @@ export interface FdReader {
  * @example const r = readFdInThread(fd, { data: (b) => session.onData(b), eof() {}, error: (m) => log.warn(m) }); await r.stop();
  */
 export function readFdInThread(fd: number, on: { data(bytes: Uint8Array): void; eof(): void; error(message: string): void }): FdReader {
-  const ctl = new SharedArrayBuffer(4);
+  const ctl = new SharedArrayBuffer(8);
   const flag = new Int32Array(ctl);
   const worker = new Worker(readerUrl());
   let closed!: () => void;
@@ -90,10 +96,18 @@ export function readFdInThread(fd: number, on: { data(bytes: Uint8Array): void; 
   };
   worker.postMessage({ fd, ctl, firstMs: IDLE_FIRST_MS, maxMs: IDLE_MAX_MS });
   return {
+    pause() {
+      Atomics.store(flag, 1, 1);
+    },
+    resume() {
+      Atomics.store(flag, 1, 0);
+      Atomics.notify(flag, 1);
+    },
     stop() {
       stopping = true;
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);
+      Atomics.notify(flag, 1);
       return done;
     },
   };

@@ -1,4 +1,5 @@
 // Console logging: one human-readable line per event on stderr, or JSON lines (--log-format json).
+// Control characters never reach the console raw: text lines escape them, JSON lines carry them as \u escapes.
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -24,9 +25,32 @@ export interface LoggerOptions {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** C0 controls, DEL, C1 controls (8-bit CSI included) and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\u001b": "\\e" };
+const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, "0");
+
+/**
+ * Text with every control character shown as an escape (`\n`, `\r`, `\t`, `\e` for ESC, `\xHH` for
+ * other C0 and DEL, `\uHHHH` for C1 and U+2028/2029), so that a client's id, a file name or a command's
+ * output can neither start a new console line nor drive the terminal. Text without one is returned as is.
+ * @example escapeControl("evil\n\u001b[31mERROR") // "evil\\n\\e[31mERROR"
+ */
+export function escapeControl(text: string): string {
+  if (!CONTROL.test(text)) return text;
+  return text.replace(CONTROL_ALL, (c) => SHORT[c] ?? (c <= "\u007f" ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`));
+}
+
+/** JSON.stringify escapes C0 only: the rest (DEL, C1, U+2028/2029) become \u escapes too, the same JSON value. */
+const JSON_EXTRA = /[\u007f-\u009f\u2028\u2029]/g;
+function safeJson(line: string): string {
+  return line.replace(JSON_EXTRA, (c) => `\\u${hex(c, 4)}`);
+}
+
 function fieldText(v: unknown): string {
-  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
-  return JSON.stringify(v) ?? String(v);
+  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? escapeControl(JSON.stringify(v)) : escapeControl(v);
+  return escapeControl(JSON.stringify(v) ?? String(v));
 }
 
 /**
@@ -43,11 +67,11 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
     if (ORDER[level] < min) return;
     const time = new Date(now()).toISOString();
     if (format === "json") {
-      sink(JSON.stringify({ time, level, component, msg, ...fields }));
+      sink(safeJson(JSON.stringify({ time, level, component, msg, ...fields })));
       return;
     }
-    let line = `${time} ${level.toUpperCase().padEnd(5)} ${component} ${msg}`;
-    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${fieldText(v)}`;
+    let line = `${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(component)} ${escapeControl(msg)}`;
+    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${escapeControl(k)}=${fieldText(v)}`;
     sink(line);
   };
   return {
@@ -56,6 +80,32 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     child: (c) => createLogger({ ...opts, format, sink, now }, c),
+  };
+}
+
+/**
+ * At most one console line per `intervalMs` for an event that a client can repeat at will (refused
+ * connections): the first is logged at once, the rest are counted and reported by the next line or
+ * by `flush()` (call it from a periodic timer), so a flood costs one line a second.
+ * @example const refused = throttledLine(1000, () => clock.monotonic(), (n) => log.warn(`refused ${n} connection(s)`));
+ */
+export function throttledLine(intervalMs: number, now: () => number, line: (count: number) => void): { hit(n?: number): void; flush(): void } {
+  let pending = 0;
+  let last = -Infinity;
+  const out = () => {
+    last = now();
+    const n = pending;
+    pending = 0;
+    line(n);
+  };
+  return {
+    hit(n = 1) {
+      pending += n;
+      if (now() - last >= intervalMs) out();
+    },
+    flush() {
+      if (pending && now() - last >= intervalMs) out();
+    },
   };
 }
 

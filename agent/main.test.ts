@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { flagHelp, parseFlags, FlagError } from "./flags.ts";
-import { CORE_FLAGS, main } from "./main.ts";
+import { buildAgent, CORE_FLAGS, main } from "./main.ts";
+import { silentLogger } from "./log.ts";
 import type { PluginModule } from "./plugin.ts";
 import { RawClient, tempDir, waitFor } from "./testing.ts";
 
@@ -108,5 +109,32 @@ describe("the agent as a process", () => {
     expect(await proc.exited).toBe(1);
     expect(err).toContain("cannot start");
     d.cleanup();
+  });
+});
+
+describe("dev-only modules in a prod build", () => {
+  const devOnly: PluginModule = {
+    name: "debug",
+    devOnly: true,
+    commands: { shell: { description: "a debug shell", run: async () => 42 } },
+    create: () => ({ name: "debug" }),
+  };
+  const io = (build: "prod" | "dev") => {
+    const err: string[] = [];
+    return { err, io: { argv: ["shell"], stdout: () => {}, stderr: (t: string) => err.push(t), build } };
+  };
+
+  test("main refuses to start one, naming it, before its sub-commands can run", async () => {
+    const p = io("prod");
+    expect(await main([devOnly], p.io)).toBe(2);
+    expect(p.err.join("\n")).toContain("dev-only module debug in a prod build: not started");
+    const d = io("dev");
+    expect(await main([devOnly], d.io)).toBe(42);
+  });
+
+  test("buildAgent (custom mains) refuses it too; a dev build builds it", () => {
+    const values = parseFlags(["--config-dir", "/nonexistent"], CORE_FLAGS).values;
+    expect(() => buildAgent([devOnly], values, "prod", silentLogger)).toThrow("dev-only module debug in a prod build");
+    expect(buildAgent([devOnly], values, "dev", silentLogger).agent.plugins.map((p) => p.name)).toContain("debug");
   });
 });

@@ -2,11 +2,15 @@
 
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
+import { isRunnerChild, onEscapesKilled } from "./command.ts";
 import { readAgentFile } from "./config.ts";
+import { ConfigFiles } from "./config-file.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
+import { becomeSubreaper, startReaper } from "./reaper.ts";
 import { listen, parseListenAddress } from "./server.ts";
+import { setCommandTracking } from "./track.ts";
 
 export const VERSION = "0.1.0";
 
@@ -20,6 +24,21 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
   "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
   "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },
+  "insecure-config": {
+    type: "boolean",
+    description: "Development only: read config files that group/others can write or another user owns (symlinks out of the config dir, non-regular and oversized files stay refused)",
+    default: false,
+  },
+  "command-tracking": {
+    type: "string",
+    description: "How deadlines find what a command started outside its process group: cgroup (a cgroup v2 per command), proc (an environment marker found through /proc), or auto (cgroup where one can be made)",
+    default: "auto",
+  },
+  subreaper: {
+    type: "boolean",
+    description: "Become a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and reap orphaned descendants of commands (--no-subreaper: leave them to init)",
+    default: true,
+  },
   "log-format": { type: "string", description: "Console format: text or json", default: "text" },
   "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
   help: { type: "boolean", description: "Show this help" },
@@ -53,8 +72,23 @@ function usage(modules: PluginModule[], specs: Record<string, FlagSpec>): string
   ].join("\n");
 }
 
+/**
+ * Refuse dev-only modules in a production build: `scripts/build.ts` never puts one there, so one that
+ * is present came from a hand-written main, and must not serve. Throws naming the modules.
+ */
+export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): void {
+  if (build !== "prod") return;
+  const dev = modules.filter((m) => m.devOnly === true).map((m) => m.name);
+  if (dev.length)
+    throw new FlagError(
+      `dev-only module${dev.length > 1 ? "s" : ""} ${dev.join(", ")} in a prod build: not started. ` +
+        "Production binaries never run a module marked devOnly; build it into the dev binary (scripts/build.ts leaves it out of prod) or drop devOnly.",
+    );
+}
+
 /** Build an agent from parsed flags (no sockets yet). Exported for tests and custom mains. */
 export function buildAgent(modules: PluginModule[], values: FlagValues, build: "prod" | "dev", log: Logger): { agent: Agent; listens: string[]; socketMode: number } {
+  refuseDevOnly(modules, build);
   const configDir = String(values["config-dir"]);
   const maxFrameBytes = intFlag(values, "max-frame-bytes", 64, 0xffffff);
   const listens = (values.listen as string[]).slice();
@@ -63,7 +97,9 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   const vsockPort = values["vsock-port"] !== undefined ? intFlag(values, "vsock-port", 1, 0xfffffffe) : firstVsock?.kind === "vsock" ? firstVsock.port : 52;
   const mode = parseInt(String(values["socket-mode"]), 8);
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log) };
+  const files = new ConfigFiles({ insecure: values["insecure-config"] === true });
+  if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files, transports: addrs.map((a) => a.kind) };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};
@@ -89,6 +125,13 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
  * resolves once the agent has stopped on a signal.
  */
 export async function main(modules: PluginModule[], io: MainIO): Promise<number> {
+  try {
+    // Before anything else: a dev-only module's sub-commands and schemas must not run either.
+    refuseDevOnly(modules, io.build);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
+    return 2;
+  }
   const specs: Record<string, FlagSpec> = { ...CORE_FLAGS };
   for (const m of modules)
     for (const [k, s] of Object.entries(m.flags ?? {})) {
@@ -150,6 +193,27 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
     return 2;
   }
+  const trackingMode = parsed.values["command-tracking"];
+  if (trackingMode !== "auto" && trackingMode !== "cgroup" && trackingMode !== "proc") {
+    io.stderr(`${AGENT_NAME}: --command-tracking: expected auto, cgroup or proc, got ${JSON.stringify(trackingMode)}`);
+    return 2;
+  }
+  let tracking;
+  try {
+    tracking = setCommandTracking(trackingMode);
+  } catch (e) {
+    io.stderr(`${AGENT_NAME}: --command-tracking cgroup: ${(e as Error).message}`);
+    return 2;
+  }
+  const reaping = startReaping(parsed.values.subreaper !== false);
+  const release = () => {
+    reaping?.stop();
+    tracking.dispose();
+  };
+  log.info(
+    `commands: deadlines kill what escaped a process group through ${tracking.mode === "cgroup" ? `a cgroup v2 per command (${tracking.where})` : `an environment marker found through /proc (${trackingMode === "proc" ? "--command-tracking proc" : "no writable cgroup v2"})`}` +
+      `; ${reaping ? (process.pid === 1 ? "PID 1: orphans are reaped here" : "child subreaper: orphans are reaped here") : "orphans are left to init"}`,
+  );
   const { agent, listens, socketMode } = built;
   try {
     await agent.start();
@@ -157,6 +221,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
     await agent.stop({ drainMs: 0 });
+    release();
     return 1;
   }
   log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
@@ -168,6 +233,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
       log.info(`${sig}: stopping`);
       agent.stop().then(() => {
         process.off("SIGHUP", onHup);
+        release();
         resolve(0);
       });
     };
@@ -176,6 +242,24 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGHUP", onHup);
   });
+}
+
+/**
+ * PID 1 or (when `subreaper`) a child subreaper: reap orphans by pid, never a child the runner waits on.
+ * Null when orphans are left to init.
+ */
+function startReaping(subreaper: boolean): { stop(): void } | null {
+  const pid1 = process.pid === 1;
+  if (!pid1 && !(subreaper && becomeSubreaper())) return null;
+  const reaper = startReaper({ isOwn: isRunnerChild });
+  const off = onEscapesKilled(() => reaper.poke());
+  return {
+    stop() {
+      off();
+      reaper.stop();
+      if (!pid1) becomeSubreaper(false);
+    },
+  };
 }
 
 /** Entry for binaries: run main with process's argv and exit with its code. */

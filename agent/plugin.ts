@@ -3,6 +3,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
+import type { ConfigFiles } from "./config-file.ts";
 import type { Logger } from "./log.ts";
 import type { Schedule, ScheduleOptions, Task } from "./scheduler.ts";
 
@@ -20,6 +21,13 @@ export interface RequestContext {
    * throw; split data to fit `maxFrameBytes`.
    */
   emit(event: string, data: unknown): void;
+  /**
+   * Resolves once the client's connection can take more output: at once, unless the client has
+   * left more than MAX_UNSENT_BYTES unread (agent/session.ts). A streaming handler awaits it between
+   * events, so that a client that does not read stops the producer instead of growing the agent.
+   * @example for await (const chunk of source) { ctx.emit("data", chunk); await ctx.writable(); }
+   */
+  writable(): Promise<void>;
   /** Aborted when the client disconnects or the agent is shutting down. */
   readonly signal: AbortSignal;
   readonly maxFrameBytes: number;
@@ -71,6 +79,8 @@ export interface DialectIO {
   readonly signal: AbortSignal;
   /** Send one body now, before the final reply (streams). */
   write(body: unknown): void;
+  /** Resolves once the connection can take more (see RequestContext.writable); absent: at once. */
+  writable?(): Promise<void>;
 }
 
 export interface DialectReply {
@@ -110,6 +120,17 @@ export interface AgentConfig {
   readonly maxFrameBytes: number;
   /** The parsed `<configDir>/agent.json`, or {} (plugins validate their own section). */
   readonly file: Readonly<Record<string, unknown>>;
+  /**
+   * The config-file trust policy (`--insecure-config`) and the book of refused files that `status`
+   * shows; loaders pass it to `loadDropins`. Always set on a running agent's context.
+   */
+  readonly files?: ConfigFiles;
+  /**
+   * The kinds of listener the agent serves (main fills it from `--listen`). A vsock or serial one means
+   * the agent runs in a VM; only unix sockets means a container or a host (the snapshot plugin then
+   * leaves the shared wall clock alone). Absent (an in-memory agent): none known.
+   */
+  readonly transports?: readonly ("unix" | "vsock" | "serial")[];
 }
 
 /** What the core hands a plugin at start. Everything registered through it is released on stop. */

@@ -48,12 +48,15 @@ export class RegistrationError extends Error {
 export interface DispatchIO {
   /** Write an event frame (streaming). */
   emit?(frame: EventFrame): void;
+  /** Resolves when the connection can take more output (backpressure); absent: at once. */
+  writable?(): Promise<void>;
   signal?: AbortSignal;
   /** Called around requests marked `work`. */
   beginWork?(label: string): () => void;
 }
 
 const NEVER = new AbortController().signal;
+const READY = () => Promise.resolve();
 
 /** Maps request names to handlers; answers decoded bodies with envelopes. */
 export class Router {
@@ -154,6 +157,7 @@ export class Router {
       type,
       id,
       signal: io.signal ?? NEVER,
+      writable: io.writable ?? READY,
       maxFrameBytes: this.maxFrameBytes,
       log: this.log,
       emit: (event, data) => {

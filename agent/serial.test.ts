@@ -1,7 +1,6 @@
 // The serial transport over a real pseudo-terminal (raw mode): SYNC, CONNECT, stale bytes, stalled frames, port lookup.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { dlopen, FFIType, ptr, CString } from "bun:ffi";
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createAgent, type Agent } from "./agent.ts";
@@ -12,32 +11,7 @@ import { readFdInThread } from "./fd-reader.ts";
 import { findSerialPort } from "./serial.ts";
 import { listen } from "./server.ts";
 import { tempDir, waitFor } from "./testing.ts";
-
-const libc = dlopen("libc.so.6", {
-  posix_openpt: { args: [FFIType.i32], returns: FFIType.i32 },
-  grantpt: { args: [FFIType.i32], returns: FFIType.i32 },
-  unlockpt: { args: [FFIType.i32], returns: FFIType.i32 },
-  ptsname: { args: [FFIType.i32], returns: FFIType.ptr },
-  tcgetattr: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  tcsetattr: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  cfmakeraw: { args: [FFIType.ptr], returns: FFIType.void },
-}).symbols;
-
-const O_RDWR = 2;
-const O_NOCTTY = 0o400;
-
-/** A pty pair in raw mode (no echo, no newline translation): the test holds the master, the agent opens the slave. */
-function openPty(): { master: number; slavePath: string; keep: number } {
-  const master = libc.posix_openpt(O_RDWR | O_NOCTTY);
-  if (master < 0 || libc.grantpt(master) !== 0 || libc.unlockpt(master) !== 0) throw new Error("cannot open a pty");
-  const slavePath = new CString(libc.ptsname(master)!).toString();
-  const keep = openSync(slavePath, "r+");
-  const termios = new Uint8Array(64);
-  if (libc.tcgetattr(keep, ptr(termios)) !== 0) throw new Error("tcgetattr failed");
-  libc.cfmakeraw(ptr(termios));
-  if (libc.tcsetattr(keep, 0, ptr(termios)) !== 0) throw new Error("tcsetattr failed");
-  return { master, slavePath, keep };
-}
+import { openPty } from "./testing-pty.ts";
 
 /** Reads the master end: raw bytes (for lines) and frames after them. */
 class HostEnd {

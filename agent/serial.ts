@@ -2,8 +2,8 @@
 
 import { closeSync, openSync, readdirSync, readFileSync, write } from "node:fs";
 import type { Agent, Listener } from "./agent.ts";
-import { readFdInThread } from "./fd-reader.ts";
-import type { Transport } from "./session.ts";
+import { readFdInThread, type FdReader } from "./fd-reader.ts";
+import type { Session, Transport } from "./session.ts";
 
 /** Find `/dev/vportNpM` whose virtio name is `name` (no udev in small guests, so no symlink). */
 export function findSerialPort(name: string, sysDir = "/sys/class/virtio-ports", devDir = "/dev"): string {
@@ -48,11 +48,16 @@ export async function listenSerial(agent: Agent, a: { path?: string; name?: stri
   /** Whether a host seems to hold the other end (bytes came, and no EOF since). */
   let hostPresent = false;
   let writeFailed = false;
+  /** Bytes handed to write() and not yet written to the port (a host that does not read holds them). */
+  let unsent = 0;
+  let session: Session | null = null;
+  let reader: FdReader | null = null;
   const transport: Transport = {
     label,
     write(bytes) {
       if (closed) return;
       const copy = Uint8Array.from(bytes);
+      unsent += copy.length;
       writing = writing
         .then(() => writeAll(fd, copy))
         .then(
@@ -62,24 +67,32 @@ export async function listenSerial(agent: Agent, a: { path?: string; name?: stri
             if (!writeFailed) log.warn(`${label}: write failed (${e.message}); answers are dropped until a host reads again`);
             writeFailed = true;
           },
-        );
+        )
+        .then(() => {
+          unsent -= copy.length;
+          session?.onWritable();
+        });
     },
     // A serial stream is never closed by a protocol event: the next host session reuses it.
     end() {},
+    unsent: () => unsent,
+    pauseReading: () => reader?.pause(),
+    resumeReading: () => reader?.resume(),
   };
-  const session = agent.openSession(transport, "serial");
+  session = agent.openSession(transport, "serial");
   if (!session) {
     closeSync(fd);
     throw new Error(`${label}: no session slot`);
   }
+  const s = session;
   let readError = "";
-  const reader = readFdInThread(fd, {
+  reader = readFdInThread(fd, {
     data(bytes) {
       if (closed) return;
       readError = "";
       if (!hostPresent) log.debug(`${label}: a host is talking`);
       hostPresent = true;
-      session.onData(bytes);
+      s.onData(bytes);
     },
     eof() {
       if (hostPresent) log.debug(`${label}: the host went away; waiting for the next one`);
@@ -96,13 +109,13 @@ export async function listenSerial(agent: Agent, a: { path?: string; name?: stri
     async close() {
       if (closed) return;
       closed = true;
-      session.close();
+      s.close();
       // Flush answers, then let the reader close the fd; a silent host must not hold the shutdown.
       let t: ReturnType<typeof setTimeout> | undefined;
       const grace = () => new Promise((r) => (t = setTimeout(r, 1000)));
       await Promise.race([writing, grace()]);
       clearTimeout(t);
-      await Promise.race([reader.stop(), grace()]);
+      await Promise.race([reader!.stop(), grace()]);
       clearTimeout(t);
     },
   };

@@ -69,20 +69,43 @@ async function clearStaleSocket(path: string): Promise<void> {
 
 type BunSock = import("bun").Socket<{ session: Session | null; transport: BunTransport | null }>;
 
-/** Transport over a Bun socket with a write queue for backpressure. */
+/** Transport over a Bun socket with a write queue (what the kernel did not take yet) for backpressure. */
 class BunTransport implements Transport {
   private queue: Uint8Array[] = [];
+  private queued = 0;
   private ending = false;
   constructor(private readonly sock: BunSock, readonly label: string) {}
 
   write(bytes: Uint8Array): void {
     if (this.queue.length) {
       this.queue.push(bytes);
+      this.queued += bytes.length;
       return;
     }
     const n = this.sock.write(bytes);
     if (n < 0) return;
-    if (n < bytes.length) this.queue.push(bytes.subarray(n));
+    if (n < bytes.length) {
+      this.queue.push(bytes.subarray(n));
+      this.queued += bytes.length - n;
+    }
+  }
+
+  unsent(): number {
+    return this.queued;
+  }
+
+  pauseReading(): void {
+    this.sock.pause();
+  }
+
+  resumeReading(): void {
+    this.sock.resume();
+  }
+
+  abort(): void {
+    this.queue = [];
+    this.queued = 0;
+    this.sock.terminate();
   }
 
   flush(): void {
@@ -91,8 +114,10 @@ class BunTransport implements Transport {
       const n = this.sock.write(head);
       if (n < 0) {
         this.queue = [];
+        this.queued = 0;
         return;
       }
+      this.queued -= Math.max(0, n);
       if (n < head.length) {
         this.queue[0] = head.subarray(n);
         return;
@@ -124,6 +149,7 @@ async function listenUnix(agent: Agent, path: string, mode: number): Promise<Lis
       },
       drain(sock) {
         sock.data.transport?.flush();
+        sock.data.session?.onWritable();
       },
       close(sock) {
         sock.data.session?.close();
@@ -156,6 +182,10 @@ export function serveNetSocket(agent: Agent, sock: net.Socket, kind: TransportKi
     label,
     write: (b) => void sock.write(b),
     end: () => void sock.end(),
+    unsent: () => sock.writableLength,
+    pauseReading: () => void sock.pause(),
+    resumeReading: () => void sock.resume(),
+    abort: () => void sock.destroy(),
   };
   const session = agent.openSession(t, kind);
   if (!session) {
@@ -163,6 +193,7 @@ export function serveNetSocket(agent: Agent, sock: net.Socket, kind: TransportKi
     return;
   }
   sock.on("data", (chunk: Buffer) => session.onData(chunk));
+  sock.on("drain", () => session.onWritable());
   sock.on("close", () => session.close());
   sock.on("error", () => session.close());
 }

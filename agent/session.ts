@@ -1,4 +1,5 @@
-// One connection's conversation, whatever the transport: handshake, frames, ordering, answers, limits.
+// One connection's conversation, whatever the transport: handshake, frames, ordering, answers, limits,
+// and backpressure (a client that does not read its answers stops being read).
 
 import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
@@ -6,14 +7,35 @@ import type { Dialect } from "./plugin.ts";
 import type { DispatchIO, Router } from "./router.ts";
 import type { Answer, EventFrame } from "./wire.ts";
 
+/**
+ * Unsent bytes one connection may have queued (answers and events its client has not read yet) before
+ * the agent stops reading that connection and holds its pending work: 4 MiB. Reading resumes once
+ * the queue is down to half. What a client can make the agent hold is this bound, plus the answers
+ * of requests already running (at most `maxConcurrent` + 1 at once), plus what was read before the
+ * pause (bounded by MAX_QUEUED_REQUESTS).
+ */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** Requests read but not started on one connection before the agent stops reading it. */
+export const MAX_QUEUED_REQUESTS = 1024;
+
 /** The byte pipe under a session. */
 export interface Transport {
-  /** Queue bytes; the transport handles backpressure. */
+  /** Queue bytes; the transport keeps what the kernel does not take yet (see `unsent`). */
   write(bytes: Uint8Array): void;
   /** Close after queued bytes are flushed. */
   end(): void;
   /** For console lines: `unix:/run/mvm/agent.sock#3`. */
   readonly label: string;
+  /**
+   * Bytes written but not yet taken by the kernel. Absent: the transport never queues. A transport that
+   * queues calls `Session.onWritable()` when its queue shrinks.
+   */
+  unsent?(): number;
+  /** Stop delivering received bytes (backpressure); `resumeReading` starts again. */
+  pauseReading?(): void;
+  resumeReading?(): void;
+  /** Close now, dropping what is queued (a client that reads nothing). Absent: `end()`. */
+  abort?(): void;
 }
 
 export type TransportKind = "unix" | "vsock" | "serial";
@@ -58,10 +80,22 @@ export class Session {
   private readonly waiting: (() => void)[] = [];
   private closed = false;
   private ending = false;
+  /** Over MAX_UNSENT_BYTES: reading is paused and work that would write waits. */
+  private backedUp = false;
+  private readingPaused = false;
+  /** Items read but not handled yet (reading was paused with them in hand). */
+  private held: ReaderItem[] = [];
+  private writableWaiters: (() => void)[] = [];
   /** Monotonic ms of the last byte received. */
   lastActivity: number;
   /** Monotonic ms when a partial frame started waiting, or null. */
   partialSince: number | null = null;
+  /** Monotonic ms of the last sign that the client reads (backed up, or its queue drained). */
+  lastProgress: number;
+  /** Monotonic ms when the connection opened (coarse: the sweep's clock). */
+  readonly openedAt: number;
+  /** A whole frame has arrived: until then --frame-timeout-secs runs from `openedAt`, not the idle timeout. */
+  framed = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -74,15 +108,27 @@ export class Session {
       resync: opts.kind === "serial",
     });
     this.lastActivity = host.coarseNow;
+    this.lastProgress = host.coarseNow;
+    this.openedAt = host.coarseNow;
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
-  /** Requests being served (the idle timeout does not cut a connection that waits for an answer). */
+  /** Over MAX_UNSENT_BYTES of unread output: this connection is not being read. */
+  get isBackedUp(): boolean {
+    return this.backedUp;
+  }
+
+  /** The agent is not reading this connection (backpressure): a half frame in hand is not the client's stall. */
+  get isPaused(): boolean {
+    return this.readingPaused;
+  }
+
+  /** Requests being served, or answers waiting for the client to read (the idle timeout cuts neither). */
   get busy(): boolean {
-    return this.inflight > 0;
+    return this.inflight > 0 || this.backedUp || this.held.length > 0;
   }
 
   onData(chunk: Uint8Array): void {
@@ -96,13 +142,81 @@ export class Session {
       this.close();
       return;
     }
-    for (const item of items) this.handleItem(item);
+    if (this.held.length) this.held.push(...items);
+    else this.handleItems(items, 0);
     this.partialSince = this.reader.buffered > 0 ? (this.partialSince ?? this.host.coarseNow) : null;
+  }
+
+  /** Too much waiting on this connection: answers its client has not read, or requests not started. */
+  private blocked(): boolean {
+    return this.backedUp || this.orderedCount + this.waiting.length >= MAX_QUEUED_REQUESTS;
+  }
+
+  /** Handle items from `from` on; when blocked, keep the rest and stop reading until unblocked. */
+  private handleItems(items: ReaderItem[], from: number): void {
+    for (let i = from; i < items.length; i++) {
+      if (this.blocked()) {
+        this.held = i === 0 ? items : items.slice(i);
+        this.pauseReading();
+        return;
+      }
+      this.handleItem(items[i]!);
+    }
+  }
+
+  private pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.transport.pauseReading?.();
+  }
+
+  /** Called when work leaves the queue or the transport's queue shrinks: go on with held items, read again. */
+  private unblock(): void {
+    if (this.closed || this.blocked()) return;
+    if (this.held.length) {
+      const items = this.held;
+      this.held = [];
+      this.handleItems(items, 0);
+      if (this.held.length) return;
+    }
+    if (this.readingPaused && !this.ending) {
+      this.readingPaused = false;
+      // A half frame left waiting while we did not read gets a fresh --frame-timeout-secs.
+      if (this.partialSince !== null) this.partialSince = this.host.coarseNow;
+      this.transport.resumeReading?.();
+    }
+  }
+
+  /** After a write: over the bound, stop reading and hold work that would write more. */
+  private wrote(): void {
+    if (!this.backedUp && this.transport.unsent && this.transport.unsent() > MAX_UNSENT_BYTES) {
+      this.backedUp = true;
+      this.lastProgress = this.host.coarseNow;
+      this.pauseReading();
+    }
+  }
+
+  /** The transport's queue shrank (its drain event): below half the bound, let everything go on. */
+  onWritable(): void {
+    if (!this.backedUp || this.closed) return;
+    this.lastProgress = this.host.coarseNow;
+    if ((this.transport.unsent?.() ?? 0) > MAX_UNSENT_BYTES / 2) return;
+    this.backedUp = false;
+    for (const w of this.writableWaiters.splice(0)) w();
+    while (!this.backedUp && this.concurrent < (this.opts.maxConcurrent ?? 64) && this.waiting.length) this.waiting.shift()!();
+    this.unblock();
+  }
+
+  /** Resolves once this connection can take more output (at once unless backed up; also on close). */
+  writable(): Promise<void> {
+    if (!this.backedUp || this.closed) return Promise.resolve();
+    return new Promise((r) => this.writableWaiters.push(r));
   }
 
   private handleItem(item: ReaderItem): void {
     switch (item.kind) {
       case "frame":
+        this.framed = true;
         this.handleFrame(item.body);
         return;
       case "line":
@@ -161,7 +275,7 @@ export class Session {
       this.inOrder(() => this.serveNative(value));
       return;
     }
-    if (this.concurrent < (this.opts.maxConcurrent ?? 64)) {
+    if (this.concurrent < (this.opts.maxConcurrent ?? 64) && !this.backedUp) {
       this.concurrent++;
       void this.serveNative(value, true);
     } else {
@@ -174,14 +288,19 @@ export class Session {
     }
   }
 
-  /** Run after every id-less request before it, in order (at once when none is waiting). */
+  /**
+   * Run after every id-less request before it, in order (at once when none is waiting), and not while
+   * the connection is backed up: its answer would only add to what the client has not read.
+   */
   private inOrder(fn: () => Promise<void>): void {
-    const p = this.orderedCount === 0 ? fn() : this.ordered.then(fn);
+    const run = () => (this.backedUp ? this.writable().then(fn) : fn());
+    const p = this.orderedCount === 0 ? run() : this.ordered.then(run);
     this.orderedCount++;
-    this.ordered = p.then(
-      () => void this.orderedCount--,
-      () => void this.orderedCount--,
-    );
+    const done = () => {
+      this.orderedCount--;
+      if (this.held.length || this.readingPaused) this.unblock();
+    };
+    this.ordered = p.then(done, done);
   }
 
   private settled(limited: boolean): void {
@@ -189,9 +308,10 @@ export class Session {
     this.lastActivity = this.host.coarseNow;
     if (limited) {
       this.concurrent--;
-      this.waiting.shift()?.();
+      if (!this.backedUp) this.waiting.shift()?.();
     }
     if (this.inflight === 0 && this.drainWaiters.length) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.held.length || this.readingPaused) this.unblock();
   }
 
   private async serveNative(value: unknown, limited = false): Promise<void> {
@@ -201,6 +321,7 @@ export class Session {
       const answer = await this.host.router.dispatch(value, {
         signal: this.controller.signal,
         emit: (frame: EventFrame) => this.sendEvent(frame),
+        writable: this.writableFn,
         beginWork: this.host.beginWork,
       });
       this.sendAnswer(answer);
@@ -225,12 +346,13 @@ export class Session {
       if (this.closed) return;
       try {
         this.transport.write(encodeFrame(body, max));
+        this.wrote();
       } catch (e) {
         this.host.log.error(`${this.transport.label}: ${d.name} answer not sent: ${(e as Error).message}`);
       }
     };
     try {
-      const reply = await d.handle(value, { conn: this.conn, signal: this.controller.signal, write });
+      const reply = await d.handle(value, { conn: this.conn, signal: this.controller.signal, write, writable: this.writableFn });
       if (reply.body !== undefined) write(reply.body);
       if (reply.close) this.end();
     } catch (e) {
@@ -239,9 +361,12 @@ export class Session {
     }
   }
 
+  private readonly writableFn = () => this.writable();
+
   private sendEvent(frame: EventFrame): void {
     if (this.closed) throw new Error("connection closed");
     this.transport.write(encodeFrame(frame, this.opts.maxFrameBytes));
+    this.wrote();
   }
 
   private sendAnswer(answer: Answer): void {
@@ -262,6 +387,7 @@ export class Session {
       });
     }
     this.transport.write(bytes);
+    this.wrote();
   }
 
   /** Stop reading; close once queued answers are written. */
@@ -271,10 +397,20 @@ export class Session {
     this.transport.end();
   }
 
+  /** Cut the connection now, dropping unsent answers (its client has read nothing for the idle timeout). */
+  abort(): void {
+    if (this.closed) return;
+    if (this.transport.abort) this.transport.abort();
+    else this.transport.end();
+    this.close();
+  }
+
   /** Called by the transport when the connection is gone (or by the server to cut it). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.held = [];
+    for (const w of this.writableWaiters.splice(0)) w();
     this.controller.abort();
     this.host.onClosed(this);
   }

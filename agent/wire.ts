@@ -70,8 +70,14 @@ export const StatusResult = Type.Object(
     uptime_secs: Type.Number(),
     state: LifecycleStateSchema,
     connections: Type.Integer(),
+    /** Connections not being read because their client left over 4 MiB of answers unread (backpressure). */
+    connections_backed_up: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Bytes of answers and events queued for clients, over every connection. */
+    unsent_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
     work_in_flight: Type.Integer(),
     plugins: Type.Record(Type.String(), Type.Unknown()),
+    /** Config files (or directories) the latest loads refused, and why: also one console line each. */
+    config_refused: Type.Optional(Type.Array(Type.Object({ file: Type.String(), reason: Type.String() }, { additionalProperties: false }))),
   },
   { additionalProperties: false },
 );

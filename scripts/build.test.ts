@@ -1,53 +1,88 @@
-// Builds a production binary with the example custom plugin and checks what is (and is not) inside.
+// Builds production and dev binaries with the example custom plugin and a dev-only --plugin, and checks
+// what is (and is not) inside each.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEV_MARKER } from "../plugins/dev-marker/index.ts";
 import { RawClient, tempDir, waitFor } from "../agent/testing.ts";
-import { build } from "./build.ts";
+import { build, inspectPlugins } from "./build.ts";
+import { DEBUG_MARKER } from "./fixtures/dev-only-plugin.ts";
 
 const root = join(import.meta.dir, "..");
+const custom = join(root, "examples/custom-plugin/index.ts");
+const devOnly = join(root, "scripts/fixtures/dev-only-plugin.ts");
 
-describe("production build with a custom plugin", () => {
+describe("production and dev builds with a custom plugin and a dev-only one", () => {
   const d = tempDir("mvm-build-");
-  let bin = "";
-  let proc: ReturnType<typeof Bun.spawn> | null = null;
-  let c: RawClient;
-  beforeAll(async () => {
-    [bin] = await build({ out: d.path, flavors: ["prod"], plugins: [join(root, "examples/custom-plugin/index.ts")] });
-    const sock = join(d.path, "a.sock");
-    proc = Bun.spawn([bin!, "--listen", `unix:${sock}`, "--config-dir", d.path, "--acme-greeting", "hi"], { stderr: "pipe", stdout: "ignore" });
+  let prodBin = "";
+  let devBin = "";
+  const said: string[] = [];
+  const procs: ReturnType<typeof Bun.spawn>[] = [];
+  let prod: RawClient;
+  let dev: RawClient;
+
+  async function start(bin: string, name: string): Promise<RawClient> {
+    const sock = join(d.path, `${name}.sock`);
+    const proc = Bun.spawn([bin, "--listen", `unix:${sock}`, "--config-dir", d.path, "--acme-greeting", "hi"], { stderr: "pipe", stdout: "ignore" });
+    procs.push(proc);
     let log = "";
     void (async () => {
-      for await (const ch of proc!.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
+      for await (const ch of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
     })();
-    await waitFor(() => log.includes("ready"), 30_000, "compiled agent ready");
-    c = await RawClient.connect(sock);
-  }, 120_000);
+    await waitFor(() => log.includes("ready") || proc.exitCode !== null, 30_000, `${name} agent ready`);
+    if (proc.exitCode !== null) throw new Error(`${name} exited ${proc.exitCode}: ${log}`);
+    return RawClient.connect(sock);
+  }
+
+  beforeAll(async () => {
+    [prodBin, devBin] = await build({ out: d.path, flavors: ["prod", "dev"], plugins: [custom, devOnly] }, (l) => said.push(l));
+    prod = await start(prodBin!, "prod");
+    dev = await start(devBin!, "dev");
+  }, 180_000);
   afterAll(async () => {
-    c?.close();
-    proc?.kill("SIGTERM");
-    await proc?.exited;
+    prod?.close();
+    dev?.close();
+    for (const p of procs) p.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.exited));
     d.cleanup();
   });
 
-  test("the dev-only marker plugin is not in the file", () => {
-    const bytes = readFileSync(bin);
-    expect(bytes.includes(Buffer.from(DEV_MARKER))).toBe(false);
-    expect(bytes.includes(Buffer.from("acme.greet"))).toBe(true);
+  test("the build reads devOnly from --plugin files and says what it left out of prod", async () => {
+    expect((await inspectPlugins([custom, devOnly])).map((f) => [f.name, f.devOnly])).toEqual([
+      ["acme", false],
+      ["debug", true],
+    ]);
+    expect(said).toEqual([expect.stringMatching(/^prod: dev-only modules left out: exec \(bundled\), dev-marker \(bundled\), debug \(--plugin .*dev-only-plugin\.ts\)$/)]);
   });
 
-  test("hello says prod and lists the custom plugin, not the dev one", async () => {
-    const h = await c.request({ type: "hello", id: 1 });
+  test("the production file holds no dev-only module's code; the dev file holds both", () => {
+    const p = readFileSync(prodBin);
+    expect(p.includes(Buffer.from(DEV_MARKER))).toBe(false);
+    expect(p.includes(Buffer.from(DEBUG_MARKER))).toBe(false);
+    expect(p.includes(Buffer.from("acme.greet"))).toBe(true);
+    const v = readFileSync(devBin);
+    expect(v.includes(Buffer.from(DEBUG_MARKER))).toBe(true);
+    expect(v.includes(Buffer.from(DEV_MARKER))).toBe(true);
+  });
+
+  test("prod: hello lists the custom plugin, not the dev-only ones", async () => {
+    const h = await prod.request({ type: "hello", id: 1 });
     expect(h.result.build).toBe("prod");
     expect(h.result.plugins).toContain("acme");
     expect(h.result.plugins).not.toContain("dev-marker");
+    expect(h.result.plugins).not.toContain("debug");
     expect(h.result.requests).not.toContain("dev.marker");
+    expect(h.result.requests).not.toContain("debug.run");
   });
 
-  test("the dev-only request answers E_UNKNOWN_REQUEST; the custom one works with its flag", async () => {
-    expect(await c.request({ type: "dev.marker", id: 2 })).toMatchObject({ ok: false, error: { code: "E_UNKNOWN_REQUEST" } });
-    expect(await c.request({ type: "acme.greet", id: 3, params: { who: "ops" } })).toMatchObject({ ok: true, result: { text: "hi, ops", greetings: 1 } });
+  test("prod: the dev-only requests answer E_UNKNOWN_REQUEST; the custom one works with its flag", async () => {
+    expect(await prod.request({ type: "dev.marker", id: 2 })).toMatchObject({ ok: false, error: { code: "E_UNKNOWN_REQUEST" } });
+    expect(await prod.request({ type: "debug.run", id: 3 })).toMatchObject({ ok: false, error: { code: "E_UNKNOWN_REQUEST" } });
+    expect(await prod.request({ type: "acme.greet", id: 4, params: { who: "ops" } })).toMatchObject({ ok: true, result: { text: "hi, ops", greetings: 1 } });
+  });
+
+  test("dev: the dev-only --plugin serves", async () => {
+    expect(await dev.request({ type: "debug.run", id: 1 })).toMatchObject({ ok: true, result: { marker: DEBUG_MARKER } });
   });
 });

@@ -1,10 +1,13 @@
 // `bun run build`: compile the guest agent into dist/ (production without dev-only plugins, and dev).
 //
 // bun scripts/build.ts [--out DIR] [--prod-only | --dev-only] [--plugin ./my-plugin.ts ...] [--target bun-linux-x64]
-// A --plugin file must `export default` a PluginModule (see examples/custom-plugin/).
+// A --plugin file must `export default` a PluginModule (see examples/custom-plugin/). A module with
+// `devOnly: true` goes into the dev binary only: the production entry never imports it, so none of its
+// code is in that file (bundled dev-only modules are dropped by the MVM_BUILD define in plugins/index.ts).
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
+import type { PluginModule } from "../agent/plugin.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -48,6 +51,31 @@ export function parseBuildArgs(argv: string[]): BuildOptions {
   return o;
 }
 
+/** A `--plugin` file and what its default export says about itself. */
+export interface PluginFile {
+  path: string;
+  name: string;
+  devOnly: boolean;
+}
+
+/** Load each `--plugin` file to read its module's name and `devOnly` (throws naming a file without a module). */
+export async function inspectPlugins(paths: string[]): Promise<PluginFile[]> {
+  const out: PluginFile[] = [];
+  for (const path of paths) {
+    const m = (await import(path)).default as PluginModule | undefined;
+    if (!m || typeof m !== "object" || typeof m.name !== "string" || typeof m.create !== "function")
+      throw new Error(`--plugin ${path}: the default export is not a PluginModule ({ name, create, ... })`);
+    out.push({ path, name: m.name, devOnly: m.devOnly === true });
+  }
+  return out;
+}
+
+/** Names of the bundled modules marked devOnly (plugins/index.ts leaves them out of production builds). */
+async function bundledDevOnly(): Promise<string[]> {
+  const { builtinModules } = await import(join(root, "plugins/index.ts"));
+  return (builtinModules() as PluginModule[]).filter((m) => m.devOnly === true).map((m) => m.name);
+}
+
 /** The generated entry: built-in modules plus extra plugin modules, then main. */
 function entrySource(plugins: string[]): string {
   const imports = plugins.map((p, i) => `import p${i} from ${JSON.stringify(p)};`).join("\n");
@@ -62,13 +90,25 @@ function entrySource(plugins: string[]): string {
   ].join("\n");
 }
 
-/** Compile the binaries; returns their paths. Throws with bun's output on failure. */
-export async function build(o: BuildOptions): Promise<string[]> {
+/**
+ * Compile the binaries; returns their paths. Throws with bun's output on failure. `say` gets one line
+ * per flavor naming the dev-only modules left out of the production binary.
+ */
+export async function build(o: BuildOptions, say: (line: string) => void = () => {}): Promise<string[]> {
   mkdirSync(o.out, { recursive: true });
   const outputs: string[] = [];
+  const files = await inspectPlugins(o.plugins);
   for (const flavor of o.flavors) {
     const entry = join(o.out, `.entry-${flavor}.ts`);
-    writeFileSync(entry, entrySource(o.plugins));
+    const kept = flavor === "prod" ? files.filter((f) => !f.devOnly) : files;
+    if (flavor === "prod") {
+      const left = [
+        ...(await bundledDevOnly()).map((n) => `${n} (bundled)`),
+        ...files.filter((f) => f.devOnly).map((f) => `${f.name} (--plugin ${relative(process.cwd(), f.path) || f.path})`),
+      ];
+      say(`prod: dev-only modules left out: ${left.join(", ") || "none"}`);
+    }
+    writeFileSync(entry, entrySource(kept.map((f) => f.path)));
     const outfile = join(o.out, flavor === "prod" ? "mvm-guest-agent" : "mvm-guest-agent-dev");
     const args = [
       process.execPath,
@@ -93,7 +133,7 @@ export async function build(o: BuildOptions): Promise<string[]> {
 
 if (import.meta.main) {
   try {
-    const outs = await build(parseBuildArgs(process.argv.slice(2)));
+    const outs = await build(parseBuildArgs(process.argv.slice(2)), (line) => console.log(line));
     for (const f of outs) console.log(`built ${f} (${(Bun.file(f).size / 1e6).toFixed(1)} MB)`);
   } catch (e) {
     console.error((e as Error).message);

@@ -1,7 +1,7 @@
 // `npm start`: the full demo: an example service, an agent on a local unix socket with examples/etc-mvm, and the bridge on 127.0.0.1:7070.
 // Flags: --port N (bridge, default 7070; 0 = any free port), --service-port N (default 18080; 0 = any). Ctrl-C stops everything.
 
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, openSync, closeSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { Subprocess } from "bun";
@@ -69,11 +69,29 @@ async function startService(): Promise<number> {
   return Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
 }
 
+/**
+ * Copy examples/etc-mvm into the demo's temp dir with modes 0755/0644: the agent refuses config files
+ * that group or others can write, and a git checkout under umask 002 gives 0664 (see docs/security.md).
+ */
+function copyConfig(from: string, to: string): string {
+  cpSync(from, to, { recursive: true });
+  const fix = (p: string) => {
+    chmodSync(p, 0o755);
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      if (e.isDirectory()) fix(join(p, e.name));
+      else if (e.isFile()) chmodSync(join(p, e.name), 0o644);
+    }
+  };
+  fix(to);
+  return to;
+}
+
 async function startAgent(port: number): Promise<void> {
+  const configDir = copyConfig(join(root, "examples/etc-mvm"), join(dir, "etc-mvm"));
   const log = openSync(consoleLog, "a");
   const agent = Bun.spawn(
     // This agent runs on the host, not in a guest: it must not set the host's clock on wake nor drop its page cache.
-    [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${socket}`, "--config-dir", join(root, "examples/etc-mvm"), "--no-set-clock", "--drop-caches-path", join(dir, "drop_caches")],
+    [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${socket}`, "--config-dir", configDir, "--no-set-clock", "--drop-caches-path", join(dir, "drop_caches")],
     { env: { ...process.env, DEMO_SERVICE_PORT: String(port) }, stdout: log, stderr: log, stdin: "ignore" },
   );
   closeSync(log);

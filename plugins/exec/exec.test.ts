@@ -171,7 +171,7 @@ describe("exec: audit and busy", () => {
 describe("exec module", () => {
   const config = { configDir: "/nonexistent", build: "dev" as const, version: "0", maxFrameBytes: 1 << 20, file: {} };
   test("is dev-only and declares --no-exec", () => {
-    expect(execModule.devOnly).toBe(true);
+    expect(execModule.devOnly).toBe(true); // what the field does is proven in scripts/build.test.ts and agent/main.test.ts
     expect(execModule.flags?.["no-exec"]?.type).toBe("boolean");
   });
   test("--no-exec turns it off; without it the plugin serves exec", () => {

@@ -76,7 +76,13 @@ export function execPlugin(): AgentPlugin {
       maxOutputBytes: streams ? 0 : Math.min(maxBytes, req.maxFrameBytes),
       cutUtf8: encoding === "utf8",
       signal: abort.signal,
-      onOutput: streams ? (name, chunk) => send(name, streams![name].push(chunk)) : undefined,
+      // Each event waits for the client to read: unread output blocks the command on its pipe.
+      onOutput: streams
+        ? (name, chunk) => {
+            send(name, streams![name].push(chunk));
+            return req.writable();
+          }
+        : undefined,
     });
     const entry: Running = { label, abort, done: run };
     running.add(entry);

@@ -108,7 +108,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   function apply(first: boolean): void {
     if (stopped || !ctx) return;
     const log = ctx.log;
-    const next = loadIntegrations(dir, log);
+    const next = loadIntegrations(dir, log, { root: opts.configDir, files: ctx.config.files });
     const current = new Map([...live].map(([n, x]) => [n, x.loaded]));
     const plan = planReload(current, next);
     const keptByFile = new Map(plan.kept.map((k) => [k.file, k.name]));

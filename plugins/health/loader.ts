@@ -2,6 +2,7 @@
 
 import { join } from "node:path";
 import { loadDropins, type DropinProblem } from "../../agent/config.ts";
+import type { ConfigFiles } from "../../agent/config-file.ts";
 import type { Logger } from "../../agent/log.ts";
 import { IntegrationFile } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
@@ -39,11 +40,11 @@ function dropNulls(raw: Record<string, unknown>): Record<string, unknown> {
  * returned, not logged; unknown keys are logged as warnings by the drop-in loader. Never throws.
  * @example const { loaded, skipped } = loadIntegrations("/etc/mvm/integrations.d", log);
  */
-export function loadIntegrations(dir: string, log: Logger): IntegrationsLoad {
+export function loadIntegrations(dir: string, log: Logger, trust: { root?: string; files?: ConfigFiles } = {}): IntegrationsLoad {
   // loadDropins logs skips as well as unknown-key warnings; skips are logged by the caller
   // (which knows whether a last good version is kept), so only the warnings go through here.
   const quiet: Logger = { ...log, warn: (m, f) => void (m.includes(": skipped: ") || log.warn(m, f)) };
-  const r = loadDropins({ dir, schema: IntegrationFile, nameOf: (v) => v.name, prepare: dropNulls, log: quiet });
+  const r = loadDropins({ dir, schema: IntegrationFile, nameOf: (v) => v.name, prepare: dropNulls, log: quiet, ...trust });
   const loaded = new Map<string, LoadedIntegration>();
   for (const [name, e] of r.entries) loaded.set(name, { spec: e.value satisfies IntegrationSpec, file: e.file });
   return { loaded, skipped: r.skipped, missing: r.missing };

@@ -58,7 +58,7 @@ export class ProbeSet {
   load(): void {
     if (this.closed) return;
     const { log } = this.ctx;
-    const res = loadDropins({ dir: this.dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe });
+    const res = loadDropins({ dir: this.dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe, files: this.ctx.config.files });
     const dirProblem = res.skipped.find((s) => s.file === this.dir);
     if (dirProblem) {
       // An unreadable directory is not an empty one: keep what runs now.

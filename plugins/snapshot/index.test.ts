@@ -6,9 +6,10 @@ import { snapshotModule, snapshotOptionsFromFlags } from "./index.ts";
 
 const config = { configDir: "/nonexistent", build: "dev" as const, version: "0", maxFrameBytes: 1 << 20, file: {} };
 
-test("defaults: watchdog 600 s, /proc/sys/vm/drop_caches, the clock is set", () => {
+test("defaults: watchdog 600 s, /proc/sys/vm/drop_caches, the clock decided by the listeners (no setClock)", () => {
   const { values } = parseFlags([], snapshotModule.flags!);
-  expect(snapshotOptionsFromFlags(values)).toEqual({ resumeAfterSecs: 600, dropCachesPath: "/proc/sys/vm/drop_caches", setClock: true });
+  expect(snapshotOptionsFromFlags(values)).toEqual({ resumeAfterSecs: 600, dropCachesPath: "/proc/sys/vm/drop_caches" });
+  expect(snapshotOptionsFromFlags(parseFlags(["--set-clock"], snapshotModule.flags!).values)).toMatchObject({ setClock: true });
 });
 
 test("flags reach the options", () => {

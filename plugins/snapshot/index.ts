@@ -14,7 +14,8 @@ export function snapshotOptionsFromFlags(flags: FlagValues): SnapshotOptions {
     throw new FlagError(`--resume-after-secs: expected seconds from 0 (never) to 31536000, got ${JSON.stringify(secs)}`);
   const path = flags["drop-caches-path"] ?? DEFAULT_DROP_CACHES_PATH;
   if (typeof path !== "string" || path === "") throw new FlagError(`--drop-caches-path: expected a file path, got ${JSON.stringify(path)}`);
-  return { resumeAfterSecs: secs, dropCachesPath: path, setClock: flags["set-clock"] !== false };
+  const setClock = flags["set-clock"];
+  return { resumeAfterSecs: secs, dropCachesPath: path, ...(typeof setClock === "boolean" ? { setClock } : {}) };
 }
 
 export const snapshotModule: PluginModule = {
@@ -32,8 +33,8 @@ export const snapshotModule: PluginModule = {
     },
     "set-clock": {
       type: "boolean",
-      description: "On wake, set the wall clock to the host's wall_clock (needs CAP_SYS_TIME; --no-set-clock where the clock is shared with the host)",
-      default: true,
+      description:
+        "On wake, set the wall clock to the host's wall_clock (needs CAP_SYS_TIME). Default: only when serving a vsock or serial listener (in a VM), never with unix sockets alone (a container or a host); --set-clock / --no-set-clock force it",
     },
   },
   create: ({ flags }) => snapshotPlugin(snapshotOptionsFromFlags(flags)),

@@ -57,12 +57,21 @@ export const WakeResult = Type.Object(
     /** Host time minus guest time when wake arrived (positive: the guest was behind); null without wall_clock. */
     clock_skew_ms: Type.Union([Type.Number(), Type.Null()]),
     clock_set: Type.Boolean(),
+    /**
+     * Why the clock was not set, or null when it was: `no_wall_clock` (none given), `not_in_vm` (the
+     * agent serves only unix sockets and --set-clock was not given), `no_set_clock` (--no-set-clock),
+     * `failed` (clock_settime refused; the clock step says why). Absent from agents before 0.1.1.
+     */
+    clock_not_set: Type.Optional(
+      Type.Union([Type.Null(), Type.Literal("no_wall_clock"), Type.Literal("not_in_vm"), Type.Literal("no_set_clock"), Type.Literal("failed")]),
+    ),
     steps: Type.Array(Step),
     duration_ms: Type.Number({ minimum: 0 }),
   },
   { additionalProperties: false },
 );
 export type WakeResult = Static<typeof WakeResult>;
+export type ClockNotSet = NonNullable<WakeResult["clock_not_set"]>;
 
 /** The `snapshot` section of the built-in `status` answer. */
 export const SnapshotStatus = Type.Object(

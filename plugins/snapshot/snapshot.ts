@@ -15,7 +15,7 @@ import {
   type Step,
 } from "./schemas.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
-import { parseRfc3339, syncWallClock } from "./wallclock.ts";
+import { clockPolicy, parseRfc3339, syncWallClock } from "./wallclock.ts";
 import { watchdog, type Watchdog } from "./watchdog.ts";
 
 export interface SnapshotOptions {
@@ -23,7 +23,10 @@ export interface SnapshotOptions {
   resumeAfterSecs?: number;
   /** Default /proc/sys/vm/drop_caches. */
   dropCachesPath?: string;
-  /** On wake, set the guest's wall clock to the host's `wall_clock` (default true). */
+  /**
+   * On wake, set the guest's wall clock to the host's `wall_clock`: true or false force it; absent
+   * (the default), only when the agent serves a vsock or serial listener (see `clockPolicy`).
+   */
   setClock?: boolean;
   /** Replace system calls (tests: record order, simulate a refusal). */
   sys?: Partial<SnapshotSys>;
@@ -200,15 +203,17 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     const steps: Step[] = [];
     let skew: number | null = null;
     let clockSet = false;
+    let notSet: WakeResult["clock_not_set"] = "no_wall_clock";
     if (hostMs !== null) {
       const o = syncWallClock(hostMs, {
         guestNow: () => clock.now(),
         monotonic: () => clock.monotonic(),
-        allowed: opts.setClock !== false,
+        policy: clockPolicy(opts.setClock, c.config.transports),
         setWallClock: (ms) => sys!.setWallClock(ms),
       });
       skew = o.skewMs;
       clockSet = o.set;
+      notSet = o.notSet;
       steps.push(o.step);
       logStep(c, "wake", o.step);
     }
@@ -223,7 +228,14 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       c.lifecycle.resumeSchedules({ runNow: true });
       c.lifecycle.set("running");
     }
-    const result: WakeResult = { was_sleeping: wasSleeping, clock_skew_ms: skew, clock_set: clockSet, steps, duration_ms: round(clock.monotonic() - t0) };
+    const result: WakeResult = {
+      was_sleeping: wasSleeping,
+      clock_skew_ms: skew,
+      clock_set: clockSet,
+      clock_not_set: notSet,
+      steps,
+      duration_ms: round(clock.monotonic() - t0),
+    };
     lastWake = { at: rfc3339(at), reason, result };
     if (wasSleeping) log.info(`wake: running again in ${result.duration_ms} ms (${reason})`);
     else log.info("wake: not sleeping (no sleep-prep came before); no restore command run, nothing to resume");

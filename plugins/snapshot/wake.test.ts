@@ -53,7 +53,7 @@ describe("wake", () => {
   test("wake without a sleep-prep is a no-op: no restore runs, was_sleeping false", async () => {
     h = await harness({ integrations: restoring });
     const w = await h.ok("wake");
-    expect(w).toEqual({ was_sleeping: false, clock_skew_ms: null, clock_set: false, steps: [], duration_ms: 0 });
+    expect(w).toEqual({ was_sleeping: false, clock_skew_ms: null, clock_set: false, clock_not_set: "no_wall_clock", steps: [], duration_ms: 0 });
     expect(h.file("db")).toBe("");
     expect(h.file("web")).toBe("");
     expect(h.health.seen).toEqual([]);
@@ -87,21 +87,21 @@ describe("wake", () => {
 
   test("wall_clock: skew reported and the clock set before the restores", async () => {
     const set: number[] = [];
-    h = await harness({ integrations: restoring, snapshot: { sys: { sync: async () => "t", setWallClock: (ms) => (set.push(ms), null) } } });
+    h = await harness({ integrations: restoring, snapshot: { setClock: true, sys: { sync: async () => "t", setWallClock: (ms) => (set.push(ms), null) } } });
     await h.ok("sleep-prep");
     const host = h.clock.now() + 5000;
     const w = await h.ok("wake", { wall_clock: rfc3339(host) });
-    expect(w).toMatchObject({ was_sleeping: true, clock_skew_ms: 5000, clock_set: true });
+    expect(w).toMatchObject({ was_sleeping: true, clock_skew_ms: 5000, clock_set: true, clock_not_set: null });
     expect(w.steps.map((s: { name: string }) => s.name)).toEqual(["clock", "restore:db", "restore:web"]);
     expect(w.steps[0].detail).toBe(`set to ${rfc3339(host)}; the guest was 5000 ms behind the host`);
     expect(set).toEqual([host]);
   });
 
   test("wall_clock refused (EPERM): reported, not fatal; --no-set-clock: never tried", async () => {
-    h = await harness({ integrations: restoring, snapshot: { sys: { sync: async () => "t", setWallClock: () => "EPERM" } } });
+    h = await harness({ integrations: restoring, snapshot: { setClock: true, sys: { sync: async () => "t", setWallClock: () => "EPERM" } } });
     await h.ok("sleep-prep");
     let w = await h.ok("wake", { wall_clock: rfc3339(h.clock.now() - 250) });
-    expect(w).toMatchObject({ was_sleeping: true, clock_skew_ms: -250, clock_set: false });
+    expect(w).toMatchObject({ was_sleeping: true, clock_skew_ms: -250, clock_set: false, clock_not_set: "failed" });
     expect(w.steps[0]).toMatchObject({ name: "clock", ok: false });
     expect(w.steps[0].detail).toContain("EPERM");
     expect(h.file("db")).toBe("c\nr\n");
@@ -111,7 +111,7 @@ describe("wake", () => {
     h = await harness({ snapshot: { setClock: false, sys: { sync: async () => "t", setWallClock: () => ((called = true), null) } } });
     w = await h.ok("wake", { wall_clock: rfc3339(h.clock.now() + 1000) });
     // Without a sleep-prep nothing is restored, but the skew is still reported.
-    expect(w).toMatchObject({ was_sleeping: false, clock_skew_ms: 1000, clock_set: false });
+    expect(w).toMatchObject({ was_sleeping: false, clock_skew_ms: 1000, clock_set: false, clock_not_set: "no_set_clock" });
     expect(called).toBe(false);
   });
 

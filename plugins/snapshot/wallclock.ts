@@ -1,7 +1,7 @@
 // Wake's step 0: read the host's wall_clock, report the guest's skew, set the guest's clock when allowed.
 
 import { rfc3339 } from "../../agent/clock.ts";
-import type { Step } from "./schemas.ts";
+import type { ClockNotSet, Step } from "./schemas.ts";
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$/;
 
@@ -38,7 +38,32 @@ export function describeSkew(skewMs: number): string {
 export interface ClockOutcome {
   skewMs: number;
   set: boolean;
+  /** Why not set (null: set). */
+  notSet: Exclude<ClockNotSet, "no_wall_clock"> | null;
   step: Step;
+}
+
+/** Whether wake may set the clock, and the reason when not. */
+export interface ClockPolicy {
+  allowed: boolean;
+  /** When not allowed: why, for the answer and the step's detail. */
+  why?: { code: "not_in_vm" | "no_set_clock"; text: string };
+}
+
+/**
+ * `--set-clock`/`--no-set-clock` when given; otherwise set the clock only when the agent serves a
+ * vsock or serial listener (it is in a VM): with unix sockets alone it shares the clock of a host
+ * or a container's host, which a guest's wake must not move.
+ * @example clockPolicy(undefined, ["unix"]) // { allowed: false, why: { code: "not_in_vm", ... } }
+ */
+export function clockPolicy(setClock: boolean | undefined, transports: readonly string[] | undefined): ClockPolicy {
+  if (setClock === true) return { allowed: true };
+  if (setClock === false) return { allowed: false, why: { code: "no_set_clock", text: "--no-set-clock" } };
+  if ((transports ?? []).some((t) => t === "vsock" || t === "serial")) return { allowed: true };
+  return {
+    allowed: false,
+    why: { code: "not_in_vm", text: "the agent serves no vsock or serial listener, so it is not in a VM and shares its host's clock; --set-clock sets it anyway" },
+  };
 }
 
 /**
@@ -47,24 +72,28 @@ export interface ClockOutcome {
  */
 export function syncWallClock(
   hostMs: number,
-  o: { guestNow: () => number; monotonic: () => number; allowed: boolean; setWallClock(ms: number): string | null },
+  o: { guestNow: () => number; monotonic: () => number; policy: ClockPolicy; setWallClock(ms: number): string | null },
 ): ClockOutcome {
   const t0 = o.monotonic();
   const skewMs = Math.round(hostMs - o.guestNow());
   const was = describeSkew(skewMs);
-  const done = (ok: boolean, set: boolean, detail: string): ClockOutcome => ({
+  const done = (ok: boolean, notSet: ClockOutcome["notSet"], detail: string): ClockOutcome => ({
     skewMs,
-    set,
+    set: notSet === null,
+    notSet,
     step: { name: "clock", ok, duration_ms: Math.round((o.monotonic() - t0) * 100) / 100, detail },
   });
-  if (!o.allowed) return done(true, false, `not set (--no-set-clock); the guest is ${was}`);
+  if (!o.policy.allowed) {
+    const why = o.policy.why ?? { code: "no_set_clock" as const, text: "not allowed" };
+    return done(true, why.code, `not set (${why.text}); the guest is ${was}`);
+  }
   let err: string | null;
   try {
     err = o.setWallClock(hostMs);
   } catch (e) {
     err = (e as Error).message;
   }
-  if (err === null) return done(true, true, `set to ${rfc3339(hostMs)}; the guest was ${was}`);
+  if (err === null) return done(true, null, `set to ${rfc3339(hostMs)}; the guest was ${was}`);
   const why = err === "EPERM" ? "not permitted (EPERM): setting the clock needs root or CAP_SYS_TIME" : `clock_settime failed: ${err}`;
-  return done(false, false, `${why}; the guest stays ${was}`);
+  return done(false, "failed", `${why}; the guest stays ${was}`);
 }

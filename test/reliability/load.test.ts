@@ -17,10 +17,18 @@ function fdLimit(): number {
   return m?.[1] === "unlimited" ? Infinity : Number(m?.[1] ?? 1024);
 }
 
-/** Connect `n` clients, at most 100 connects in flight (a unix listen backlog is finite). */
+/**
+ * Connect `n` clients, at most 100 connects in flight (a unix listen backlog is finite). Each sends a
+ * first ping at once: a connection with no complete frame is closed after --frame-timeout-secs.
+ */
 async function connectAll(socket: string, n: number): Promise<RawClient[]> {
   const out: RawClient[] = [];
-  for (let i = 0; i < n; i += 100) out.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => RawClient.connect(socket)))));
+  const open = async () => {
+    const c = await RawClient.connect(socket);
+    expect(await c.request({ type: "ping" })).toMatchObject({ ok: true });
+    return c;
+  };
+  for (let i = 0; i < n; i += 100) out.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, open))));
   return out;
 }
 

@@ -31,7 +31,8 @@ function guestFiles(dir = GUEST_ROOT): { path: string; data: string; mode: numbe
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...guestFiles(p));
-    else out.push({ path: "/" + relative(GUEST_ROOT, p), data: readFileSync(p, "utf8"), mode: statSync(p).mode & 0o777 });
+    // No group/other write bit, whatever the checkout's umask: the agent refuses such config files.
+    else out.push({ path: "/" + relative(GUEST_ROOT, p), data: readFileSync(p, "utf8"), mode: statSync(p).mode & 0o755 });
   }
   return out;
 }

@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   h.vm = dev;
   let c: Awaited<ReturnType<typeof S.waitForAgent>> | null = null;
   let hello: Awaited<ReturnType<typeof S.stepHello>>["hello"] | null = null;
-  const order = ["1. boot: overlay root, httpd, agent on serial + vsock", "2. hello, health, probes, worker-status", "3. exec changes files; fs-diff finds exactly them", "4. in the guest: mvmctl ping over vsock:1:52", "5. mvmctl snapshot (--resume, then --stop), QEMU killed, -incoming defer, mvmctl restore", "5b. after the restore: exec, and mvmctl ping over vsock:1:52 again", "6. mvmctl logs shows health and probe lines"];
+  const order = ["1. boot: overlay root, httpd, agent on serial + vsock", "2. hello, health, probes, worker-status", "3. exec changes files; fs-diff finds exactly them", "4. in the guest: mvmctl ping over vsock:1:52", "5. mvmctl snapshot (--resume, then --stop), QEMU killed, -incoming defer, mvmctl restore", "5b. after the restore: exec, and mvmctl ping over vsock:1:52 again", "6. mvmctl logs shows health and probe lines", "8. deadlines: setsid escapes in exec and in a checkpoint_cmd are killed at the deadline"];
   let ok = await h.step("boot the dev guest; CONNECT during boot, then SYNC past a stale session", async () => {
     dev.start();
     await h.until("the serial socket", 30_000, () => existsSync(dev.serialSocket));
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
     if (snap) {
       await h.step(order[5]!, () => S.stepVsock(c!, hello!));
       await h.step(order[6]!, () => S.stepLogs(dev, work));
+      await h.step(order[7]!, () => S.stepDeadlines(h, c!, hello!));
     }
   }
   for (const name of order) if (!h.steps.some((s) => s.name === name)) h.skip(name, "an earlier step failed");

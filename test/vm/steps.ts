@@ -253,3 +253,48 @@ export function ensureDir(p: string): string {
   mkdirSync(p, { recursive: true });
   return p;
 }
+
+/**
+ * Issue 15's deadline attacks in the guest (busybox, no cgroup v2 mounted: the /proc marker; the agent
+ * is a child subreaper under busybox init): a setsid escape in exec, a double fork holding stdout, and
+ * a checkpoint_cmd that escapes under sleep-prep's drain deadline. Each answers at its deadline, no
+ * escaped `sleep` lives on, and no zombie is left under the agent.
+ */
+export async function stepDeadlines(h: Harness, c: AgentClient, hello: Hello): Promise<string> {
+  needs(hello, "exec", "sleep-prep", "wake");
+  const TAG = "300.4242";
+  const timed: string[] = [];
+  const within = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    const s = (performance.now() - t0) / 1000;
+    assert(s < 60, `${what} took ${s.toFixed(1)} s (the child would live 300 s)`);
+    timed.push(`${what} ${s.toFixed(1)} s`);
+    return r;
+  };
+  const exec = (command: string) => c.call("exec", { command, timeout_secs: 2 }, { timeoutMs: 90_000 }) as Promise<ExecResult>;
+  const a = await within("exec setsid", () => exec(`setsid sleep ${TAG} & wait`));
+  assert(a.timed_out, `exec of a setsid escape: ${JSON.stringify(a)}`);
+  const b = await within("exec double fork", () => exec(`(setsid sh -c 'echo > /tmp/escaped; exec sleep ${TAG}' &); while [ ! -e /tmp/escaped ]; do sleep 0.01; done; echo started`));
+  assert(b.timed_out && b.stdout === "started\n", `exec of a double fork holding stdout: ${JSON.stringify(b)}`);
+
+  await sh(c, `printf '%s' '{"name":"escape","checkpoint_cmd":"setsid sleep ${TAG} & wait","checkpoint_timeout_secs":60}' > /etc/mvm/integrations.d/zz-escape.json && chmod 644 /etc/mvm/integrations.d/zz-escape.json`);
+  try {
+    await h.until("the escape integration to load", 30_000, async () => ((await c.call("health")) as { integrations: { name: string }[] }).integrations.some((i) => i.name === "escape"), 500);
+    const prep = await within("sleep-prep drain 2 s", () => c.call("sleep-prep", { drain_timeout_secs: 2 }, { timeoutMs: 90_000 }) as Promise<{ steps: Step[] }>);
+    const step = prep.steps.find((s) => s.name === "checkpoint:escape");
+    assert(step && !step.ok && /the drain deadline/.test(step.detail), `checkpoint:escape: ${JSON.stringify(step ?? prep.steps)}`);
+    await c.call("wake", {}, { timeoutMs: 60_000 });
+  } finally {
+    await sh(c, "rm -f /etc/mvm/integrations.d/zz-escape.json");
+  }
+  const agentPid = ((await c.call("status")) as { pid: number }).pid;
+  await h.until("no escaped sleep alive and no zombie under the agent", 30_000, async () => {
+    const ps = await sh(c, "ps -o pid,ppid,stat,args");
+    const rows = ps.split("\n").slice(1).map((l) => l.trim().split(/\s+/));
+    const alive = rows.filter((r) => r.slice(3).join(" ").includes(TAG) && !r[2]!.startsWith("Z") && !r.slice(3).join(" ").includes("ps -o"));
+    const zombies = rows.filter((r) => Number(r[1]) === agentPid && r[2]!.startsWith("Z"));
+    return alive.length === 0 && zombies.length === 0;
+  }, 1000);
+  return `${timed.join("; ")}; no escaped sleep left, no zombie under the agent (pid ${agentPid})`;
+}

@@ -1,0 +1,155 @@
+// Attack: a client that sends requests and never reads the answers (issue 15: RSS went from 62 MB to
+// 1.7 GB; eight streamed execs with unread output added 600 MB). Against agent processes, whose memory
+// is read from /proc: 50 000 requests unread raise RSS by less than 64 MB, and every answer arrives
+// once the client reads; streamed execs with unread output stay bounded and lose no byte.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import net from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeBody, encodeFrame, FrameReader } from "../../agent/frame.ts";
+import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+
+const MB = 1024 * 1024;
+const root = join(import.meta.dir, "../..");
+const d = tempDir("mvm-backpressure-");
+afterAll(() => d.cleanup());
+
+const kb = (pid: number, field: "VmRSS" | "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+
+interface Proc {
+  proc: ReturnType<typeof Bun.spawn>;
+  sock: string;
+  ctl: RawClient;
+}
+
+async function spawn(argv: string[], sock: string, ready: (out: string) => boolean): Promise<Proc> {
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  for (const s of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
+    void (async () => {
+      for await (const ch of s) out += Buffer.from(ch).toString();
+    })();
+  await waitFor(() => ready(out) || proc.exitCode !== null, 30_000, "agent ready");
+  if (proc.exitCode !== null) throw new Error(`agent exited: ${out}`);
+  return { proc, sock, ctl: await RawClient.connect(sock) };
+}
+
+/** A raw socket that does not read until told (the attacker), and reads every frame afterwards. */
+class LazyClient {
+  private readonly reader = new FrameReader({ maxFrameBytes: 64 * MB });
+  constructor(readonly sock: net.Socket) {
+    sock.pause();
+  }
+  static async connect(path: string): Promise<LazyClient> {
+    const s = net.connect({ path });
+    await new Promise((r, j) => s.once("connect", r).once("error", j));
+    return new LazyClient(s);
+  }
+  /** Resume reading; hand every decoded frame to `on` until it returns true. */
+  readAll(on: (frame: any) => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.sock.on("data", (chunk: Buffer) => {
+        for (const item of this.reader.push(chunk)) {
+          if (item.kind !== "frame") continue;
+          const v = decodeBody(item.body);
+          if (!v.ok) return reject(new Error(v.message));
+          if (on(v.value)) return resolve();
+        }
+      });
+      this.sock.once("close", () => reject(new Error("closed before every frame came")));
+      this.sock.resume();
+    });
+  }
+}
+
+const status = async (p: Proc) => (await p.ctl.request({ type: "status" })).result as { connections_backed_up: number; unsent_bytes: number };
+
+describe("unread answers (a full agent process, unix socket)", () => {
+  let a: Proc;
+  beforeAll(async () => {
+    const sock = join(d.path, "full.sock");
+    a = await spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", d.path, "--log-level", "warn"], sock, () => {
+      try {
+        readFileSync(sock);
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== "ENOENT";
+      }
+      return true;
+    });
+    for (let i = 0; i < 20; i++) await status(a); // warm-up
+  }, 60_000);
+  afterAll(async () => {
+    a.ctl.close();
+    a.proc.kill("SIGTERM");
+    await a.proc.exited;
+  });
+
+  test("50 000 requests never read raise the agent's RSS by less than 64 MB; every answer arrives once read", async () => {
+    const before = kb(a.proc.pid, "VmRSS");
+    const c = await LazyClient.connect(a.sock);
+    const N = 50_000;
+    const pad = "x".repeat(100); // long ids and status answers of ~2 KB: ~100 MB if all were queued
+    for (let i = 0; i < N; i++) c.sock.write(encodeFrame({ type: "status", id: `${pad}${i}` }));
+    await waitFor(async () => (await status(a)).connections_backed_up === 1, 60_000, "the agent to stop reading the connection");
+    const s = await status(a);
+    expect(s.unsent_bytes).toBeLessThan(4 * MB + 2 * MB);
+    expect(kb(a.proc.pid, "VmRSS") - before).toBeLessThan(64 * MB);
+    const seen = new Set<number>();
+    await c.readAll((f) => {
+      expect(f).toMatchObject({ type: "status", ok: true });
+      seen.add(Number(String(f.id).slice(pad.length)));
+      return seen.size === N;
+    });
+    expect(seen.size).toBe(N);
+    expect(kb(a.proc.pid, "VmHWM") - before).toBeLessThan(64 * MB);
+    expect((await status(a)).connections_backed_up).toBe(0);
+    c.sock.destroy();
+  }, 180_000);
+});
+
+describe("unread streamed exec output (an exec agent process)", () => {
+  let a: Proc;
+  beforeAll(async () => {
+    const sock = join(d.path, "exec.sock");
+    a = await spawn([process.execPath, join(root, "plugins/exec/fixtures/exec-agent.ts"), sock], sock, (o) => o.includes("ready"));
+  }, 60_000);
+  afterAll(async () => {
+    a.ctl.close();
+    a.proc.kill("SIGTERM");
+    await a.proc.exited;
+  });
+
+  /** 8 streamed `seq` execs on one connection, read at once or only after the agent stopped reading; every stream checked. */
+  async function round(unread: boolean, onBackedUp: () => void = () => {}): Promise<void> {
+    const LINES = 4_000_000; // `seq 1 4000000` is 30 888 896 bytes
+    const expected = new Bun.CryptoHasher("sha256").update(Bun.spawnSync(["seq", "1", String(LINES)]).stdout).digest("hex");
+    const c = await LazyClient.connect(a.sock);
+    const EXECS = 8;
+    for (let i = 0; i < EXECS; i++)
+      c.sock.write(encodeFrame({ type: "exec", id: i, params: { command: `seq 1 ${LINES}`, stream: true, max_output_bytes: 32 * MB, timeout_secs: 600 } }));
+    if (unread) {
+      await waitFor(async () => (await status(a)).connections_backed_up === 1, 60_000, "the agent to stop reading the connection");
+      onBackedUp();
+    }
+    const hash = Array.from({ length: EXECS }, () => new Bun.CryptoHasher("sha256"));
+    const answers: any[] = [];
+    await c.readAll((f) => {
+      if (f.event === "stdout") hash[f.id].update(f.data);
+      else if (f.ok !== undefined) answers.push(f);
+      return answers.length === EXECS;
+    });
+    for (const ans of answers) expect(ans.result).toMatchObject({ exit_code: 0, timed_out: false, stdout_bytes: 30_888_896, stdout_truncated: false });
+    for (const h of hash) expect(h.digest("hex")).toBe(expected);
+    c.sock.destroy();
+  }
+
+  test("8 streamed execs of 31 MB each, unread: the commands block, memory stays that of a reading client, and every byte arrives in order", async () => {
+    // The same work read at once first: the heap grows to what streaming costs (JIT, GC slack).
+    await round(false);
+    const before = kb(a.proc.pid, "VmHWM");
+    // Buffering the unread output would add 8 x 31 MB; blocking the commands adds nothing.
+    await round(true, () => expect(kb(a.proc.pid, "VmRSS") - before).toBeLessThan(64 * MB));
+    expect(kb(a.proc.pid, "VmHWM") - before).toBeLessThan(64 * MB);
+  }, 300_000);
+});
