@@ -281,7 +281,7 @@ export async function stepDeadlines(h: Harness, c: AgentClient, hello: Hello): P
   await sh(c, `printf '%s' '{"name":"escape","checkpoint_cmd":"setsid sleep ${TAG} & wait","checkpoint_timeout_secs":60}' > /etc/mvm/integrations.d/zz-escape.json && chmod 644 /etc/mvm/integrations.d/zz-escape.json`);
   try {
     await h.until("the escape integration to load", 30_000, async () => ((await c.call("health")) as { integrations: { name: string }[] }).integrations.some((i) => i.name === "escape"), 500);
-    const prep = await within("sleep-prep drain 2 s", () => c.call("sleep-prep", { drain_timeout_secs: 2 }, { timeoutMs: 90_000 }) as Promise<{ steps: Step[] }>);
+    const prep = await within("sleep-prep drain 2 s", () => c.call("sleep-prep", { drain_timeout_secs: 2 }, { timeoutMs: 90_000 }));
     const step = prep.steps.find((s) => s.name === "checkpoint:escape");
     assert(step && !step.ok && /the drain deadline/.test(step.detail), `checkpoint:escape: ${JSON.stringify(step ?? prep.steps)}`);
     await c.call("wake", {}, { timeoutMs: 60_000 });
