@@ -10,8 +10,10 @@
 #      the platform binary npm installed beside it: node_modules/@oven/bun-<os>-<arch>[-musl]/bin/bun.
 # No bun on PATH is needed, nor used: the pinned version is the one the package was tested with.
 #
-# bun runs with --config pointing at bin/bunfig.toml (empty) and --no-env-file, so that neither a
-# bunfig.toml (its `preload` runs code) nor a .env file in the caller's working directory is read.
+# bun reads three files from the working directory by default; the caller's directory is not ours, so:
+# --config=bin/bunfig.toml (empty; a bunfig.toml's `preload` runs code), --tsconfig-override with the
+# package's tsconfig.json (a tsconfig.json there would set the JSX runtime of host/dashboard.tsx: the
+# bridge failed with "Cannot find package 'react'"), and --no-env-file (a .env would set variables).
 
 self=$(readlink -f "$0") || self=$0
 pkg=$(cd "$(dirname "$self")/.." && pwd -P)
@@ -64,4 +66,4 @@ if [ -z "$bun" ]; then
   exit 127
 fi
 
-exec "$bun" --config="$pkg/bin/bunfig.toml" --no-env-file --no-install "$pkg/$entry" "$@"
+exec "$bun" --config="$pkg/bin/bunfig.toml" --tsconfig-override="$pkg/tsconfig.json" --no-env-file --no-install "$pkg/$entry" "$@"
