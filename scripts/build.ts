@@ -11,6 +11,13 @@ import type { PluginModule } from "../agent/plugin.ts";
 
 const root = resolve(import.meta.dir, "..");
 
+/**
+ * A compiled bun reads .env and bunfig.toml from its working directory by default; a bunfig.toml's
+ * `preload` then runs that directory's code inside the binary (measured: mvmctl run in a directory
+ * holding one ran its preload). The binaries read neither.
+ */
+const NO_AUTOLOAD = ["--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+
 export interface BuildOptions {
   out: string;
   flavors: ("prod" | "dev")[];
@@ -126,6 +133,7 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
       process.execPath,
       "build",
       "--compile",
+      ...NO_AUTOLOAD,
       // Precompiled bytecode halves the time to ready (measured: ~110 ms -> ~55 ms to the first answered ping).
       "--bytecode",
       "--minify-syntax",
@@ -142,7 +150,7 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
   if (o.mvmctl) {
     const outfile = join(o.out, "mvmctl");
     // host/cli.ts awaits at top level, so its bytecode is ESM (measured: --version in ~25 ms instead of ~50 ms).
-    const args = [process.execPath, "build", "--compile", "--bytecode", "--format=esm", "--minify-syntax", "--minify-whitespace"];
+    const args = [process.execPath, "build", "--compile", ...NO_AUTOLOAD, "--bytecode", "--format=esm", "--minify-syntax", "--minify-whitespace"];
     compile([...args, ...(o.target ? [`--target=${o.target}`] : []), join(root, "host/cli.ts"), "--outfile", outfile], "mvmctl");
     outputs.push(outfile);
   }
