@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../agent/testing.ts";
-import { compiledOnce, type Binaries } from "../package/binaries.ts";
+import { compiledOnce, startCompiledAgent, type Binaries } from "../package/binaries.ts";
 import { runCacheDir } from "../package/pack.ts";
-import { spawnLogged } from "../package/procs.ts";
+import type { spawnLogged } from "../package/procs.ts";
 import { credentials, sandboxedBridge, sandboxMissing } from "./sandbox.ts";
 
 /** Ids no account here uses: the dynamic user, the group mvm, and a group that is not mvm. */
@@ -34,9 +34,7 @@ describe.skipIf(missing !== null)("mvm-bridge.service's command in its sandbox",
     mkdirSync(sockDir);
     chownSync(sockDir, 0, MVM_GID);
     chmodSync(sockDir, 0o2750);
-    mkdirSync(join(d.path, "agent-config"), { mode: 0o700 });
-    agent = spawnLogged([bin.agent, "--listen", `unix:${sock}`, "--socket-mode", "660", "--config-dir", join(d.path, "agent-config")], { cwd: "/", env: { PATH: "/usr/bin:/bin" } });
-    await agent.match(/ ready \(/, "the root agent");
+    agent = (await startCompiledAgent(sockDir, ["--socket-mode", "660"])).agent;
     // vms.json as documented: root:mvm 0640.
     mkdirSync(join(d.path, "etc-mvm"));
     writeFileSync(join(d.path, "etc-mvm/vms.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}` }] }));

@@ -3,12 +3,12 @@
 // so the filter cannot change what it does. The groups are expanded by systemd-analyze itself.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir, waitFor } from "../../agent/testing.ts";
-import { compiledOnce } from "../package/binaries.ts";
+import { compiledOnce, startCompiledAgent } from "../package/binaries.ts";
 import { spawnLogged } from "../package/procs.ts";
-import { execStart, loadUnit } from "./units.ts";
+import { execStart, loadUnit, localArgv } from "./units.ts";
 
 const strace = Bun.which("strace");
 const analyze = Bun.which("systemd-analyze");
@@ -57,15 +57,10 @@ describe.skipIf(missing !== null)("the compiled bridge under strace, against mvm
 
   beforeAll(async () => {
     const bin = await compiledOnce();
-    mkdirSync(join(d.path, "agent-config"), { mode: 0o700 });
-    const sock = join(d.path, "vm1.sock");
-    const agent = spawnLogged([bin.agent, "--listen", `unix:${sock}`, "--config-dir", join(d.path, "agent-config")], { cwd: d.path, env: { PATH: "/usr/bin:/bin" } });
+    const { sock, agent } = await startCompiledAgent(d.path);
     running.push(agent);
-    await agent.match(/ ready \(/, "the agent");
     writeFileSync(join(d.path, "vms.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}` }, { name: "gone", agent: `unix:${join(d.path, "none.sock")}` }] }));
-    const argv = execStart(loadUnit("mvm-bridge.service")).map((a, i, all) =>
-      i === 0 ? bin.mvmctl : all[i - 1] === "--port" ? "0" : a.replace("/var/lib/mvm-bridge", d.path).replace("/etc/mvm", d.path),
-    );
+    const argv = localArgv(execStart(loadUnit("mvm-bridge.service")), bin.mvmctl, { "/var/lib/mvm-bridge": d.path, "/etc/mvm": d.path });
     const bridge = spawnLogged([strace!, "-f", "-qq", "-o", trace, ...argv], { cwd: d.path, env: { PATH: "/usr/bin:/bin" } });
     running.push(bridge);
     const url = (await bridge.match(/mvm bridge on (http:\/\/127\.0\.0\.1:\d+)/, "the bridge under strace"))[1]!;

@@ -10,7 +10,7 @@ import { tempDir } from "../../agent/testing.ts";
 import { compiledOnce } from "../package/binaries.ts";
 import { runCacheDir } from "../package/pack.ts";
 import { run, spawnLogged } from "../package/procs.ts";
-import { ROOT } from "./units.ts";
+import { localArgv, ROOT } from "./units.ts";
 
 const DIR = join(ROOT, "deploy/docker");
 const text = readFileSync(join(DIR, "Dockerfile"), "utf8");
@@ -138,9 +138,8 @@ describe("deploy/docker/Dockerfile's command, run without Docker", () => {
     chownSync(volume, uid, gid);
     writeFileSync(join(d.path, "vms.json"), JSON.stringify({ vms: [] }));
     chmodSync(join(d.path, "vms.json"), 0o644);
-    const volumePath = json(one("VOLUME"))[0]!;
-    const argv = json(one("CMD")).map((a) => (a.startsWith(volumePath) ? volume + a.slice(volumePath.length) : a === "/etc/mvm/vms.json" ? join(d.path, "vms.json") : a === "7070" ? "0" : a));
-    const serve = spawnLogged(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", bin.mvmctl, ...argv], { cwd: "/", env: { PATH: "/usr/bin:/bin" } });
+    const argv = localArgv([...json(one("ENTRYPOINT")), ...json(one("CMD"))], bin.mvmctl, { [json(one("VOLUME"))[0]!]: volume, "/etc/mvm": d.path });
+    const serve = spawnLogged(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", ...argv], { cwd: "/", env: { PATH: "/usr/bin:/bin" } });
     try {
       const url = (await serve.match(/mvm bridge on (http:\/\/127\.0\.0\.1:\d+)/, "the bridge as the image's user"))[1]!;
       expect((await fetch(`${url}/healthz`)).status).toBe(200);

@@ -3,13 +3,13 @@
 // token as credentials_file, and a job with a wrong token is refused.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { tempDir, waitFor } from "../../agent/testing.ts";
-import { compiledOnce } from "../package/binaries.ts";
+import { compiledOnce, startCompiledAgent } from "../package/binaries.ts";
 import { run, spawnLogged } from "../package/procs.ts";
-import { execStart, loadUnit, ROOT } from "./units.ts";
+import { execStart, loadUnit, localArgv, ROOT } from "./units.ts";
 
 const prometheus = Bun.which("prometheus");
 const promtool = Bun.which("promtool");
@@ -42,19 +42,14 @@ describe.skipIf(!prometheus || !promtool)("Prometheus on another host, scraping 
 
   beforeAll(async () => {
     const bin = await compiledOnce();
-    mkdirSync(join(d.path, "agent-config"), { mode: 0o700 });
-    const sock = join(d.path, "vm1.sock");
-    const agent = spawnLogged([bin.agent, "--listen", `unix:${sock}`, "--config-dir", join(d.path, "agent-config")], { cwd: d.path, env: { PATH: "/usr/bin:/bin" } });
+    const { sock, agent } = await startCompiledAgent(d.path);
     running.push(agent);
-    await agent.match(/ ready \(/, "the agent");
     writeFileSync(join(d.path, "vms.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}` }] }));
 
     // The drop-in's command: its private address becomes 127.0.0.2 (loopback, but not 127.0.0.1).
     const argv = execStart(loadUnit("mvm-bridge.service", ["network.conf"]));
     const host = argv[argv.indexOf("--host") + 1]!;
-    const bridgeArgv = argv.map((a, i) =>
-      i === 0 ? bin.mvmctl : a === host ? "127.0.0.2" : argv[i - 1] === "--port" ? "0" : a.replace("/var/lib/mvm-bridge", d.path).replace("/etc/mvm", d.path),
-    );
+    const bridgeArgv = localArgv(argv, bin.mvmctl, { [host]: "127.0.0.2", "/var/lib/mvm-bridge": d.path, "/etc/mvm": d.path });
     const bridge = spawnLogged(bridgeArgv, { cwd: d.path, env: { PATH: "/usr/bin:/bin" } });
     running.push(bridge);
     const port = (await bridge.match(/mvm bridge on http:\/\/127\.0\.0\.2:(\d+)/, "the bridge on 127.0.0.2"))[1]!;

@@ -7,7 +7,8 @@
 
 import { readFileSync } from "node:fs";
 import { waitFor } from "../../agent/testing.ts";
-import { execStart, loadUnit } from "./units.ts";
+import { spawnLogged } from "../package/procs.ts";
+import { execStart, loadUnit, localArgv } from "./units.ts";
 
 /** Why the sandbox cannot be built here, or null when it can (root, unshare and setpriv present). */
 export function sandboxMissing(): string | null {
@@ -31,25 +32,16 @@ exec setpriv --reuid="$uid" --regid="$uid" --groups="$groups" --inh-caps=-all --
  * `--port` becomes 0. Returns the unshare process and a way to find the bridge's own pid.
  */
 export function sandboxedBridge(opts: { mvmctl: string; uid: number; groups: number[]; state: string; paths: Record<string, string>; dropIns?: string[] }) {
-  const argv = execStart(loadUnit("mvm-bridge.service", opts.dropIns ?? [])).map((a, i, all) => {
-    if (i === 0) return opts.mvmctl;
-    if (all[i - 1] === "--port") return "0";
-    for (const [from, to] of Object.entries(opts.paths)) if (a.startsWith(from)) return to + a.slice(from.length);
-    return a;
-  });
-  const proc = Bun.spawn(
+  const argv = localArgv(execStart(loadUnit("mvm-bridge.service", opts.dropIns ?? [])), opts.mvmctl, opts.paths);
+  const run = spawnLogged(
     ["unshare", "--mount", "--pid", "--fork", "--kill-child=SIGKILL", "--propagation", "private", "--", "/bin/sh", "-c", SCRIPT, "sh", String(opts.uid), opts.groups.join(","), opts.state, ...argv],
-    { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    { cwd: "/", env: { PATH: "/usr/bin:/bin" } },
   );
-  let out = "";
-  for (const s of [proc.stdout, proc.stderr])
-    void (async () => {
-      for await (const c of s as ReadableStream<Uint8Array>) out += Buffer.from(c).toString();
-    })();
+  const proc = run.proc;
   return {
     argv,
     proc,
-    output: () => out,
+    output: run.output,
     /** The bridge's pid (unshare's child, once it has exec'd mvmctl). */
     async pid(): Promise<number> {
       let pid = 0;
@@ -65,16 +57,12 @@ export function sandboxedBridge(opts: { mvmctl: string; uid: number; groups: num
         30_000,
         "the sandboxed bridge's pid",
       );
-      if (proc.exitCode !== null) throw new Error(`the sandbox exited ${proc.exitCode}:\n${out}`);
+      if (proc.exitCode !== null) throw new Error(`the sandbox exited ${proc.exitCode}:\n${run.output()}`);
       return pid;
     },
     /** The bridge's URL from its first line; throws with the output if the sandbox exits first. */
     async url(): Promise<string> {
-      const re = /mvm bridge on (http:\/\/127\.0\.0\.1:\d+)/;
-      await waitFor(() => re.test(out) || proc.exitCode !== null, 30_000, "the sandboxed bridge's address");
-      const m = re.exec(out);
-      if (!m) throw new Error(`the sandbox exited ${proc.exitCode}:\n${out}`);
-      return m[1]!;
+      return (await run.match(/mvm bridge on (http:\/\/127\.0\.0\.1:\d+)/, "the sandboxed bridge's address"))[1]!;
     },
   };
 }

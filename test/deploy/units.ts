@@ -55,6 +55,21 @@ export function execStart(u: Unit): string[] {
 }
 
 /**
+ * A unit's (or image's) command line as this test runs it: argv[0] becomes `bin`, the value of `--port`
+ * becomes 0 (the bridge prints the port it got), each `map` key that starts an argument is replaced by
+ * its value (paths: "/var/lib/mvm-bridge" -> a temp dir; whole values: "10.0.0.5" -> "127.0.0.2").
+ * @example localArgv(execStart(loadUnit("mvm-bridge.service")), bin.mvmctl, { "/etc/mvm": d.path })
+ */
+export function localArgv(argv: string[], bin: string, map: Record<string, string>): string[] {
+  return argv.map((a, i) => {
+    if (i === 0) return bin;
+    if (argv[i - 1] === "--port") return "0";
+    for (const [from, to] of Object.entries(map)) if (a.startsWith(from)) return to + a.slice(from.length);
+    return a;
+  });
+}
+
+/**
  * A root directory for `systemd-analyze --root`: the units (and drop-ins) under etc/systemd/system, this
  * machine's own unit library (sysinit.target and friends), and an executable stub at each path an
  * Exec line names (verify checks that they exist). `edit` may change a unit's text first.
