@@ -7,7 +7,6 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync 
 import { join } from "node:path";
 import { tempDir } from "../../agent/testing.ts";
 import { compiledOnce, startCompiledAgent, type Binaries } from "../package/binaries.ts";
-import { runCacheDir } from "../package/pack.ts";
 import type { spawnLogged } from "../package/procs.ts";
 import { credentials, sandboxedBridge, sandboxMissing } from "./sandbox.ts";
 
@@ -29,7 +28,7 @@ describe.skipIf(missing !== null)("mvm-bridge.service's command in its sandbox",
   beforeAll(async () => {
     bin = await compiledOnce();
     // The sandboxed user must reach the binary and this test's files, as it would /usr/local/bin and /etc.
-    for (const p of [runCacheDir(), bin.dir, d.path]) chmodSync(p, 0o755);
+    chmodSync(d.path, 0o755);
     // The documented socket directory: root:mvm 2750, so sockets made in it get the group mvm.
     mkdirSync(sockDir);
     chownSync(sockDir, 0, MVM_GID);

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { Glob } from "bun";
 import { tempDir } from "../../agent/testing.ts";
 import { compiledOnce } from "../package/binaries.ts";
-import { runCacheDir } from "../package/pack.ts";
 import { run, spawnLogged } from "../package/procs.ts";
 import { localArgv, ROOT } from "./units.ts";
 
@@ -131,7 +130,7 @@ describe("deploy/docker/Dockerfile's command, run without Docker", () => {
 
   test.skipIf(process.getuid?.() !== 0 || !Bun.which("setpriv"))("as its USER against dist/mvmctl: serves /healthz and makes its token 0600 on the volume", async () => {
     const bin = await compiledOnce();
-    for (const p of [runCacheDir(), bin.dir, d.path]) chmodSync(p, 0o755);
+    chmodSync(d.path, 0o755);
     const [uid, gid] = one("USER").args.split(":").map(Number) as [number, number];
     const volume = join(d.path, "volume");
     mkdirSync(volume, { mode: 0o700 });

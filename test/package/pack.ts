@@ -1,9 +1,9 @@
 // The package as npm users get it: `npm pack` once per test run, and installs of that tarball (global into
 // a temp prefix, or into a project) with npm's cache, offline first. Shared by the packaging tests.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { processDir } from "./cache.ts";
 import { ROOT, run, type Ran } from "./procs.ts";
 
 export { ROOT };
@@ -18,7 +18,7 @@ export const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) 
 
 /** What `npm pack` made. */
 export interface Packed {
-  /** Absolute path of the .tgz, in a directory removed when the test process exits. */
+  /** Absolute path of the .tgz, in this process's directory under .cache/package (swept by a later run). */
   tarball: string;
   /** Bytes of the .tgz, and of its contents unpacked. */
   size: number;
@@ -27,15 +27,6 @@ export interface Packed {
   files: string[];
   /** Milliseconds `npm pack` took. */
   ms: number;
-}
-
-let cacheDir: string | null = null;
-/** The per-run directory for tarballs and other built things; removed at process exit. */
-export function runCacheDir(): string {
-  if (cacheDir) return cacheDir;
-  const dir = mkdtempSync(join(tmpdir(), "mvm-package-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  return (cacheDir = dir);
 }
 
 /**
@@ -65,7 +56,7 @@ let packing: Promise<Packed> | null = null;
  */
 export function packOnce(): Promise<Packed> {
   packing ??= (async () => {
-    const dest = runCacheDir();
+    const dest = processDir("pack");
     const r = await run(["npm", "pack", "--json", "--pack-destination", dest], { env: npmEnv() });
     if (r.code !== 0) throw failed("npm pack", r);
     const [info] = JSON.parse(r.stdout) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
