@@ -227,7 +227,6 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 1;
   }
   log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
-  notify("READY=1");
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onStop = (sig: string) => {
@@ -245,6 +244,8 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     process.on("SIGTERM", () => onStop("SIGTERM"));
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGHUP", onHup);
+    // After the handlers: a stop that systemd sends right after READY=1 is still a graceful one.
+    notify("READY=1");
   });
 }
 

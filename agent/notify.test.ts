@@ -60,13 +60,20 @@ describe("the agent process", () => {
   test("a NOTIFY_SOCKET nobody listens on: one warning naming it, and the agent serves", async () => {
     const gone = join(d.path, "nobody.sock");
     const a = await spawnAgent({}, [], { NOTIFY_SOCKET: gone });
+    let stopped: number | null = null;
     try {
       expect(await freshPing(a.socket)).toBe(true);
-      await waitFor(() => a.console().includes("cannot notify"), 30_000, "the warning");
-      expect(a.console()).toContain(`WARN  core cannot notify systemd (READY=1 to ${gone}): sendto: ENOENT`);
+      // The whole line: stderr may arrive in pieces.
+      const warning = `WARN  core cannot notify systemd (READY=1 to ${gone}): sendto: ENOENT\n`;
+      await waitFor(() => a.console().includes(warning), 30_000, "the warning");
+      expect(a.console().split(warning)).toHaveLength(2); // once
+      stopped = await a.stop();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nthe agent: exit code ${a.exitCode()}; its console:\n${a.console()}`);
     } finally {
-      expect(await a.stop()).toBe(0);
+      await a.stop();
     }
+    expect(stopped).toBe(0);
   });
 });
 
