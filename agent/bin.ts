@@ -1,3 +1,4 @@
+#!/usr/bin/env bun
 // Entry point of the agent binary (and of `bun agent/bin.ts` from source).
 
 import { builtinModules, BUILD } from "../plugins/index.ts";

@@ -7,6 +7,7 @@ import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { takeNotifySocket } from "./notify.ts";
 import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
 import { becomeSubreaper, startReaper } from "./reaper.ts";
 import { listen, parseListenAddress } from "./server.ts";
@@ -186,6 +187,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 2;
   }
   const log = createLogger({ format: fmt, level: level as "info" });
+  const notify = takeNotifySocket(process.env, (m) => log.warn(m)); // before any command can inherit it
   let built;
   try {
     built = buildAgent(modules, parsed.values, io.build, log);
@@ -231,6 +233,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
       if (stopping) return;
       stopping = true;
       log.info(`${sig}: stopping`);
+      notify("STOPPING=1");
       agent.stop().then(() => {
         process.off("SIGHUP", onHup);
         release();
@@ -241,6 +244,8 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     process.on("SIGTERM", () => onStop("SIGTERM"));
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGHUP", onHup);
+    // After the handlers: a stop that systemd sends right after READY=1 is still a graceful one.
+    notify("READY=1");
   });
 }
 

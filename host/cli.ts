@@ -1,17 +1,8 @@
 #!/usr/bin/env bun
 // mvmctl: the operator's command line over the guest agents listed in vms.json (process wiring only).
 
+import pkg from "../package.json" with { type: "json" };
 import { runCli } from "./commands/run.ts";
-
-/** The package version, read once for --version. */
-async function version(): Promise<string> {
-  try {
-    const pkg = (await Bun.file(new URL("../package.json", import.meta.url)).json()) as { version?: string };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
-}
 
 async function main(): Promise<number> {
   const stop = new AbortController();
@@ -40,7 +31,8 @@ async function main(): Promise<number> {
       signal: stop.signal,
       now: () => Date.now(),
     },
-    await version(),
+    // Imported, not read at run time: a compiled dist/mvmctl has no package.json beside it.
+    pkg.version,
   );
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

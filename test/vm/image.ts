@@ -38,14 +38,13 @@ function guestFiles(dir = GUEST_ROOT): { path: string; data: string; mode: numbe
 }
 
 /**
- * Compile the binaries (scripts/build.ts for the agent, `bun build --compile` for mvmctl) into
+ * Compile the binaries (scripts/build.ts: the agent's two flavors and mvmctl) into
  * test/vm/.cache/dist and write the two initramfs images beside them.
  */
 export async function buildImages(deps: HostDeps, say: (line: string) => void): Promise<Images> {
   const dist = join(CACHE, "dist");
   const t0 = performance.now();
-  await run([BUN, "scripts/build.ts", "--out", dist], "scripts/build.ts");
-  await run([BUN, "build", "--compile", "host/cli.ts", "--outfile", join(dist, "mvmctl")], "bun build --compile host/cli.ts");
+  await run([BUN, "scripts/build.ts", "--out", dist], "scripts/build.ts"); // both agent flavors and mvmctl
   say(`test:vm: binaries compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const files = guestFiles();
   const services = (agent: string) => [HTTPD, `/usr/local/bin/${agent} ${AGENT_ARGS}`];

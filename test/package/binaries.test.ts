@@ -1,0 +1,92 @@
+// dist/mvmctl and dist/mvm-guest-agent as `npm run build` makes them: versions, a real command from the
+// compiled mvmctl to the compiled agent (and its bridge), readiness to systemd, and a hostile working dir.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { NotifyReceiver } from "../../agent/notify-testing.ts";
+import { tempDir } from "../../agent/testing.ts";
+import { parseBuildArgs } from "../../scripts/build.ts";
+import { compiledOnce, type Binaries } from "./binaries.ts";
+import { PKG } from "./pack.ts";
+import { hostileCwd, run, spawnLogged } from "./procs.ts";
+
+describe("scripts/build.ts flags", () => {
+  const pick = (argv: string[]) => {
+    const o = parseBuildArgs(argv);
+    return { flavors: o.flavors, mvmctl: o.mvmctl };
+  };
+  test("npm run build makes both agent flavors and mvmctl; each -only flag makes one binary", () => {
+    expect(pick([])).toEqual({ flavors: ["prod", "dev"], mvmctl: true });
+    expect(pick(["--prod-only"])).toEqual({ flavors: ["prod"], mvmctl: false });
+    expect(pick(["--dev-only"])).toEqual({ flavors: ["dev"], mvmctl: false });
+    expect(pick(["--mvmctl-only"])).toEqual({ flavors: [], mvmctl: true });
+    expect(pick(["--no-mvmctl"])).toEqual({ flavors: ["prod", "dev"], mvmctl: false });
+  });
+  test("an unknown flag is an error that shows the usage", () => {
+    expect(() => parseBuildArgs(["--mvmctl"])).toThrow(/unknown argument --mvmctl\nusage: .*--mvmctl-only/);
+  });
+});
+
+describe("the compiled binaries", () => {
+  const d = tempDir("mvm-dist-");
+  const marker = join(d.path, "preloaded");
+  let bin: Binaries;
+  let cwd: string;
+  const env = { PATH: "/usr/bin:/bin", HOME: d.path };
+  const running: ReturnType<typeof spawnLogged>[] = [];
+
+  beforeAll(async () => {
+    bin = await compiledOnce();
+    console.log(bin.reused ? `dist/mvm-guest-agent and dist/mvmctl: an earlier run's build of the same sources (${bin.dir})` : `compiled dist/mvm-guest-agent and dist/mvmctl in ${(bin.ms / 1000).toFixed(1)} s`);
+    cwd = hostileCwd(d.path, marker);
+  }, 180_000);
+  afterAll(async () => {
+    await Promise.all(running.map((r) => r.stop()));
+    d.cleanup();
+  });
+
+  test("--version of both, from a directory with a bunfig.toml preload and a .env (neither is read)", async () => {
+    expect(await run([bin.mvmctl, "--version"], { cwd, env })).toMatchObject({ code: 0, stdout: `mvmctl ${PKG.version}\n`, stderr: "" });
+    expect(await run([bin.agent, "--version"], { cwd, env })).toMatchObject({ code: 0, stdout: `mvm-guest-agent ${PKG.version} (prod)\n`, stderr: "" });
+    // The .env names a VM list that does not exist; without it, mvmctl looks in HOME.
+    const ls = await run([bin.mvmctl, "ls"], { cwd, env });
+    expect(ls.code).toBe(2);
+    expect(ls.stderr).toContain(`${d.path}/.config/mvm/vms.json does not exist`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("the agent tells systemd READY=1 when it serves; mvmctl status and the compiled bridge's /metrics reach it", async () => {
+    const work = join(d.path, "vm1");
+    mkdirSync(join(work, "config"), { recursive: true, mode: 0o700 });
+    const sock = join(work, "agent.sock");
+    const notify = new NotifyReceiver(`@mvm-dist-test-${process.pid}`);
+    try {
+      const agent = spawnLogged([bin.agent, "--listen", `unix:${sock}`, "--config-dir", join(work, "config")], { cwd, env: { ...env, NOTIFY_SOCKET: notify.address } });
+      running.push(agent);
+      expect(await notify.next("READY=1 from the compiled agent")).toBe("READY=1");
+
+      const vms = join(d.path, "vms.json");
+      writeFileSync(vms, JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}` }] }));
+      const status = await run([bin.mvmctl, "--vms", vms, "status", "vm1", "--json"], { cwd, env });
+      expect(status).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(status.stdout)).toMatchObject({ agent: "mvm-guest-agent", build: "prod", version: PKG.version, pid: agent.proc.pid });
+
+      // serve is loaded on demand (a dynamic import): it must be inside the binary too.
+      const tokenFile = join(d.path, "token");
+      const serve = spawnLogged([bin.mvmctl, "serve", "--port", "0", "--token-file", tokenFile, "--vms", vms], { cwd, env });
+      running.push(serve);
+      const url = (await serve.match(/mvm bridge on (http:\/\/127\.0\.0\.1:\d+)/, "the compiled bridge's address"))[1]!;
+      const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${readFileSync(tokenFile, "utf8").trim()}` } });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('mvm_agent_up{vm="vm1"} 1\n');
+      expect(await serve.stop()).toBe(0);
+
+      expect(await agent.stop()).toBe(0);
+      expect(await notify.next("STOPPING=1")).toBe("STOPPING=1");
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      notify.close();
+    }
+  });
+});
