@@ -5,8 +5,8 @@ import { chmodSync, cpSync, mkdtempSync, openSync, closeSync, readdirSync, rmSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { Subprocess } from "bun";
-import { AgentClient } from "../host/client.ts";
-import { runServe } from "../host/serve.ts";
+import { AgentClient } from "../host/client/agent-client.ts";
+import { runServe } from "../host/bridge/serve.ts";
 
 const root = join(import.meta.dir, "..");
 const say = (t: string) => process.stdout.write(t + "\n");

@@ -45,7 +45,7 @@ export async function buildImages(deps: HostDeps, say: (line: string) => void): 
   const dist = join(CACHE, "dist");
   const t0 = performance.now();
   await run([BUN, "scripts/build.ts", "--out", dist], "scripts/build.ts");
-  await run([BUN, "build", "--compile", "host/cli.ts", "--outfile", join(dist, "mvmctl")], "bun build --compile host/cli.ts");
+  await run([BUN, "build", "--compile", "host/cli/bin.ts", "--outfile", join(dist, "mvmctl")], "bun build --compile host/cli/bin.ts");
   say(`test:vm: binaries compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const files = guestFiles();
   const services = (agent: string) => [HTTPD, `/usr/local/bin/${agent} ${AGENT_ARGS}`];

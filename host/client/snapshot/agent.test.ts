@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { defineRequest } from "../../../agent/plugin.ts";
 import { startTestAgent, tempDir } from "../../../agent/testing.ts";
-import { AgentClient, ClientError } from "../../client.ts";
+import { AgentClient, ClientError } from "../agent-client.ts";
 import { checkedCall, wakeAgent, type AgentCall } from "./agent.ts";
 
 const d = tempDir("mvm-loop-agentside-");

@@ -1,8 +1,8 @@
 // The agent side of the snapshot loop: calls whose answers are checked against the plugins' schemas, and wake with retries.
 
 import { compiled, schemaErrors } from "../../../agent/router.ts";
-import { ClientError } from "../../client-errors.ts";
-import { KNOWN_REQUESTS, type KnownRequests, type KnownRequestType } from "../../requests.ts";
+import { ClientError } from "../errors.ts";
+import { KNOWN_REQUESTS, type KnownRequests, type KnownRequestType } from "../requests.ts";
 
 /**
  * One call to the VM's agent (the CLI's per-VM client, the bridge's pool): resolves with the result,

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../../agent/testing.ts";
-import { AgentClient } from "../../client.ts";
+import { AgentClient } from "../agent-client.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../vmm/fake-firecracker.ts";
 import { FirecrackerDriver } from "../vmm/firecracker-driver.ts";
 import { rejectsWith } from "../vmm/testing.ts";

@@ -1,6 +1,6 @@
 // restoreSnapshot: check the manifest and the waiting VMM, load, wake the agent with the host's clock, report health.
 
-import type { KnownRequests } from "../../requests.ts";
+import type { KnownRequests } from "../requests.ts";
 import type { VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
 import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";

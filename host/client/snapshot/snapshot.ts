@@ -2,7 +2,7 @@
 
 import { randomBytes } from "node:crypto";
 import { rmdirSync, rmSync } from "node:fs";
-import type { KnownRequests } from "../../requests.ts";
+import type { KnownRequests } from "../requests.ts";
 import type { SnapshotFile, VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
 import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";

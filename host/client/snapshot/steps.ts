@@ -1,6 +1,6 @@
 // The steps of a snapshot or restore: each one timed, streamed to a listener as it starts and ends, and kept for the report.
 
-import { ClientError } from "../../client-errors.ts";
+import { ClientError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import type { VmmDriver } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestAgent, tempDir, type TestAgent } from "../../../agent/testing.ts";
-import { AgentClient } from "../../client.ts";
+import { AgentClient } from "../agent-client.ts";
 import { healthPlugin } from "../../../plugins/health/index.ts";
 import { snapshotPlugin } from "../../../plugins/snapshot/index.ts";
 import type { AgentCall } from "./agent.ts";

@@ -1,0 +1,184 @@
+// The shape of a mvmctl command, the context it runs in, and how failures become exit codes.
+
+import type { FlagSpec, FlagValues } from "../../agent/plugin.ts";
+import { FlagError, flagHelp, parseFlags } from "../../agent/flags.ts";
+import { AgentClient, ClientError, type CallOptions, type KnownRequests, type KnownRequestType } from "../client/agent-client.ts";
+import { ManifestError } from "../client/snapshot/manifest.ts";
+import { LoopError } from "../client/snapshot/steps.ts";
+import { VmmError } from "../client/vmm/errors.ts";
+import { findVm, loadVmList, RegistryError, UnknownVmError, type VmEntry, type VmList } from "../client/vm-list.ts";
+import type { CliIO } from "./io.ts";
+
+/**
+ * Exit codes scripts can rely on (docs/mvmctl.md). `exec` exits with the command's own code
+ * instead, and 255 when it could not run the command.
+ */
+export const EXIT = {
+  OK: 0,
+  /** The agent answered, and the answer is bad (health not ready, sleep-prep not ready), or a local failure. */
+  NOT_OK: 1,
+  /** Bad usage: unknown command or flag, bad JSON argument, unknown VM, bad or missing vms.json. */
+  USAGE: 2,
+  /** The agent could not be reached (socket missing or refused, handshake failed) or the connection broke. */
+  UNREACHABLE: 3,
+  /** The agent answered with an error code (E_INVALID_PARAMS, E_BUSY, E_UNKNOWN_REQUEST, ...). */
+  AGENT_ERROR: 4,
+  /** No answer within the deadline (--timeout). */
+  TIMEOUT: 5,
+  /** The VMM failed (snapshot, restore): unreachable, refused a call, no answer in time, or the VM in the wrong state. */
+  VMM: 6,
+} as const;
+
+/** A usage error with its exit code 2. */
+export class UsageError extends Error {}
+
+/** A failure a command reports itself, with the exit code to use. */
+export class CliFailure extends Error {
+  constructor(readonly exit: number, message: string) {
+    super(message);
+  }
+}
+
+export interface ParsedArgs {
+  values: FlagValues;
+  /** Positionals before `--`. */
+  args: string[];
+  /** Everything after `--` (exec), untouched. */
+  tail: string[];
+}
+
+export interface Command {
+  name: string;
+  /** One line for `mvmctl --help`. */
+  summary: string;
+  /** `logs VM [-f] [-n N]`. */
+  usage: string;
+  /** More help text (examples, output format), shown by `mvmctl CMD --help`. */
+  details?: string;
+  flags: Record<string, FlagSpec>;
+  /** Short options: `{ f: "follow", n: "lines" }`. */
+  short?: Record<string, string>;
+  /** How many positionals (before `--`). */
+  args: { min: number; max: number };
+  run(ctx: Ctx, parsed: ParsedArgs): Promise<number>;
+}
+
+/** What a running command uses: io, the VM list (loaded on first use), agent clients (closed after). */
+export class Ctx {
+  private list: VmList | null = null;
+  private readonly clients = new Map<string, AgentClient>();
+
+  constructor(readonly io: CliIO) {}
+
+  /** The VM list (`--vms`, MVMCTL_VMS, ~/.config/mvm/vms.json). */
+  vms(): VmList {
+    this.list ??= loadVmList({ flag: this.io.globals.vms, env: this.io.env });
+    return this.list;
+  }
+
+  vm(name: string): VmEntry {
+    return findVm(this.vms(), name);
+  }
+
+  /** The client of one VM (one connection per VM for the whole command); closed when the command ends. */
+  client(vm: VmEntry): AgentClient {
+    let c = this.clients.get(vm.name);
+    if (!c) {
+      c = new AgentClient(vm.agent, { timeoutMs: this.io.globals.timeoutMs });
+      this.clients.set(vm.name, c);
+    }
+    return c;
+  }
+
+  /** One call on a VM (typed for known requests), with the VM's name put in front of any error. */
+  call<K extends KnownRequestType>(vm: VmEntry, type: K, params?: KnownRequests[K]["params"], opts?: CallOptions): Promise<KnownRequests[K]["result"]>;
+  call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
+  async call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
+    try {
+      return await this.client(vm).call(type, params, opts);
+    } catch (e) {
+      throw withVm(e, vm.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+}
+
+/** Put the VM's name in front of a client error's message (the code stays). */
+export function withVm(e: unknown, vm: string): unknown {
+  if (e instanceof ClientError && !e.message.startsWith(`${vm}: `)) return new ClientError(e.code, `${vm}: ${e.message}`, e.data);
+  return e;
+}
+
+/** The exit code for a failure, and the line printed for it. */
+export function failure(e: unknown): { exit: number; message: string } {
+  if (e instanceof CliFailure) return { exit: e.exit, message: e.message };
+  // A snapshot or restore: the message names the step; the exit code is the failed step's cause's.
+  if (e instanceof LoopError) return { exit: e.cause instanceof LoopError ? EXIT.NOT_OK : failure(e.cause).exit, message: e.message };
+  if (e instanceof VmmError) return { exit: EXIT.VMM, message: `${e.message} [${e.code}]` };
+  if (e instanceof ManifestError) return { exit: EXIT.NOT_OK, message: e.message };
+  if (e instanceof UsageError || e instanceof FlagError) return { exit: EXIT.USAGE, message: e.message };
+  if (e instanceof RegistryError || e instanceof UnknownVmError) return { exit: EXIT.USAGE, message: e.message };
+  if (e instanceof ClientError) {
+    const message = `${e.message} [${e.code}]`;
+    if (e.code === "E_CLIENT_TIMEOUT") return { exit: EXIT.TIMEOUT, message };
+    if (e.code === "E_BAD_ADDRESS") return { exit: EXIT.USAGE, message };
+    if (e.fromAgent) return { exit: EXIT.AGENT_ERROR, message: agentErrorText(e) };
+    return { exit: EXIT.UNREACHABLE, message };
+  }
+  return { exit: EXIT.NOT_OK, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** An agent error with its `{path, message}` details (E_INVALID_PARAMS) on the lines after. */
+function agentErrorText(e: ClientError): string {
+  let text = `${e.message} [${e.code}]`;
+  if (Array.isArray(e.data)) {
+    for (const d of e.data.slice(0, 10)) {
+      if (d && typeof d === "object" && "path" in d && "message" in d) text += `\n  ${String(d.path)}: ${String(d.message)}`;
+    }
+  }
+  return text;
+}
+
+/** Turn `-f`, `-n 5`, `-h` into their long names, then parse. Positionals after `--` go to `tail`. */
+export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
+  const dash = argv.indexOf("--");
+  const head = dash >= 0 ? argv.slice(0, dash) : argv;
+  const tail = dash >= 0 ? argv.slice(dash + 1) : [];
+  const short: Record<string, string> = { h: "help", ...cmd.short };
+  const long: string[] = [];
+  for (const a of head) {
+    if (/^-[A-Za-z]$/.test(a)) {
+      const name = short[a.slice(1)];
+      if (!name) throw new FlagError(`${cmd.name}: unknown flag ${a} (see mvmctl ${cmd.name} --help)`);
+      long.push(`--${name}`);
+    } else if (/^-[A-Za-z]{2,}$/.test(a)) {
+      throw new FlagError(`${cmd.name}: unknown flag ${a} (short flags cannot be combined; long ones take two dashes; see mvmctl ${cmd.name} --help)`);
+    } else long.push(a);
+  }
+  const specs: Record<string, FlagSpec> = { ...cmd.flags, help: { type: "boolean", description: "Show this help." } };
+  let parsed;
+  try {
+    parsed = parseFlags(long, specs);
+  } catch (e) {
+    if (e instanceof FlagError) throw new FlagError(`${cmd.name}: ${e.message.replace("(see --help)", `(see mvmctl ${cmd.name} --help)`)}`);
+    throw e;
+  }
+  return { values: parsed.values, args: parsed.rest, tail };
+}
+
+/** `mvmctl CMD --help`. */
+export function commandHelp(cmd: Command): string {
+  const shorts = Object.entries(cmd.short ?? {});
+  const flags = flagHelp(cmd.flags);
+  let text = `usage: mvmctl ${cmd.usage}\n\n${cmd.summary}\n`;
+  if (cmd.details) text += `\n${cmd.details.trim()}\n`;
+  if (Object.keys(cmd.flags).length) {
+    text += `\nflags:\n${flags}\n`;
+    if (shorts.length) text += `  (short: ${shorts.map(([s, l]) => `-${s} = --${l}`).join(", ")})\n`;
+  }
+  text += `\nglobal flags (before or after the command): --vms FILE, --timeout SECS, --color / --no-color\n`;
+  return text;
+}
