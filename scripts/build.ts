@@ -7,6 +7,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { defineFlags, FlagError, formatFlags, parseArgv } from "../agent/argv.ts";
 import type { PluginModule } from "../agent/plugin.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -18,37 +19,36 @@ export interface BuildOptions {
   target?: string;
 }
 
-function usage(): string {
-  return [
-    "usage: bun scripts/build.ts [--out DIR] [--prod-only | --dev-only] [--plugin FILE ...] [--target TARGET]",
-    "  --out DIR        where binaries go (default dist/)",
-    "  --prod-only      only dist/mvm-guest-agent (no dev-only plugins such as exec)",
-    "  --dev-only       only dist/mvm-guest-agent-dev",
-    "  --plugin FILE    bundle an extra plugin module (default export: PluginModule); repeatable",
-    "  --target T       bun --compile target, e.g. bun-linux-x64 or bun-linux-arm64 (default: this machine)",
-  ].join("\n");
+/** The build's flags (agent/argv.ts: `--name value`, `--name=value`, `-h`, "did you mean"). */
+export const BUILD_FLAGS = defineFlags({
+  out: { type: "string", arg: "DIR", description: "Where binaries go (default dist/)" },
+  "prod-only": { type: "boolean", description: "Only dist/mvm-guest-agent (no dev-only plugins such as exec)" },
+  "dev-only": { type: "boolean", description: "Only dist/mvm-guest-agent-dev" },
+  plugin: { type: "list", arg: "FILE", description: "Bundle an extra plugin module (default export: PluginModule)" },
+  target: { type: "string", arg: "TARGET", description: "bun --compile target, e.g. bun-linux-x64 or bun-linux-arm64 (default: this machine)" },
+  help: { type: "boolean", short: "h", description: "Show this help" },
+});
+
+export function usage(): string {
+  return `usage: bun scripts/build.ts [--out DIR] [--prod-only | --dev-only] [--plugin FILE ...] [--target TARGET]\n${formatFlags(BUILD_FLAGS)}`;
 }
 
-export function parseBuildArgs(argv: string[]): BuildOptions {
-  const o: BuildOptions = { out: join(root, "dist"), flavors: ["prod", "dev"], plugins: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${usage()}`);
-      return v;
-    };
-    if (a === "--out") o.out = resolve(val());
-    else if (a === "--prod-only") o.flavors = ["prod"];
-    else if (a === "--dev-only") o.flavors = ["dev"];
-    else if (a === "--plugin") o.plugins.push(resolve(val()));
-    else if (a === "--target") o.target = val();
-    else if (a === "--help" || a === "-h") {
-      console.log(usage());
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}\n${usage()}`);
-  }
-  return o;
+/**
+ * The build's command line; `help` when `--help` was asked. Throws FlagError naming the flag.
+ * @example parseBuildArgs(["--prod-only", "--plugin", "./acme.ts"]) // { flavors: ["prod"], plugins: ["/abs/acme.ts"], ... }
+ */
+export function parseBuildArgs(argv: string[]): BuildOptions & { help: boolean } {
+  const { values: v, positionals, tail } = parseArgv(argv, BUILD_FLAGS, { help: "see --help" });
+  const stray = positionals[0] ?? tail?.[0];
+  if (stray !== undefined) throw new FlagError(`unexpected argument ${JSON.stringify(stray)} (see --help)`);
+  if (v["prod-only"] && v["dev-only"]) throw new FlagError("--prod-only and --dev-only: give one of them (neither builds both)");
+  return {
+    out: v.out !== undefined ? resolve(v.out) : join(root, "dist"),
+    flavors: v["prod-only"] ? ["prod"] : v["dev-only"] ? ["dev"] : ["prod", "dev"],
+    plugins: v.plugin.map((p) => resolve(p)),
+    ...(v.target !== undefined ? { target: v.target } : {}),
+    help: v.help === true,
+  };
 }
 
 /** A `--plugin` file and what its default export says about itself. */
@@ -132,8 +132,19 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
 }
 
 if (import.meta.main) {
+  let opts: ReturnType<typeof parseBuildArgs>;
   try {
-    const outs = await build(parseBuildArgs(process.argv.slice(2)), (line) => console.log(line));
+    opts = parseBuildArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`build: ${(e as Error).message}\n${usage()}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  try {
+    const outs = await build(opts, (line) => console.log(line));
     for (const f of outs) console.log(`built ${f} (${(Bun.file(f).size / 1e6).toFixed(1)} MB)`);
   } catch (e) {
     console.error((e as Error).message);
