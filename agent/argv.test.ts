@@ -79,7 +79,7 @@ describe("errors name the flag", () => {
     expect(fails(["--lines=Infinity"])).toContain("expected a number");
     expect(fails(["--json=yes"])).toBe('--json: expected true or false, got "yes"');
     expect(fails(["--no-clock=yes"])).toBe("--no-clock takes no value");
-    expect(fails(["--no-cwd"])).toBe("unknown flag --no-cwd (did you mean --cwd?)");
+    expect(fails(["--no-cwd"])).toBe("unknown flag --no-cwd (--cwd takes a value; only switches have a --no- form)");
   });
 
   test("hostile names: Object.prototype's keys, odd dashes, control characters are unknown flags, never values", () => {
@@ -103,7 +103,9 @@ describe("a first pass over global flags (untilPositional)", () => {
     const p = parseArgv(["--vms", "v.json", "--json", "ls", "--timeout", "3", "--", "x"], GLOBAL, { untilPositional: true });
     expect(p.values.vms).toBe("v.json");
     expect(p.values.timeout).toBeUndefined();
-    expect(p.rest).toEqual(["--json", "ls", "--timeout", "3", "--", "x"]);
+    expect(p.positionals).toEqual(["ls"]);
+    expect(p.rest).toEqual(["--json", "--timeout", "3", "--", "x"]);
+    expect(p.unknown).toEqual(["--json"]);
     expect(parseArgv(["--no-color", "--bogus=1"], GLOBAL, { untilPositional: true })).toMatchObject({ values: { color: false }, rest: ["--bogus=1"] });
   });
 });
@@ -119,9 +121,13 @@ describe("help and suggestions", () => {
     expect(text).not.toContain("[default: false]");
   });
 
-  test("nearest: within two edits or a part of the other, nearest first, at most three", () => {
+  test("nearest: the closest within one edit per three letters (a swap is one), or a prefix; at most three", () => {
     expect(nearest("helth", ["health", "ls", "logs"])).toEqual(["health"]);
-    expect(nearest("stat", ["status", "start", "wake"])).toEqual(["start", "status"]);
+    expect(nearest("stat", ["status", "start", "wake"])).toEqual(["status", "start"]);
+    expect(nearest("jsno", ["json", "logs"])).toEqual(["json"]);
+    expect(nearest("folow", ["follow", "color"])).toEqual(["follow"]);
+    expect(nearest("integraton", ["integration", "probe"])).toEqual(["integration"]);
+    expect(nearest("x".repeat(10_000), ["x"])).toEqual([]);
     expect(nearest("zzzzzz", ["health"])).toEqual([]);
     expect(nearest("", ["a"])).toEqual([]);
     expect(didYouMean("lgs", ["logs", "ls"], (c) => `--${c}`)).toBe(" (did you mean --logs or --ls?)");

@@ -34,15 +34,15 @@ export type ArgValues<S extends ArgSpecs> = {
   -readonly [N in keyof S]: S[N] extends { default: unknown } ? ValueOf<S[N]["type"]> : S[N]["type"] extends "list" ? string[] : ValueOf<S[N]["type"]> | undefined;
 };
 
-/** Specs whose defaults match their types. */
-type Checked<S extends ArgSpecs> = { [N in keyof S]: ArgSpec<S[N]["type"]> };
+/** Specs whose defaults match their types (for `defineFlags` and command tables built on it). */
+export type CheckedSpecs<S extends ArgSpecs> = { [N in keyof S]: ArgSpec<S[N]["type"]> };
 
 /**
  * Keep the literal types of a spec table (so that values are typed from it) and check each default
  * against its flag's type at compile time.
  * @example const SERVE = defineFlags({ port: { type: "number", description: "TCP port", default: 7070 } }); // values.port: number
  */
-export function defineFlags<const S extends ArgSpecs>(specs: S & Checked<S>): S {
+export function defineFlags<const S extends ArgSpecs>(specs: S & CheckedSpecs<S>): S {
   return specs;
 }
 
@@ -55,8 +55,9 @@ export interface ParseOptions {
   /** Appended to an unknown flag's message: `see mvmctl ls --help` gives `... (see mvmctl ls --help)`. */
   help?: string;
   /**
-   * Stop at the first positional (a command name): it and everything after it are handed back in
-   * `rest`, untouched, with the unknown flags seen before it. For a first pass over global flags.
+   * Stop at the first positional (a command name, then the only one in `positionals`): the unknown
+   * flags seen before it and everything after it are handed back in `rest`, untouched, for the
+   * command's own pass. For a first pass over global flags.
    */
   untilPositional?: boolean;
 }
@@ -67,38 +68,42 @@ export interface Parsed<S extends ArgSpecs> {
   positionals: string[];
   /** Everything after `--`, untouched; null when there was no `--`. */
   tail: string[] | null;
-  /** With `untilPositional`: unknown flags, then the first positional and all after it. */
+  /** With `untilPositional`: the unknown flags before the first positional, then all after it. */
   rest: string[];
+  /** With `untilPositional`: the unknown flags before the first positional (the start of `rest`). */
+  unknown: string[];
 }
 
-/** Levenshtein distance (small strings: flag, command and VM names). */
+/** Edit distance with transpositions (optimal string alignment): `jsno` is one edit from `json`. */
 export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++)
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
-  }
-  return row[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /**
- * The candidates close to `word` (at most `limit`, nearest first): within two edits, or one holding the
- * other. For "did you mean" on flags, commands and VM names.
+ * The candidates close to `word`, nearest first (at most `limit`): within one edit per three letters
+ * (at least one; a swap of two letters is one edit), or starting with it. For "did you mean" on flags,
+ * commands and VM names.
  * @example nearest("helth", ["health", "ls", "logs"]) // ["health"]
  */
 export function nearest(word: string, candidates: readonly string[], limit = 3): string[] {
-  if (!word) return [];
-  return candidates
-    .map((c) => ({ c, d: editDistance(word, c) }))
-    .filter(({ c, d }) => d <= 2 || (word.length >= 2 && (c.includes(word) || word.includes(c)) && c.length >= 2))
-    .sort((x, y) => x.d - y.d)
+  if (!word || word.length > 200) return [];
+  const most = Math.max(1, Math.floor(word.length / 3));
+  const scored = candidates
+    .map((c, i) => ({ c, i, d: word.length >= 2 && c.startsWith(word) ? 1 : editDistance(word, c) }))
+    .filter((x) => x.d <= most);
+  const best = Math.min(...scored.map((x) => x.d));
+  return scored
+    .filter((x) => x.d === best)
     .slice(0, limit)
-    .map(({ c }) => c);
+    .map((x) => x.c);
 }
 
 /** ` (did you mean A or B?)`, or "" when nothing is close. */
@@ -161,6 +166,7 @@ export function parseArgv<S extends ArgSpecs>(argv: readonly string[], specs: S,
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const positionals: string[] = [];
   const rest: string[] = [];
+  const unknown: string[] = [];
   const listsGiven = new Set<string>();
   let tail: string[] | null = null;
   const perArg = new Map<number, number>();
@@ -173,7 +179,8 @@ export function parseArgv<S extends ArgSpecs>(argv: readonly string[], specs: S,
     }
     if (t.kind === "positional") {
       if (opts.untilPositional) {
-        rest.push(...argv.slice(t.index));
+        positionals.push(t.value);
+        rest.push(...argv.slice(t.index + 1));
         break;
       }
       positionals.push(t.value);
@@ -183,7 +190,7 @@ export function parseArgv<S extends ArgSpecs>(argv: readonly string[], specs: S,
     const long = t.rawName.startsWith("--");
     if (!long && (perArg.get(t.index) ?? 0) > 1) {
       if (opts.untilPositional) {
-        if (!rest.includes(raw)) rest.push(raw);
+        if (!unknown.includes(raw)) unknown.push(raw);
         continue;
       }
       throw new FlagError(`unknown flag ${raw} (short flags cannot be combined; long ones take two dashes${opts.help ? `; ${opts.help}` : ""})`);
@@ -203,10 +210,11 @@ export function parseArgv<S extends ArgSpecs>(argv: readonly string[], specs: S,
     }
     if (!spec) {
       if (opts.untilPositional) {
-        rest.push(raw);
+        unknown.push(raw);
         continue;
       }
-      const near = long ? didYouMean(t.name, Object.keys(specs), (c) => `--${c}`) : "";
+      const plain = long && t.name.startsWith("no-") ? specOf(t.name.slice(3)) : undefined;
+      const near = plain ? ` (--${t.name.slice(3)} takes a value; only switches have a --no- form)` : long ? didYouMean(t.name, Object.keys(specs), (c) => `--${c}`) : "";
       throw new FlagError(`unknown flag ${long ? `--${t.name}` : raw}${near}${hint}`);
     }
     const shown = t.rawName;
@@ -230,7 +238,7 @@ export function parseArgv<S extends ArgSpecs>(argv: readonly string[], specs: S,
       (values[name] as string[]).push(t.value);
     } else values[name] = t.value;
   }
-  return { values: { ...values } as ArgValues<S>, positionals, tail, rest };
+  return { values: { ...values } as ArgValues<S>, positionals, tail, rest: [...unknown, ...rest], unknown };
 }
 
 /**

@@ -10,6 +10,7 @@ import { HealthCheckParams, HealthCheckResult, HealthParams, HealthResult, type 
 import { ProbeRunParams, ProbeRunResult, ProbesParams, ProbesResult, type ProbeResult } from "../plugins/probes/schemas.ts";
 import { SleepPrepParams, SleepPrepResult, WakeParams, WakeResult } from "../plugins/snapshot/schemas.ts";
 import { WorkerStatusParams, WorkerStatusResult } from "../plugins/worker/schemas.ts";
+import { serveBridge, type ServeOptions } from "./bridge/serve.ts";
 import { runCli, type BaseIO } from "./cli/run.ts";
 
 export const T0 = "2026-11-28T10:00:00.000Z";
@@ -237,4 +238,33 @@ export async function fleet(
       d.cleanup();
     },
   };
+}
+
+/** A bridge served by serveBridge on a free port, as a test drives it. */
+export interface ServedBridge {
+  /** `http://127.0.0.1:PORT/` */
+  url: string;
+  port: number;
+  token: string | null;
+  /** What serve printed (one entry per line) and wrote to stderr. */
+  out: string[];
+  err: string[];
+  /** Stop it (as SIGINT would); resolves with its exit code. */
+  stop(): Promise<number>;
+}
+
+/**
+ * `serveBridge` on port 0 with these options and an environment of its own (a config dir for the
+ * default token file); rejects with its stderr when it exits instead of listening.
+ * @example const b = await serveForTest({ vms: vmsFile, auth: { token: "t0ken" } }, { XDG_CONFIG_HOME: dir }); ...; expect(await b.stop()).toBe(0);
+ */
+export async function serveForTest(opts: ServeOptions, env: Record<string, string | undefined>): Promise<ServedBridge> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stop = new AbortController();
+  let listening!: (v: { url: string; token: string | null }) => void;
+  const ready = new Promise<{ url: string; token: string | null }>((r) => (listening = r));
+  const exit = serveBridge({ port: 0, ...opts }, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), signal: stop.signal, env, onListening: (url, a) => listening({ url, token: a.token }) });
+  const { url, token } = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
+  return { url, port: Number(new URL(url).port), token, out, err, stop: () => (stop.abort(), exit) };
 }

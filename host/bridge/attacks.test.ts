@@ -9,38 +9,22 @@ import { execPlugin } from "../../plugins/exec/index.ts";
 import { snapshotPlugin } from "../../plugins/snapshot/index.ts";
 import { launchChromium, rawHttp, warnIfNoBrowser } from "../testing-browser.ts";
 import { AgentClient } from "../client/agent-client.ts";
-import { runServe } from "./serve.ts";
+import { serveForTest, type ServedBridge } from "../testing.ts";
+import type { ServeOptions } from "./serve.ts";
 
 const tmp = tempDir("mvm-attacks-");
 const TOKEN = "attack-test-token-0123456789abcdefghij";
 let agent: TestAgent;
 let client: AgentClient;
 
-interface Served {
-  port: number;
-  stop(): Promise<number>;
-}
-
-/** `mvmctl serve` on port 0 with these extra flags, its config dir under tmp (no token flags = the defaults). */
-async function serve(extra: string[]): Promise<Served> {
+/** The bridge on port 0 with these options, its config dir under tmp (no auth option = the default token file). */
+function serve(opts: ServeOptions): Promise<ServedBridge> {
   const vmsFile = join(tmp.path, "vms.json");
-  const stop = new AbortController();
-  let listening!: (url: string) => void;
-  const ready = new Promise<string>((r) => (listening = r));
-  const err: string[] = [];
-  const exit = runServe(["--port", "0", "--vms", vmsFile, ...extra], {
-    stdout: () => {},
-    stderr: (t) => err.push(t),
-    signal: stop.signal,
-    onListening: (u) => listening(u),
-    env: { XDG_CONFIG_HOME: join(tmp.path, "xdg"), HOME: join(tmp.path, "home") },
-  });
-  const url = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
-  return { port: Number(new URL(url).port), stop: () => (stop.abort(), exit) };
+  return serveForTest({ vms: vmsFile, ...opts }, { XDG_CONFIG_HOME: join(tmp.path, "xdg"), HOME: join(tmp.path, "home") });
 }
 
-let open: Served; // started with no token flag: the default
-let tok: Served; // started with --token-file, and the browser logs in to it
+let open: ServedBridge; // started with no token flag: the default
+let tok: ServedBridge; // started with --token-file, and the browser logs in to it
 let attacker: ReturnType<typeof Bun.serve>;
 
 const marker = (name: string) => join(tmp.path, "markers", name);
@@ -65,8 +49,8 @@ beforeAll(async () => {
   writeFileSync(join(tmp.path, "vms.json"), JSON.stringify({ vms: [{ name: "dev", agent: `unix:${agent.socket}` }] }));
   writeFileSync(join(tmp.path, "token"), `${TOKEN}\n`);
   chmodSync(join(tmp.path, "token"), 0o600);
-  open = await serve([]);
-  tok = await serve(["--token-file", join(tmp.path, "token")]);
+  open = await serve({});
+  tok = await serve({ auth: { tokenFile: join(tmp.path, "token") } });
   // The attacker's site: any page, on another port of the same machine.
   attacker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(new URL(req.url).searchParams.get("html") ?? "", { headers: { "content-type": "text/html" } }) });
 });

@@ -7,14 +7,13 @@ import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { execPlugin } from "../../plugins/exec/index.ts";
 import { alive, groupMembers } from "../../plugins/exec/test-support.ts";
-import { runServe } from "./serve.ts";
+import { serveForTest, type ServedBridge } from "../testing.ts";
 
 const tmp = tempDir("mvm-disconnect-");
 const TOKEN = "disconnect-test-token-0123456789abcdef";
 let agent: TestAgent;
 let url = "";
-const stop = new AbortController();
-let exit: Promise<number>;
+let served: ServedBridge;
 const started: number[] = [];
 
 beforeAll(async () => {
@@ -22,21 +21,13 @@ beforeAll(async () => {
   writeFileSync(join(tmp.path, "vms.json"), JSON.stringify({ vms: [{ name: "dev", agent: `unix:${agent.socket}` }] }));
   writeFileSync(join(tmp.path, "token"), TOKEN);
   chmodSync(join(tmp.path, "token"), 0o600);
-  let listening!: (u: string) => void;
-  const ready = new Promise<string>((r) => (listening = r));
-  exit = runServe(["--port", "0", "--vms", join(tmp.path, "vms.json"), "--token-file", join(tmp.path, "token")], {
-    stdout: () => {},
-    stderr: () => {},
-    signal: stop.signal,
-    onListening: (u) => listening(u),
-  });
-  url = await ready;
+  served = await serveForTest({ vms: join(tmp.path, "vms.json"), auth: { tokenFile: join(tmp.path, "token") } }, {});
+  url = served.url;
 });
 
 afterAll(async () => {
   for (const pid of started) if (alive(pid)) process.kill(pid, "SIGKILL"); // only if a test failed
-  stop.abort();
-  expect(await exit).toBe(0);
+  expect(await served.stop()).toBe(0);
   await agent.close();
   tmp.cleanup();
 });

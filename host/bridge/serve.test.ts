@@ -6,42 +6,31 @@ import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { fakePlugins, fakeState } from "./fixtures.ts";
 import { rawHttp } from "../testing-browser.ts";
-import { runServe } from "./serve.ts";
+import { serveForTest } from "../testing.ts";
+import { serveBridge, type ServeOptions } from "./serve.ts";
 import { readSse } from "./sse-reader.ts";
 
 let agent: TestAgent;
 const tmp = tempDir("mvm-serve-");
 const vmsFile = join(tmp.path, "vms.json");
-const out: string[] = [];
-const err: string[] = [];
-const stop = new AbortController();
+let served: Awaited<ReturnType<typeof serveForTest>>;
 let url = "";
-let exit: Promise<number>;
+let out: string[];
+let err: string[];
 const auth = { authorization: "Bearer t0ken" };
 
 beforeAll(async () => {
   agent = await startTestAgent({ plugins: fakePlugins(fakeState()) });
   writeFileSync(join(tmp.path, "console.log"), "booted\n");
   writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${agent.socket}`, console_log: "console.log" }, { name: "gone", agent: `unix:${join(tmp.path, "gone.sock")}` }] }));
-  let listening!: () => void;
-  const ready = new Promise<void>((r) => (listening = r));
-  exit = runServe(["--port", "0", "--vms", vmsFile, "--token", "t0ken"], {
-    stdout: (t) => out.push(t),
-    stderr: (t) => err.push(t),
-    signal: stop.signal,
-    onListening: (u) => {
-      url = u;
-      listening();
-    },
-  });
-  await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
+  served = await serveForTest({ vms: vmsFile, auth: { token: "t0ken" } }, {});
+  ({ url, out, err } = served);
 });
 
 let openStream: Response | null = null;
 
 afterAll(async () => {
-  stop.abort();
-  expect(await exit).toBe(0); // open event streams do not hold the stop up
+  expect(await served.stop()).toBe(0); // open event streams do not hold the stop up
   expect(out.at(-1)).toBe("mvm bridge stopped");
   await agent.close();
   tmp.cleanup();
@@ -97,48 +86,36 @@ describe("serve on a real port", () => {
   });
 });
 
-describe("serve flags", () => {
+describe("serve options", () => {
   const io = () => {
-    const o: string[] = [];
     const e: string[] = [];
-    return { o, e, io: { stdout: (t: string) => o.push(t), stderr: (t: string) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg") } } };
+    return { e, io: { stdout: () => {}, stderr: (t: string) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg") } } };
   };
 
-  test("--help, bad flags (2), a missing --vms file (1), a port in use (1)", async () => {
-    const h = io();
-    expect(await runServe(["--help"], h.io)).toBe(0);
-    expect(h.o[0]).toContain("Usage: mvmctl serve");
+  test("a port out of range (2), a missing --vms file (1), a port in use (1)", async () => {
     const b = io();
-    expect(await runServe(["--port", "x"], b.io)).toBe(2);
-    expect(b.e[0]).toContain("--port");
-    expect(await runServe(["--bogus"], b.io)).toBe(2);
+    expect(await serveBridge({ port: 70_000 }, b.io)).toBe(2);
+    expect(b.e[0]).toBe("mvmctl serve: --port: expected 0..65535, got 70000");
     const m = io();
-    expect(await runServe(["--vms", join(tmp.path, "none.json"), "--port", "0"], m.io)).toBe(1);
+    expect(await serveBridge({ vms: join(tmp.path, "none.json"), port: 0 }, m.io)).toBe(1);
     expect(m.e[0]).toContain("none.json");
     const p = io();
-    const port = new URL(url).port;
     writeFileSync(join(tmp.path, "ok.json"), JSON.stringify({ vms: [] }));
-    expect(await runServe(["--vms", join(tmp.path, "ok.json"), "--port", port], p.io)).toBe(1);
-    expect(p.e[0]).toContain(`127.0.0.1:${port}`);
+    expect(await serveBridge({ vms: join(tmp.path, "ok.json"), port: served.port }, p.io)).toBe(1);
+    expect(p.e[0]).toContain(`127.0.0.1:${served.port}`);
   });
 });
 
-/** `runServe` on port 0 with these flags and a config dir of its own; `stop()` resolves with the exit code. */
-async function started(args: string[], xdg = join(tmp.path, `xdg-${Math.random().toString(36).slice(2)}`)) {
-  const o: string[] = [];
-  const e: string[] = [];
-  const ac = new AbortController();
-  let listening!: (u: string) => void;
-  const ready = new Promise<string>((r) => (listening = r));
+/** serveBridge on port 0 over ok.json with these options and a config dir of its own. */
+async function started(opts: ServeOptions, xdg = join(tmp.path, `xdg-${Math.random().toString(36).slice(2)}`)) {
   writeFileSync(join(tmp.path, "ok.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${agent.socket}` }] }));
-  const exit = runServe(["--port", "0", "--vms", join(tmp.path, "ok.json"), ...args], { stdout: (t) => o.push(t), stderr: (t) => e.push(t), signal: ac.signal, onListening: (u) => listening(u), env: { XDG_CONFIG_HOME: xdg } });
-  const base = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${e.join("\n")}`)))]);
-  return { base, port: Number(new URL(base).port), out: o, err: e, xdg, stop: () => (ac.abort(), exit) };
+  const b = await serveForTest({ vms: join(tmp.path, "ok.json"), ...opts }, { XDG_CONFIG_HOME: xdg });
+  return { ...b, base: b.url, xdg };
 }
 
 describe("secure by default", () => {
   test("no token flag: the token file is created in the config dir (0600, dir 0700), the login address printed once, and reused next time", async () => {
-    const s = await started([]);
+    const s = await started({});
     const file = join(s.xdg, "mvm", "bridge-token");
     const token = readFileSync(file, "utf8").trim();
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -152,7 +129,7 @@ describe("secure by default", () => {
     const login = await fetch(`${s.base}?token=${token}`, { redirect: "manual" });
     expect(login.status).toBe(303);
     expect(await s.stop()).toBe(0);
-    const again = await started([], s.xdg);
+    const again = await started({}, s.xdg);
     expect(again.out[0]).toEndWith(`; token from ${file})`);
     expect(again.out[1]).toBe(`dashboard: ${again.base}?token=${token}`);
     expect(await again.stop()).toBe(0);
@@ -160,49 +137,44 @@ describe("secure by default", () => {
 
   test("--token-file FILE is created when missing; one that others can read, or a FIFO, stops the start (1) naming the fix", async () => {
     const file = join(tmp.path, "made", "tok");
-    const s = await started(["--token-file", file]);
+    const s = await started({ auth: { tokenFile: file } });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(s.out[0]).toEndWith(`; token created in ${file})`);
     expect(await s.stop()).toBe(0);
     chmodSync(file, 0o640);
     const e: string[] = [];
     const env = { XDG_CONFIG_HOME: join(tmp.path, "xdg-x") };
-    expect(await runServe(["--port", "0", "--vms", join(tmp.path, "ok.json"), "--token-file", file], { stdout: () => {}, stderr: (t) => e.push(t), env })).toBe(1);
+    expect(await serveBridge({ port: 0, vms: join(tmp.path, "ok.json"), auth: { tokenFile: file } }, { stdout: () => {}, stderr: (t) => e.push(t), env })).toBe(1);
     expect(e[0]).toBe(`mvmctl serve: ${file} has mode 0640: group or others can read or change the token; run chmod 600 ${file}`);
     const fifo = join(tmp.path, "fifo");
     Bun.spawnSync(["mkfifo", "-m", "600", fifo]);
-    expect(await runServe(["--port", "0", "--vms", join(tmp.path, "ok.json"), "--token-file", fifo], { stdout: () => {}, stderr: (t) => e.push(t), env })).toBe(1);
+    expect(await serveBridge({ port: 0, vms: join(tmp.path, "ok.json"), auth: { tokenFile: fifo } }, { stdout: () => {}, stderr: (t) => e.push(t), env })).toBe(1);
     expect(e[1]).toContain("is not a regular file");
     // a broken default token file stops the start too: never an open bridge instead
     mkdirSync(join(tmp.path, "xdg-bad", "mvm"), { recursive: true });
     writeFileSync(join(tmp.path, "xdg-bad", "mvm", "bridge-token"), "t\n", { mode: 0o644 });
     chmodSync(join(tmp.path, "xdg-bad", "mvm", "bridge-token"), 0o644);
-    expect(await runServe(["--port", "0", "--vms", join(tmp.path, "ok.json")], { stdout: () => {}, stderr: (t) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg-bad") } })).toBe(1);
+    expect(await serveBridge({ port: 0, vms: join(tmp.path, "ok.json") }, { stdout: () => {}, stderr: (t) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg-bad") } })).toBe(1);
     expect(e[2]).toContain("chmod 600");
   });
 
-  test("flags that would weaken it are refused with exit 2 and a clear reason", async () => {
-    const cases: [string[], string][] = [
-      [["--no-auth", "--host", "0.0.0.0"], "--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not 0.0.0.0"],
-      [["--no-auth", "--host", "10.0.0.5"], "not 10.0.0.5: anyone who reaches that address could drive your VMs"],
-      [["--no-auth", "--token", "abc"], "--no-auth cannot be combined with --token or --token-file"],
-      [["--no-auth", "--token-file", "/x"], "--no-auth cannot be combined"],
-      [["--token", "a", "--token-file", "/x"], "--token and --token-file: give one of them"],
-      [["--token", "two words"], "--token: the token must be printable ASCII"],
-      [["--token", ""], "--token: the token is empty"],
-      [["--no-auth=yes"], "--no-auth takes no value"],
-      [["--allow-host", "http://evil.example/"], '--allow-host: "http://evil.example/" is not a host name'],
-      [["--allow-host"], "--allow-host needs a value"],
+  test("options that would weaken it are refused with exit 2 and a clear reason, before anything listens", async () => {
+    const cases: [ServeOptions, string][] = [
+      [{ auth: "none", host: "0.0.0.0" }, "--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not 0.0.0.0"],
+      [{ auth: "none", host: "10.0.0.5" }, "not 10.0.0.5: anyone who reaches that address could drive your VMs"],
+      [{ auth: { token: "two words" } }, "--token: the token must be printable ASCII"],
+      [{ auth: { token: "" } }, "--token: the token is empty"],
+      [{ allowHosts: ["http://evil.example/"] }, '--allow-host: "http://evil.example/" is not a host name'],
     ];
-    for (const [args, said] of cases) {
+    for (const [opts, said] of cases) {
       const e: string[] = [];
-      expect({ args, code: await runServe(["--port", "0", ...args], { stdout: () => {}, stderr: (t) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg-flags") } }) }).toEqual({ args, code: 2 });
+      expect({ opts, code: await serveBridge({ port: 0, ...opts }, { stdout: () => {}, stderr: (t) => e.push(t), env: { XDG_CONFIG_HOME: join(tmp.path, "xdg-flags") } }) }).toEqual({ opts, code: 2 });
       expect(e[0]).toContain(said);
     }
   });
 
   test("--no-auth on loopback serves without a token, says so, and still refuses non-JSON changes and foreign hosts", async () => {
-    const s = await started(["--no-auth"]);
+    const s = await started({ auth: "none" });
     expect(s.out[0]).toEndWith("; NO AUTH (--no-auth): every local user and process can drive these VMs)");
     expect(s.out.length).toBe(1);
     expect((await fetch(`${s.base}api/vms/vm1`)).status).toBe(200);
@@ -212,7 +184,7 @@ describe("secure by default", () => {
   });
 
   test("Host over a real socket: loopback names with the port, --host and --allow-host names; no Host (HTTP/1.0) is 403, not an error page", async () => {
-    const s = await started(["--token", "t0ken", "--host", "127.0.0.2", "--allow-host", "bridge.internal"]);
+    const s = await started({ auth: { token: "t0ken" }, host: "127.0.0.2", allowHosts: ["bridge.internal"] });
     expect(s.base).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/$/);
     const get = (head: string) => rawHttp(s.port, `GET /api/vms/vm1 HTTP/1.1\r\n${head}\r\nAuthorization: Bearer t0ken`, "", "127.0.0.2");
     for (const host of [`127.0.0.2:${s.port}`, `localhost:${s.port}`, `127.0.0.1:${s.port}`, `[::1]:${s.port}`, "bridge.internal", `bridge.internal:${s.port}`])

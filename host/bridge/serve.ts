@@ -1,4 +1,4 @@
-// `mvmctl serve`: the bridge on a local port over the VMs of vms.json, until SIGINT/SIGTERM.
+// The bridge on a port over the VMs of vms.json until SIGINT/SIGTERM: options checked, token, listener, clean stop (`mvmctl serve` runs it).
 
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
@@ -20,162 +20,108 @@ export interface ServeIO {
   env?: Record<string, string | undefined>;
 }
 
-export const SERVE_HELP = `Usage: mvmctl serve [--host 127.0.0.1] [--port 7070] [--token-file FILE | --token T | --no-auth]
-                   [--allow-host NAME]... [--vms FILE]
-
-Serve the HTTP bridge over every VM in vms.json: /api/vms..., /metrics (Prometheus),
-/openapi.json, and the dashboard at /. Runs until Ctrl-C (SIGINT) or SIGTERM.
-
-Every route but /healthz needs the bridge's token: "Authorization: Bearer TOKEN" from programs
-(curl, Prometheus), or in a browser the dashboard address printed at start (/?token=TOKEN, once;
-then a cookie). Without --token or --token-file the token is read from
-$XDG_CONFIG_HOME/mvm/bridge-token (default ~/.config/mvm/bridge-token), which is created on the
-first start (32 random bytes, mode 0600, directory 0700). Requests must name the bridge in their
-Host header: 127.0.0.1, [::1] or localhost with its port, the --host address, or an --allow-host.
-Changes (POST) need Content-Type: application/json and, from a browser, the bridge's own origin.
-
-Flags:
-  --host H              Address to bind (default 127.0.0.1)
-  --port N              TCP port (default 7070; 0 picks a free one)
-  --token-file FILE     Read the token from FILE, or create FILE with a new one when it is missing;
-                        refused when group or others can read it (chmod 600)
-  --token T             The token itself (visible in ps: prefer --token-file)
-  --no-auth             No token at all; only with a loopback --host (127.0.0.1, ::1, localhost)
-  --allow-host NAME     Also answer requests whose Host is NAME (any port) or NAME:PORT; repeatable.
-                        For the DNS name clients use, e.g. a central Prometheus:
-                        --host 10.0.0.5 --allow-host bridge-a.internal (and its bearer token)
-  --vms FILE            The VM list (default: $MVMCTL_VMS, then ~/.config/mvm/vms.json);
-                        re-read when it changes
-  --call-timeout-secs S Deadline of one agent call (default 5)
-  --snapshot-dir DIR    Allow POST /api/vms/NAME/snapshot and /restore, with directories named
-                        relative to DIR only (without it those routes answer 403)
-  --help                Show this help`;
-
-interface ServeFlags {
-  host: string;
-  port: number;
-  token?: string;
-  tokenFile?: string;
-  noAuth: boolean;
-  allowHosts: string[];
+/** What `mvmctl serve` asks for (host/cli/serve.ts turns flags into this; scripts and tests build it). */
+export interface ServeOptions {
+  /** Address to bind (default 127.0.0.1); names the bridge in Host headers too, unless a wildcard. */
+  host?: string;
+  /** TCP port; 0 picks a free one (default 7070). */
+  port?: number;
+  /**
+   * Who may call: a token, a token file (created 0600 when missing), or `"none"` (loopback only).
+   * Default: the token file in the config dir (host/bridge/token.ts).
+   */
+  auth?: { token: string } | { tokenFile: string } | "none";
+  /** Host header names answered besides the loopback ones and the bound address (NAME or NAME:PORT). */
+  allowHosts?: readonly string[];
+  /** The VM list (default: $MVMCTL_VMS, then ~/.config/mvm/vms.json); re-read when it changes. */
   vms?: string;
-  callTimeoutSecs: number;
+  /** Deadline of one ordinary agent call in ms (default 5000). */
+  callTimeoutMs?: number;
+  /** The only directory snapshot and restore requests may name directories under; without it they are 403. */
   snapshotDir?: string;
-  help: boolean;
 }
 
+/** Options that cannot serve safely or at all; the message names the flag (exit 2). */
+export class ServeOptionsError extends Error {}
+
 /** True for an address only this machine can reach. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-const VALUE_FLAGS = new Set(["host", "port", "token", "token-file", "allow-host", "vms", "call-timeout-secs", "snapshot-dir"]);
-
 const isWildcard = (host: string) => ["0.0.0.0", "::", "[::]"].includes(host);
 
-function parseServeFlags(args: string[]): ServeFlags {
-  const f: ServeFlags = { host: "127.0.0.1", port: 7070, noAuth: false, allowHosts: [], callTimeoutSecs: 5, help: false };
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i]!;
-    const eq = raw.indexOf("=");
-    const name = raw.startsWith("--") ? (eq > 0 ? raw.slice(2, eq) : raw.slice(2)) : null;
-    if (name === null) throw new Error(`unexpected argument ${JSON.stringify(raw)} (see mvmctl serve --help)`);
-    if (name === "help" || name === "no-auth") {
-      if (eq > 0) throw new Error(`--${name} takes no value`);
-      if (name === "help") f.help = true;
-      else f.noAuth = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name)) throw new Error(`unknown flag --${name} (see mvmctl serve --help)`);
-    const value = eq > 0 ? raw.slice(eq + 1) : args[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value`);
-    switch (name) {
-      case "host":
-        if (!value) throw new Error("--host: empty");
-        f.host = value;
-        break;
-      case "port": {
-        const n = Number(value);
-        if (!/^\d+$/.test(value) || n > 65535) throw new Error(`--port: expected 0..65535, got ${JSON.stringify(value)}`);
-        f.port = n;
-        break;
-      }
-      case "token":
-        f.token = checkToken(value, "--token");
-        break;
-      case "token-file":
-        if (!value) throw new Error("--token-file: empty");
-        f.tokenFile = value;
-        break;
-      case "allow-host":
-        parseAllowHost(value);
-        f.allowHosts.push(value);
-        break;
-      case "vms":
-        f.vms = value;
-        break;
-      case "snapshot-dir": {
-        const dir = resolve(value);
-        let isDir = false;
-        try {
-          isDir = statSync(dir).isDirectory();
-        } catch {}
-        if (!isDir) throw new Error(`--snapshot-dir: ${JSON.stringify(value)} is not an existing directory`);
-        f.snapshotDir = dir;
-        break;
-      }
-      case "call-timeout-secs": {
-        const n = Number(value);
-        if (!(n > 0 && n <= 3600)) throw new Error(`--call-timeout-secs: expected a number of seconds in (0, 3600], got ${JSON.stringify(value)}`);
-        f.callTimeoutSecs = n;
-        break;
-      }
-    }
-  }
-  if (f.token !== undefined && f.tokenFile !== undefined) throw new Error("--token and --token-file: give one of them");
-  if (f.noAuth && (f.token !== undefined || f.tokenFile !== undefined)) throw new Error("--no-auth cannot be combined with --token or --token-file");
-  if (f.noAuth && !isLoopback(f.host))
-    throw new Error(`--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not ${f.host}: anyone who reaches that address could drive your VMs; use the token (the default) instead`);
-  return f;
+interface Checked {
+  host: string;
+  port: number;
+  auth: ServeOptions["auth"];
+  allowHosts: string[];
+  callTimeoutMs: number;
+  snapshotDir?: string;
 }
 
-/** Where the token comes from: the flags, else the default token file (created when missing). Null with --no-auth. */
-function resolveToken(flags: ServeFlags, env: Record<string, string | undefined>): { token: string | null; said: string } {
-  if (flags.noAuth) return { token: null, said: "NO AUTH (--no-auth): every local user and process can drive these VMs" };
-  if (flags.token !== undefined) return { token: flags.token, said: "token from --token" };
-  const t = loadOrCreateToken(flags.tokenFile ?? defaultTokenFile(env));
+/** Check every option before anything starts; throws ServeOptionsError. */
+function checkOptions(o: ServeOptions): Checked {
+  const host = o.host ?? "127.0.0.1";
+  if (!host) throw new ServeOptionsError("--host: empty");
+  const port = o.port ?? 7070;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ServeOptionsError(`--port: expected 0..65535, got ${port}`);
+  const auth = o.auth;
+  if (auth !== undefined && auth !== "none" && "token" in auth) checkToken(auth.token, "--token");
+  if (auth !== undefined && auth !== "none" && "tokenFile" in auth && !auth.tokenFile) throw new ServeOptionsError("--token-file: empty");
+  if (auth === "none" && !isLoopback(host))
+    throw new ServeOptionsError(
+      `--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not ${host}: anyone who reaches that address could drive your VMs; use the token (the default) instead`,
+    );
+  const allowHosts = [...(o.allowHosts ?? [])];
+  for (const h of allowHosts) parseAllowHost(h);
+  const callTimeoutMs = o.callTimeoutMs ?? 5000;
+  if (!(callTimeoutMs > 0 && callTimeoutMs <= 3_600_000)) throw new ServeOptionsError(`--call-timeout-secs: expected a number of seconds in (0, 3600], got ${callTimeoutMs / 1000}`);
+  let snapshotDir: string | undefined;
+  if (o.snapshotDir !== undefined) {
+    snapshotDir = resolve(o.snapshotDir);
+    let isDir = false;
+    try {
+      isDir = statSync(snapshotDir).isDirectory();
+    } catch {}
+    if (!isDir) throw new ServeOptionsError(`--snapshot-dir: ${JSON.stringify(o.snapshotDir)} is not an existing directory`);
+  }
+  return { host, port, auth, allowHosts, callTimeoutMs, ...(snapshotDir ? { snapshotDir } : {}) };
+}
+
+/** Where the token comes from: the options, else the default token file (created when missing). Null with "none". */
+function resolveToken(auth: ServeOptions["auth"], env: Record<string, string | undefined>): { token: string | null; said: string } {
+  if (auth === "none") return { token: null, said: "NO AUTH (--no-auth): every local user and process can drive these VMs" };
+  if (auth && "token" in auth) return { token: auth.token, said: "token from --token" };
+  const t = loadOrCreateToken(auth?.tokenFile ?? defaultTokenFile(env));
   return { token: t.token, said: `token ${t.created ? "created in" : "from"} ${t.path}` };
 }
 
 /**
- * Run `mvmctl serve`. Resolves with the exit code: 0 after a clean stop, 1 when it cannot start,
- * 2 for bad flags.
- * @example process.exit(await runServe(["--port", "7070"], { stdout: console.log, stderr: console.error }));
+ * Serve the bridge until `io.signal` aborts or SIGINT/SIGTERM. Resolves with the exit code: 0 after a
+ * clean stop, 1 when it cannot start, 2 for options that cannot serve safely (named as their flags).
+ * @example process.exit(await serveBridge({ port: 7070, vms: "vms.json" }, { stdout: console.log, stderr: console.error }));
  */
-export async function runServe(args: string[], io: ServeIO): Promise<number> {
-  let flags: ServeFlags;
+export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<number> {
+  let flags: Checked;
   try {
-    flags = parseServeFlags(args);
+    flags = checkOptions(opts);
   } catch (e) {
     io.stderr(`mvmctl serve: ${(e as Error).message}`);
     return 2;
   }
-  if (flags.help) {
-    io.stdout(SERVE_HELP);
-    return 0;
-  }
   const env = io.env ?? process.env;
   let auth: { token: string | null; said: string };
   try {
-    auth = resolveToken(flags, env);
+    auth = resolveToken(flags.auth, env);
   } catch (e) {
     io.stderr(`mvmctl serve: ${(e as Error).message}`);
     return 1;
   }
   let source: { path: string; current(): VmList };
   try {
-    source = watchVmList({ flag: flags.vms, env, onError: (e) => io.stderr(`mvmctl serve: ${e.message}; keeping the last good list`) });
+    source = watchVmList({ flag: opts.vms, env, onError: (e) => io.stderr(`mvmctl serve: ${e.message}; keeping the last good list`) });
   } catch (e) {
     io.stderr(`mvmctl serve: ${(e as Error).message}`);
     return 1;
@@ -195,7 +141,7 @@ export async function runServe(args: string[], io: ServeIO): Promise<number> {
     bindAddress: isWildcard(flags.host) || !parseHost(hostName) ? undefined : hostName,
     port: () => bound,
     log,
-    callTimeoutMs: flags.callTimeoutSecs * 1000,
+    callTimeoutMs: flags.callTimeoutMs,
     ...(flags.snapshotDir ? { snapshotRoot: flags.snapshotDir } : {}),
   });
   let server: ReturnType<typeof Bun.serve>;

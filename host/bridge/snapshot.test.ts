@@ -13,7 +13,7 @@ import type { BridgeVm } from "./types.ts";
 import { ManifestSchema } from "../client/snapshot/manifest.ts";
 import { loopAgent } from "../client/snapshot/testing.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../client/vmm/fake-firecracker.ts";
-import { runServe } from "./serve.ts";
+import { serveBridge } from "./serve.ts";
 import { readSse } from "./sse-reader.ts";
 
 const tmp = tempDir("mvm-bridge-snap-");
@@ -235,7 +235,7 @@ describe("/openapi.json and mvmctl serve --snapshot-dir", () => {
 
   test("a --snapshot-dir that is not a directory: exit 2 with a message", async () => {
     const err: string[] = [];
-    const code = await runServe(["--port", "0", "--snapshot-dir", join(tmp.path, "nope")], { stdout: () => {}, stderr: (t) => err.push(t) });
+    const code = await serveBridge({ port: 0, snapshotDir: join(tmp.path, "nope") }, { stdout: () => {}, stderr: (t) => err.push(t) });
     expect(code).toBe(2);
     expect(err.join("")).toContain("--snapshot-dir: ");
     expect(err.join("")).toContain("is not an existing directory");

@@ -1,8 +1,8 @@
 // `mvmctl call VM TYPE [JSON]`: any request, custom plugins' included; prints the result as JSON.
 
-import { EXIT, UsageError, type Command } from "./command.ts";
+import { defineCommand, EXIT, UsageError } from "./command.ts";
 
-export const callCommand: Command = {
+export const callCommand = defineCommand({
   name: "call",
   summary: "Send any request to a VM's agent (custom plugin requests included) and print the result as JSON.",
   usage: "call VM TYPE [JSON-PARAMS] [--events]",
@@ -32,7 +32,7 @@ Examples:
       throw new UsageError(`call: the params are not valid JSON: ${(e as Error).message}`);
     }
     if (params === null || typeof params !== "object" || Array.isArray(params)) throw new UsageError("call: the params must be a JSON object, e.g. '{\"name\": \"web\"}'");
-    const secs = values["call-timeout"] as number | undefined;
+    const secs = values["call-timeout"];
     if (secs !== undefined && !(secs > 0)) throw new UsageError(`call: --call-timeout expects seconds above 0, got ${secs}`);
     const result = await ctx.call(vm, type, params as Record<string, unknown>, {
       ...(secs !== undefined ? { timeoutMs: secs * 1000 } : {}),
@@ -41,4 +41,4 @@ Examples:
     ctx.io.out(JSON.stringify(result, null, 2) + "\n");
     return EXIT.OK;
   },
-};
+});

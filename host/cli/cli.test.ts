@@ -94,6 +94,60 @@ describe("help and usage", () => {
   });
 });
 
+describe("one parser for every command", () => {
+  test("a mistyped command or flag is answered with the nearest one, exit 2", async () => {
+    expect(await mvmctl(["helth", "vm1"])).toMatchObject({ code: 2, stderr: 'mvmctl: unknown command "helth" (did you mean health?)\n' });
+    expect(await run("ls", "--jsno")).toMatchObject({ code: 2, stderr: "mvmctl: ls: unknown flag --jsno (did you mean --json?) (see mvmctl ls --help)\n" });
+    expect((await run("logs", "vm1", "--folow")).stderr).toContain("did you mean --follow?");
+    expect((await mvmctl(["--vsm", "x", "ls"])).stderr).toContain("unknown flag --vsm (did you mean --vms?)");
+    expect((await mvmctl(["help", "sleep-prp"])).stderr).toContain("did you mean sleep-prep?");
+  });
+
+  test("global flags before or after the command, the later one winning; a command flag before the command still works", async () => {
+    expect((await mvmctl(["--timeout", "0.01", "ls", "--json", "--vms", f.vmsFile, "--timeout", "5"])).code).toBe(0);
+    const early = await mvmctl(["--vms", f.vmsFile, "--json", "ls"]);
+    expect(early.code).toBe(0);
+    expect(() => JSON.parse(early.stdout)).not.toThrow();
+    expect((await run("ls", "--timeout", "0")).stderr).toBe("mvmctl: --timeout: expected seconds above 0 and at most 86400, got 0\n");
+    expect((await run("ls", "--timeout", "soon")).stderr).toBe('mvmctl: ls: --timeout: expected a number, got "soon"\n');
+  });
+
+  test("no command's flag shadows a global one", () => {
+    for (const c of COMMANDS) for (const g of ["vms", "timeout", "color", "help"]) expect({ c: c.name, g, has: Object.hasOwn(c.flags, g) }).toEqual({ c: c.name, g, has: false });
+  });
+
+  test("serve's flags go through the same parser: --json is an unknown flag, not one that 'needs a value'", async () => {
+    expect(await mvmctl(["serve", "--json"])).toMatchObject({ code: 2, stderr: "mvmctl: serve: unknown flag --json (see mvmctl serve --help)\n" });
+    expect((await mvmctl(["serve", "--prot", "0"])).stderr).toContain("did you mean --port?");
+    const help = await mvmctl(["serve", "--help"]);
+    expect(help.stdout).toContain("usage: mvmctl serve");
+    expect(help.stdout).toContain("--[no-]auth");
+    expect(help.stdout).toContain("--allow-host NAME (repeatable)");
+  });
+
+  test("serve: flags that would weaken the bridge are refused with exit 2 and a clear reason, before anything listens", async () => {
+    const cases: [string[], string][] = [
+      [["--no-auth", "--host", "0.0.0.0"], "--no-auth is only allowed on a loopback address (--host 127.0.0.1, ::1 or localhost), not 0.0.0.0"],
+      [["--no-auth", "--token", "abc"], "--no-auth cannot be combined with --token or --token-file"],
+      [["--no-auth", "--token-file", "/x"], "--no-auth cannot be combined"],
+      [["--token", "a", "--token-file", "/x"], "--token and --token-file: give one of them"],
+      [["--token", "two words"], "--token: the token must be printable ASCII"],
+      [["--token", ""], "--token: the token is empty"],
+      [["--no-auth=yes"], "--no-auth takes no value"],
+      [["--allow-host", "http://evil.example/"], '--allow-host: "http://evil.example/" is not a host name'],
+      [["--allow-host"], "--allow-host needs a value"],
+      [["--port", "x"], '--port: expected a number, got "x"'],
+      [["--port", "65536"], "--port: expected 0..65535, got 65536"],
+      [["--call-timeout-secs", "0"], "--call-timeout-secs: expected a number of seconds in (0, 3600], got 0"],
+    ];
+    for (const [args, said] of cases) {
+      const r = await mvmctl(["serve", "--port", "0", "--vms", f.vmsFile, ...args], { env: { XDG_CONFIG_HOME: join(f.dir, "xdg-flags") } });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(said);
+    }
+  });
+});
+
 describe("the VM list", () => {
   test("--vms before or after the command, --vms=, MVMCTL_VMS, and the XDG default", async () => {
     for (const argv of [["--vms", f.vmsFile, "ls", "--json"], ["ls", "--json", "--vms", f.vmsFile], [`--vms=${f.vmsFile}`, "ls", "--json"]]) {

@@ -1,7 +1,6 @@
 // The shape of a mvmctl command, the context it runs in, and how failures become exit codes.
 
-import type { FlagSpec, FlagValues } from "../../agent/plugin.ts";
-import { FlagError, flagHelp, parseFlags } from "../../agent/flags.ts";
+import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
 import { AgentClient, ClientError, type CallOptions, type KnownRequests, type KnownRequestType } from "../client/agent-client.ts";
 import { ManifestError } from "../client/snapshot/manifest.ts";
 import { LoopError } from "../client/snapshot/steps.ts";
@@ -39,15 +38,17 @@ export class CliFailure extends Error {
   }
 }
 
-export interface ParsedArgs {
-  values: FlagValues;
+export interface ParsedArgs<F extends ArgSpecs = ArgSpecs> {
+  /** The command's flags, typed from its specs (the global ones are in `ctx.io.globals`). */
+  values: ArgValues<F>;
   /** Positionals before `--`. */
   args: string[];
   /** Everything after `--` (exec), untouched. */
   tail: string[];
 }
 
-export interface Command {
+/** A command as declared: its flags' specs type the values its `run` receives. */
+export interface CommandSpec<F extends ArgSpecs> {
   name: string;
   /** One line for `mvmctl --help`. */
   summary: string;
@@ -55,12 +56,25 @@ export interface Command {
   usage: string;
   /** More help text (examples, output format), shown by `mvmctl CMD --help`. */
   details?: string;
-  flags: Record<string, FlagSpec>;
-  /** Short options: `{ f: "follow", n: "lines" }`. */
-  short?: Record<string, string>;
+  /** The command's own flags (agent/argv.ts specs; `short` gives `-f`). */
+  flags: F;
   /** How many positionals (before `--`). */
   args: { min: number; max: number };
-  run(ctx: Ctx, parsed: ParsedArgs): Promise<number>;
+  /** Takes the words after `--` (exec's command line); other commands refuse them. */
+  tail?: boolean;
+  run(ctx: Ctx, parsed: ParsedArgs<F>): Promise<number>;
+}
+
+/** Any command, as the command table holds them. */
+export type Command = CommandSpec<ArgSpecs>;
+
+/**
+ * Declare a command: the flags' defaults are checked against their types, and `run` gets values typed
+ * from the flags (a misspelled flag name is a type error).
+ * @example export const pingCommand = defineCommand({ name: "ping", ..., flags: { json: { type: "boolean", description: "JSON" } }, args: { min: 1, max: 1 }, async run(ctx, { values }) { values.json; ... } });
+ */
+export function defineCommand<const F extends ArgSpecs>(cmd: CommandSpec<F> & { flags: CheckedSpecs<F> }): Command {
+  return cmd as unknown as Command;
 }
 
 /** What a running command uses: io, the VM list (loaded on first use), agent clients (closed after). */
@@ -142,43 +156,39 @@ function agentErrorText(e: ClientError): string {
   return text;
 }
 
-/** Turn `-f`, `-n 5`, `-h` into their long names, then parse. Positionals after `--` go to `tail`. */
-export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
-  const dash = argv.indexOf("--");
-  const head = dash >= 0 ? argv.slice(0, dash) : argv;
-  const tail = dash >= 0 ? argv.slice(dash + 1) : [];
-  const short: Record<string, string> = { h: "help", ...cmd.short };
-  const long: string[] = [];
-  for (const a of head) {
-    if (/^-[A-Za-z]$/.test(a)) {
-      const name = short[a.slice(1)];
-      if (!name) throw new FlagError(`${cmd.name}: unknown flag ${a} (see mvmctl ${cmd.name} --help)`);
-      long.push(`--${name}`);
-    } else if (/^-[A-Za-z]{2,}$/.test(a)) {
-      throw new FlagError(`${cmd.name}: unknown flag ${a} (short flags cannot be combined; long ones take two dashes; see mvmctl ${cmd.name} --help)`);
-    } else long.push(a);
-  }
-  const specs: Record<string, FlagSpec> = { ...cmd.flags, help: { type: "boolean", description: "Show this help." } };
-  let parsed;
+/** Flags every command takes, before or after its name (GlobalFlags in io.ts). */
+export const GLOBAL_FLAGS = {
+  vms: { type: "string", arg: "FILE", description: "VM list (default: $MVMCTL_VMS, else ~/.config/mvm/vms.json)" },
+  timeout: { type: "number", arg: "SECS", description: "Deadline of each agent call (default 5)" },
+  color: { type: "boolean", description: "Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)" },
+} as const satisfies ArgSpecs;
+
+const HELP = { help: { type: "boolean", short: "h", description: "Show this help." } } as const satisfies ArgSpecs;
+
+/**
+ * Parse a command's arguments: its own flags, the global ones (wherever they are) and `-h`; `--` starts
+ * the tail. Throws FlagError naming the flag (with the nearest one), UsageError for a wrong count.
+ */
+export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { globals: ArgValues<typeof GLOBAL_FLAGS>; help: boolean } {
+  const specs = { ...cmd.flags, ...GLOBAL_FLAGS, ...HELP };
+  let p;
   try {
-    parsed = parseFlags(long, specs);
+    p = parseArgv(argv, specs, { help: `see mvmctl ${cmd.name} --help` });
   } catch (e) {
-    if (e instanceof FlagError) throw new FlagError(`${cmd.name}: ${e.message.replace("(see --help)", `(see mvmctl ${cmd.name} --help)`)}`);
+    if (e instanceof FlagError) throw new FlagError(`${cmd.name}: ${e.message}`);
     throw e;
   }
-  return { values: parsed.values, args: parsed.rest, tail };
+  const values: Record<string, unknown> = { ...p.values };
+  const globals = { vms: p.values.vms, timeout: p.values.timeout, color: p.values.color } as ArgValues<typeof GLOBAL_FLAGS>;
+  for (const k of [...Object.keys(GLOBAL_FLAGS), ...Object.keys(HELP)]) if (!Object.hasOwn(cmd.flags, k)) delete values[k];
+  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: p.values.help === true };
 }
 
 /** `mvmctl CMD --help`. */
 export function commandHelp(cmd: Command): string {
-  const shorts = Object.entries(cmd.short ?? {});
-  const flags = flagHelp(cmd.flags);
   let text = `usage: mvmctl ${cmd.usage}\n\n${cmd.summary}\n`;
   if (cmd.details) text += `\n${cmd.details.trim()}\n`;
-  if (Object.keys(cmd.flags).length) {
-    text += `\nflags:\n${flags}\n`;
-    if (shorts.length) text += `  (short: ${shorts.map(([s, l]) => `-${s} = --${l}`).join(", ")})\n`;
-  }
+  if (Object.keys(cmd.flags).length) text += `\nflags:\n${formatFlags(cmd.flags)}\n`;
   text += `\nglobal flags (before or after the command): --vms FILE, --timeout SECS, --color / --no-color\n`;
   return text;
 }

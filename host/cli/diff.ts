@@ -1,7 +1,7 @@
 // `mvmctl diff VM`: the files changed in the guest's overlay since boot, every page of fs-diff.
 
 import type { KnownRequests } from "../client/agent-client.ts";
-import { EXIT, UsageError, type Command } from "./command.ts";
+import { defineCommand, EXIT, UsageError } from "./command.ts";
 import { formatBytes } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -18,7 +18,7 @@ export function diffLine(ch: Change, color: boolean): string {
   return `${paint(color, colour, mark)} ${path}${size}`;
 }
 
-export const diffCommand: Command = {
+export const diffCommand = defineCommand({
   name: "diff",
   summary: "List the files created, modified and deleted in a VM since boot (its overlay upper dir).",
   usage: "diff VM [--json] [--include GLOB]... [--exclude GLOB]...",
@@ -40,10 +40,10 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
     const vm = ctx.vm(args[0]!);
     const c = ctx.io.color;
     const params: KnownRequests["fs-diff"]["params"] = {};
-    if ((values.include as string[] | undefined)?.length) params.include = values.include as string[];
-    if ((values.exclude as string[] | undefined)?.length) params.exclude = values.exclude as string[];
+    if (values.include.length) params.include = values.include;
+    if (values.exclude.length) params.exclude = values.exclude;
     if (values["page-size"] !== undefined) {
-      const n = values["page-size"] as number;
+      const n = values["page-size"];
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`diff: --page-size expects a whole number from 1, got ${n}`);
       params.limit = n;
     }
@@ -82,4 +82,4 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
     if (!lowerKnown) ctx.io.err(`${vm.name}: the agent found no lower layer, so created and modified cannot be told apart\n`);
     return EXIT.OK;
   },
-};
+});

@@ -3,7 +3,7 @@
 import { constants } from "node:os";
 import type { KnownRequests } from "../client/agent-client.ts";
 import { ClientError } from "../client/agent-client.ts";
-import { failure, UsageError, type Command } from "./command.ts";
+import { defineCommand, failure, UsageError } from "./command.ts";
 
 /** Exit code of mvmctl when it could not run the command at all (ssh's convention). */
 export const EXEC_FAILED = 255;
@@ -18,7 +18,7 @@ export function execExitCode(r: KnownRequests["exec"]["result"]): number {
   return 128 + (n ?? 0);
 }
 
-export const execCommand: Command = {
+export const execCommand = defineCommand({
   name: "exec",
   summary: "Run a command in a VM (dev builds only), streaming its output; exit with its exit code.",
   usage: "exec VM [--shell] [--cwd DIR] [--env K=V]... [--command-timeout SECS] [--max-output-bytes N] [-i] -- CMD [ARGS...]",
@@ -36,29 +36,28 @@ Examples:
     cwd: { type: "string", description: "Working directory in the guest." },
     env: { type: "list", description: "An environment variable K=V for the command." },
     "command-timeout": { type: "number", description: "Kill the command after this many seconds.", default: 60 },
-    stdin: { type: "boolean", description: "Send mvmctl's stdin to the command." },
+    stdin: { type: "boolean", short: "i", description: "Send mvmctl's stdin to the command." },
     "max-output-bytes": { type: "number", description: "Bytes streamed per stream before the agent cuts (the agent's default is 1 MiB)." },
   },
-  short: { i: "stdin" },
   args: { min: 1, max: 1 },
+  tail: true,
   async run(ctx, { values, args, tail }) {
     const vm = ctx.vm(args[0]!);
     if (tail.length === 0) throw new UsageError("exec: no command given: put it after --, e.g. mvmctl exec vm1 -- uname -a");
-    const timeout = values["command-timeout"] as number;
+    const timeout = values["command-timeout"];
     if (!(timeout > 0 && timeout <= 86_400)) throw new UsageError(`exec: --command-timeout expects seconds above 0 and at most 86400, got ${timeout}`);
     const params: KnownRequests["exec"]["params"] = { stream: true, encoding: "base64", timeout_secs: timeout };
     if (values.shell) params.command = tail.join(" ");
     else params.argv = tail;
-    if (typeof values.cwd === "string") params.cwd = values.cwd;
-    const cap = values["max-output-bytes"] as number | undefined;
+    if (values.cwd !== undefined) params.cwd = values.cwd;
+    const cap = values["max-output-bytes"];
     if (cap !== undefined) {
       if (!Number.isInteger(cap) || cap < 0) throw new UsageError(`exec: --max-output-bytes expects a whole number of bytes, got ${cap}`);
       params.max_output_bytes = cap;
     }
-    const env = values.env as string[] | undefined;
-    if (env?.length) {
+    if (values.env.length) {
       params.env = {};
-      for (const kv of env) {
+      for (const kv of values.env) {
         const i = kv.indexOf("=");
         if (i <= 0) throw new UsageError(`exec: --env expects K=V, got ${JSON.stringify(kv)}`);
         params.env[kv.slice(0, i)] = kv.slice(i + 1);
@@ -91,4 +90,4 @@ Examples:
       return EXEC_FAILED;
     }
   },
-};
+});

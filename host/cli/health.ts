@@ -1,7 +1,7 @@
 // `mvmctl health VM` and `mvmctl probes VM`: integration states and probe values as tables or JSON.
 
 import type { KnownRequests } from "../client/agent-client.ts";
-import { EXIT, type Command } from "./command.ts";
+import { defineCommand, EXIT } from "./command.ts";
 import { ago, formatDuration, short, statusWord, table } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -18,7 +18,7 @@ function healthRows(entries: Entry[], now: number, color: boolean): string[][] {
   ]);
 }
 
-export const healthCommand: Command = {
+export const healthCommand = defineCommand({
   name: "health",
   summary: "Show the health of each integration of a VM, and whether the VM is ready for traffic.",
   usage: "health VM [--check NAME] [--json]",
@@ -35,7 +35,7 @@ Exit code 0 when ready (every integration healthy or unchecked), 1 when not read
     const vm = ctx.vm(args[0]!);
     const c = ctx.io.color;
     const header = ["NAME", "STATUS", "SINCE", "LAST CHECK", "DETAIL"];
-    if (typeof values.check === "string") {
+    if (values.check !== undefined) {
       const e = await ctx.call(vm, "health-check", { name: values.check });
       if (values.json) ctx.io.out(JSON.stringify(e, null, 2) + "\n");
       else ctx.io.out(table(header, healthRows([e], ctx.io.now(), c), c));
@@ -50,7 +50,7 @@ Exit code 0 when ready (every integration healthy or unchecked), 1 when not read
     }
     return h.ready ? EXIT.OK : EXIT.NOT_OK;
   },
-};
+});
 
 function probeRow(p: Probe, now: number, color: boolean): string[] {
   const value = p.value === null || p.value === undefined ? "-" : short(p.value, 40) + (p.unit ? ` ${p.unit}` : "");
@@ -59,7 +59,7 @@ function probeRow(p: Probe, now: number, color: boolean): string[] {
   return [p.name, value, state, when, short(p.detail ?? "", 60)];
 }
 
-export const probesCommand: Command = {
+export const probesCommand = defineCommand({
   name: "probes",
   summary: "Show the latest value of each probe of a VM (disk usage, custom metrics).",
   usage: "probes VM [--run NAME] [--json]",
@@ -76,7 +76,7 @@ A result older than twice its interval is marked (stale).
     const vm = ctx.vm(args[0]!);
     const c = ctx.io.color;
     const header = ["NAME", "VALUE", "OK", "CHECKED", "DETAIL"];
-    if (typeof values.run === "string") {
+    if (values.run !== undefined) {
       const p = await ctx.call(vm, "probe-run", { name: values.run });
       if (values.json) ctx.io.out(JSON.stringify(p, null, 2) + "\n");
       else ctx.io.out(table(header, [probeRow(p, ctx.io.now(), c)], c));
@@ -88,4 +88,4 @@ A result older than twice its interval is marked (stale).
     else ctx.io.out(table(header, r.probes.map((p) => probeRow(p, ctx.io.now(), c)), c));
     return EXIT.OK;
   },
-};
+});

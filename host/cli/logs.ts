@@ -1,10 +1,10 @@
 // `mvmctl logs VM [-f] [-n N]`: the tail of the VM's console log; -f follows it across rotation and truncation.
 
 import { followFile, readLastLines } from "../client/console-log.ts";
-import { CliFailure, EXIT, UsageError, type Command } from "./command.ts";
+import { CliFailure, defineCommand, EXIT, UsageError } from "./command.ts";
 import { paint } from "./io.ts";
 
-export const logsCommand: Command = {
+export const logsCommand = defineCommand({
   name: "logs",
   summary: "Print the last lines of a VM's console log (console_log in vms.json); -f keeps following it.",
   usage: "logs VM [-f] [-n N]",
@@ -13,15 +13,14 @@ export const logsCommand: Command = {
 the path) is finished and then the new file is read, and a missing one is waited for. Ctrl-C stops
 (exit 0). Notes about truncation and rotation go to stderr.`,
   flags: {
-    follow: { type: "boolean", description: "Keep printing lines as they are written." },
-    lines: { type: "number", description: "How many lines from the end to print first.", default: 20 },
+    follow: { type: "boolean", short: "f", description: "Keep printing lines as they are written." },
+    lines: { type: "number", short: "n", description: "How many lines from the end to print first.", default: 20 },
     "poll-ms": { type: "number", description: "How often -f looks at the file.", default: 200 },
   },
-  short: { f: "follow", n: "lines" },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const n = values.lines as number;
+    const n = values.lines;
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`logs: -n expects a whole number of lines, got ${n}`);
     const path = vm.console_log;
     if (!path) throw new UsageError(`${vm.name}: no console_log in ${ctx.vms().path}; add "console_log": "/path/to/console.log" to its entry`);
@@ -41,11 +40,11 @@ the path) is finished and then the new file is read, and a missing one is waited
     const c = ctx.io.color;
     await followFile(path, {
       startAt: end,
-      pollMs: values["poll-ms"] as number,
+      pollMs: values["poll-ms"],
       signal: ctx.io.signal,
       onLine: (line) => ctx.io.out(line + "\n"),
       onReset: (reason) => ctx.io.err(paint(c, "yellow", `-- ${path} was ${reason}; reading it from the start --`) + "\n"),
     });
     return EXIT.OK;
   },
-};
+});

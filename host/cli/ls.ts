@@ -3,7 +3,7 @@
 import type { StatusResult } from "../../agent/wire.ts";
 import { ClientError } from "../client/agent-client.ts";
 import type { VmEntry } from "../client/vm-list.ts";
-import { EXIT, type Command, type Ctx } from "./command.ts";
+import { defineCommand, EXIT, type Ctx } from "./command.ts";
 import { formatDuration, statusWord, table } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -70,7 +70,7 @@ export function healthSummary(h: HealthSection | null, color: boolean): string {
   return `${statusWord(h.ready ? "ready" : "not ready", color)} (${parts.join(", ")})`;
 }
 
-export const lsCommand: Command = {
+export const lsCommand = defineCommand({
   name: "ls",
   summary: "List every VM with reachability, lifecycle state, worker idle/busy and a health summary.",
   usage: "ls [--json]",
@@ -106,4 +106,4 @@ worker, health } (health is the agent's health status section, or null).`,
     ctx.io.out(`${rows.length} VM${rows.length === 1 ? "" : "s"}: ${rows.length - down} reachable, ${down} unreachable\n`);
     return EXIT.OK;
   },
-};
+});

@@ -7,7 +7,7 @@ import { takeSnapshot } from "../client/snapshot/snapshot.ts";
 import type { LoopRequest, StepEvent } from "../client/snapshot/steps.ts";
 import { openVmm, type VmmDriver } from "../client/vmm/driver.ts";
 import type { VmEntry, VmmConfig } from "../client/vm-list.ts";
-import { EXIT, UsageError, type Command, type Ctx } from "./command.ts";
+import { defineCommand, EXIT, UsageError, type Ctx } from "./command.ts";
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -34,17 +34,15 @@ function vmmOf(vm: VmEntry, cmd: string): VmmConfig {
   return vm.vmm;
 }
 
-function seconds(values: Record<string, unknown>, flag: string, max: number): number | undefined {
-  const v = values[flag] as number | undefined;
+function seconds(v: number | undefined, flag: string, max: number): number | undefined {
   if (v === undefined) return undefined;
   if (!(v > 0 && v <= max)) throw new UsageError(`--${flag}: expected seconds above 0 and at most ${max}, got ${v}`);
   return v;
 }
 
 /** `--to DIR` / `--from DIR`: required, no control characters, made absolute against the working directory. */
-function dirArg(values: Record<string, unknown>, flag: string, cmd: string): string {
-  const raw = values[flag];
-  if (typeof raw !== "string") throw new UsageError(`${cmd}: --${flag} DIR is required`);
+function dirArg(raw: string | undefined, flag: string, cmd: string): string {
+  if (raw === undefined) throw new UsageError(`${cmd}: --${flag} DIR is required`);
   try {
     return checkDirText(raw, process.cwd(), `--${flag}`);
   } catch (e) {
@@ -62,13 +60,13 @@ async function runLoop<R>(
   ctx: Ctx,
   what: "snapshot" | "restore",
   vmName: string,
-  values: Record<string, unknown>,
+  values: { "wake-timeout": number; json?: boolean | undefined },
   header: (vmm: VmmDriver) => string,
   op: (base: Omit<LoopRequest, "dir">) => Promise<R>,
 ): Promise<R> {
   const vm = ctx.vm(vmName);
   const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
-  const wake = seconds(values, "wake-timeout", 3600)!;
+  const wake = seconds(values["wake-timeout"], "wake-timeout", 3600)!;
   const json = values.json === true;
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
@@ -90,7 +88,7 @@ async function runLoop<R>(
   }
 }
 
-export const snapshotCommand: Command = {
+export const snapshotCommand = defineCommand({
   name: "snapshot",
   summary: "Snapshot a VM through its VMM: sleep-prep, pause, write, then resume and wake (or stop), manifest.",
   usage: "snapshot VM --to DIR [--resume | --stop] [--overwrite] [--drain-timeout SECS] [--write-timeout SECS] [--json]",
@@ -122,9 +120,9 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     if (values.resume && values.stop) throw new UsageError("snapshot: --resume and --stop exclude each other");
-    const dir = dirArg(values, "to", "snapshot");
-    const drain = seconds(values, "drain-timeout", 3600);
-    const write = seconds(values, "write-timeout", 86_400)!;
+    const dir = dirArg(values.to, "to", "snapshot");
+    const drain = seconds(values["drain-timeout"], "drain-timeout", 3600);
+    const write = seconds(values["write-timeout"], "write-timeout", 86_400)!;
     const then = values.stop ? "stop" : "resume";
     const r = await runLoop(ctx, "snapshot", args[0]!, values, (vmm) => `snapshot to ${printable(dir)} through ${printable(vmm.label)}, then ${then}`, (base) =>
       takeSnapshot({
@@ -143,9 +141,9 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
     }
     return EXIT.OK;
   },
-};
+});
 
-export const restoreCommand: Command = {
+export const restoreCommand = defineCommand({
   name: "restore",
   summary: "Restore a VM's snapshot into a VMM waiting for it, wake the agent with the host's clock, show health.",
   usage: "restore VM --from DIR [--other-vm] [--load-timeout SECS] [--wake-timeout SECS] [--json]",
@@ -168,8 +166,8 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
-    const dir = dirArg(values, "from", "restore");
-    const load = seconds(values, "load-timeout", 86_400)!;
+    const dir = dirArg(values.from, "from", "restore");
+    const load = seconds(values["load-timeout"], "load-timeout", 86_400)!;
     const r = await runLoop(ctx, "restore", args[0]!, values, (vmm) => `restore from ${printable(dir)} through ${printable(vmm.label)}`, (base) =>
       restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
     );
@@ -182,4 +180,4 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
     }
     return failed ? EXIT.NOT_OK : EXIT.OK;
   },
-};
+});

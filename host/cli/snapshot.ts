@@ -1,7 +1,7 @@
 // `mvmctl sleep-prep VM` and `mvmctl wake VM`: prepare a guest for a snapshot, and wake it after restore.
 
 import type { KnownRequests } from "../client/agent-client.ts";
-import { EXIT, UsageError, type Command } from "./command.ts";
+import { defineCommand, EXIT, UsageError } from "./command.ts";
 import { formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -14,7 +14,7 @@ function stepLines(steps: Step[], color: boolean): string {
     .join("");
 }
 
-export const sleepPrepCommand: Command = {
+export const sleepPrepCommand = defineCommand({
   name: "sleep-prep",
   summary: "Prepare a VM for a snapshot: pause schedulers, run checkpoints, sync, drop caches.",
   usage: "sleep-prep VM [--drain-timeout SECS] [--json]",
@@ -30,7 +30,7 @@ checkpoint failed): do not snapshot then. The call waits for the drain deadline 
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
     const params: KnownRequests["sleep-prep"]["params"] = {};
-    const drain = values["drain-timeout"] as number | undefined;
+    const drain = values["drain-timeout"];
     if (drain !== undefined) {
       if (!(drain > 0 && drain <= 3600)) throw new UsageError(`sleep-prep: --drain-timeout expects seconds above 0 and at most 3600, got ${drain}`);
       params.drain_timeout_secs = drain;
@@ -41,9 +41,9 @@ checkpoint failed): do not snapshot then. The call waits for the drain deadline 
     else ctx.io.out(`${vm.name}: ${statusWord(r.ready ? "ready" : "not ready", c)} for a snapshot in ${formatDuration(r.duration_ms)} (state ${r.state})\n${stepLines(r.steps, c)}`);
     return r.ready ? EXIT.OK : EXIT.NOT_OK;
   },
-};
+});
 
-export const wakeCommand: Command = {
+export const wakeCommand = defineCommand({
   name: "wake",
   summary: "Wake a VM after its snapshot was restored: set its clock, run restores, resume checks.",
   usage: "wake VM [--no-clock] [--json]",
@@ -70,4 +70,4 @@ may); --no-clock leaves the guest's clock alone. Exit code 1 when a restore comm
     }
     return failed ? EXIT.NOT_OK : EXIT.OK;
   },
-};
+});

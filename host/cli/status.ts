@@ -1,12 +1,12 @@
 // `mvmctl status VM` and `mvmctl ping VM`: the agent's identity, state and plugin sections; liveness and round trip.
 
-import { EXIT, type Command } from "./command.ts";
+import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 
 const json = { json: { type: "boolean", description: "Print the answer as JSON." } } as const;
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: "status",
   summary: "Show one VM's agent: identity, uptime, lifecycle state, connections and each plugin's section.",
   usage: "status VM [--json]",
@@ -46,9 +46,9 @@ export const statusCommand: Command = {
     ctx.io.out(out);
     return EXIT.OK;
   },
-};
+});
 
-export const pingCommand: Command = {
+export const pingCommand = defineCommand({
   name: "ping",
   summary: "Check that a VM's agent answers, and how fast.",
   usage: "ping VM [--json]",
@@ -67,7 +67,7 @@ export const pingCommand: Command = {
     else ctx.io.out(`pong from ${vm.name}: ${round(rtt)} ms (first call with connect ${round(connect)} ms)\n`);
     return EXIT.OK;
   },
-};
+});
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

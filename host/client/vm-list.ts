@@ -4,6 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { nearest } from "../../agent/argv.ts";
 import { formatAgentAddress, parseAgentAddress } from "./address.ts";
 import { ClientError } from "./errors.ts";
 import { issuesText } from "./issues.ts";
@@ -159,28 +160,10 @@ export function loadVmList(src: VmsSource): VmList {
   return parseVmList(text, path);
 }
 
-/** The closest names (for "did you mean"). */
-function near(name: string, names: string[]): string[] {
-  const d = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return row[b.length]!;
-  };
-  return names.filter((n) => n.includes(name) || name.includes(n) || d(n, name) <= 2).slice(0, 3);
-}
-
 /** Thrown by findVm; `names` are the VMs the list has. */
 export class UnknownVmError extends Error {
   constructor(readonly vm: string, readonly file: string, readonly names: string[]) {
-    const close = near(vm, names);
+    const close = nearest(vm, names);
     super(
       `no VM named ${JSON.stringify(vm)} in ${file}` +
         (close.length ? ` (did you mean ${close.map((n) => JSON.stringify(n)).join(" or ")}?)` : names.length ? ` (it has ${names.length} VM${names.length === 1 ? "" : "s"}; see mvmctl ls)` : " (it lists no VMs)"),
