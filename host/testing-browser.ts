@@ -1,7 +1,6 @@
-// Test support for the bridge: headless Debian Chromium through playwright-core, and raw HTTP/1.1 requests with any Host.
+// The browser for host tests: headless Debian Chromium through playwright-core (beside testing.ts, so that only browser tests load it).
 
 import { existsSync } from "node:fs";
-import net from "node:net";
 
 export const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -36,39 +35,4 @@ export function warnIfNoBrowser(what: string): boolean {
 export async function launchChromium(profileDir: string, extraArgs: string[] = []): Promise<any> {
   if (!pw) throw new Error("playwright-core is not installed");
   return pw.chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: [...FLAGS, ...extraArgs] });
-}
-
-export interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/**
- * Send `head` (request line and headers, without the blank line) and `body` as they are, read the
- * whole answer (`Connection: close` is added). For requests fetch() would rewrite: any Host, no Host, HTTP/1.0.
- * @example await rawHttp(port, "POST /api/vms/dev/exec HTTP/1.1\r\nHost: rebind.evil.example:7070\r\nContent-Type: text/plain", '{"command":"id"}');
- */
-export function rawHttp(port: number, head: string, body = "", address = "127.0.0.1"): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const sock = net.connect(port, address, () => {
-      const len = body ? `\r\nContent-Length: ${Buffer.byteLength(body)}` : "";
-      sock.write(`${head}${len}\r\nConnection: close\r\n\r\n${body}`);
-    });
-    sock.on("data", (c: Buffer) => chunks.push(c));
-    sock.on("error", reject);
-    sock.on("close", () => {
-      const text = Buffer.concat(chunks).toString();
-      const end = text.indexOf("\r\n\r\n");
-      const lines = text.slice(0, end < 0 ? text.length : end).split("\r\n");
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "")?.[1] ?? 0);
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(":");
-        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      resolve({ status, headers, body: end < 0 ? "" : text.slice(end + 4) });
-    });
-  });
 }

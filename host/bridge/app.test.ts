@@ -4,13 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
-import { fakePlugins, fakeState, type FakeState } from "./fixtures.ts";
 import { clientPool, type ClientPool } from "./pool.ts";
 import { createBridge, type Bridge } from "./app.ts";
-import type { BridgeVm } from "./types.ts";
-import { readSse } from "./sse-reader.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 import { decodeQuery } from "./input.ts";
 import { DiffQuery, LogsQuery } from "./routes.ts";
+import { fakePlugins, type FakeState, readSse, troubledState } from "../testing.ts";
 
 let a: TestAgent;
 let b: TestAgent;
@@ -18,13 +17,13 @@ let sa: FakeState;
 let sb: FakeState;
 let pool: ClientPool;
 let bridge: Bridge;
-let vms: BridgeVm[];
+let vms: VmEntry[];
 const tmp = tempDir("mvm-bridge-");
 const consoleLog = join(tmp.path, "console.log");
 
 beforeAll(async () => {
-  sa = fakeState();
-  sb = fakeState();
+  sa = troubledState();
+  sb = troubledState();
   sb.hang.add("health");
   a = await startTestAgent({ plugins: fakePlugins(sa) });
   b = await startTestAgent({ plugins: fakePlugins(sb) });
@@ -56,18 +55,27 @@ describe("listing and status", () => {
     expect(await r.json()).toEqual({ ok: true, vms: 3 });
   });
 
-  test("/api/vms lists every VM, the unreachable one with its reason", async () => {
+  test("/api/vms is the fleet summary: every VM from one status call each, the unreachable one with its reason", async () => {
     const r = await get("/api/vms");
     expect(r.status).toBe(200);
     const { vms: list } = (await r.json()) as { vms: any[] };
     expect(list.map((v) => v.name)).toEqual(["a", "b", "down"]);
     const [va, vb, vd] = list;
-    expect(va).toEqual({ name: "a", agent: vms[0]!.agent, labels: { role: "web" }, reachable: true, error: null, state: "running", worker: "busy", health: { ready: false, counts: { healthy: 1, error: 1 } } });
-    // b's health hangs: b is still reachable, its health unknown
-    expect(vb.reachable).toBe(true);
-    expect(vb.health).toBeNull();
-    expect(vd.reachable).toBe(false);
-    expect(vd.error.code).toBe("E_SOCKET_MISSING");
+    expect(va).toEqual({
+      name: "a",
+      agent: vms[0]!.agent,
+      labels: { role: "web" },
+      reachable: true,
+      error: null,
+      state: "running",
+      version: "0.0.0",
+      uptime_secs: expect.any(Number),
+      worker: "busy",
+      health: { ready: false, integrations: 2, counts: { healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0 } },
+    });
+    // b's health request hangs; the summary never asks it (the status section carries the counts)
+    expect(vb).toMatchObject({ reachable: true, error: null, health: { ready: false } });
+    expect(vd).toMatchObject({ reachable: false, state: null, health: null, error: { code: "E_SOCKET_MISSING" } });
   });
 
   test("/api/vms/:name is the agent's status; an unknown VM is 404", async () => {
@@ -117,10 +125,10 @@ describe("diff", () => {
     const r = await get("/api/vms/a/diff?limit=1&cursor=1");
     const body = (await r.json()) as any;
     expect(r.status).toBe(200);
-    expect(body.changes).toEqual([sa.diff[1]]);
+    expect(body.changes).toEqual([sa.changes[1]]);
     expect(body.next_cursor).toBe("2");
     const inc = (await (await get("/api/vms/a/diff?include=/etc/**&include=/srv/**")).json()) as any;
-    expect(inc.changes.map((c: any) => c.path)).toEqual(["/etc/hosts", "/srv/new.txt"]);
+    expect(inc.changes.map((c: any) => c.path)).toEqual(["/etc/hosts", "/srv/new", "/srv/new/data.bin"]);
     // a glob with a comma stays one glob; numbers and booleans are decoded by the schema
     expect(decodeQuery(DiffQuery, new URLSearchParams("include=/{etc,srv}/**&include=/x&limit=5"))).toEqual({ include: ["/{etc,srv}/**", "/x"], limit: 5 });
     expect(decodeQuery(LogsQuery, new URLSearchParams("follow=1&lines=7"))).toEqual({ follow: true, lines: 7 });
@@ -152,13 +160,13 @@ describe("lifecycle and exec", () => {
   });
 
   test("wake sends the host's time unless the body says null", async () => {
-    sa.wakes.length = 0;
+    sa.wakeCalls.length = 0;
     expect((await post("/api/vms/a/wake")).status).toBe(200);
     expect((await post("/api/vms/a/wake", { wall_clock: null })).status).toBe(200);
-    expect((sa.wakes[0] as any).wall_clock).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect(sa.wakes[1]).toEqual({});
+    expect((sa.wakeCalls[0] as any).wall_clock).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(sa.wakeCalls[1]).toEqual({});
     expect((await post("/api/vms/a/wake", { wall_clock: "2026-01-01T00:00:00Z" })).status).toBe(200);
-    expect(sa.wakes[2]).toEqual({ wall_clock: "2026-01-01T00:00:00Z" });
+    expect(sa.wakeCalls[2]).toEqual({ wall_clock: "2026-01-01T00:00:00Z" });
     const bad = await post("/api/vms/a/wake", { wall_clock: "yesterday" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).message).toContain("wall_clock");
@@ -299,7 +307,8 @@ describe("metrics and dashboard", () => {
     expect(html).toContain('data-vm="a"');
     expect(html).toContain('data-vm="down"');
     expect(html).toContain("unreachable");
-    expect(html).toContain("+1 ~1 -1 (15 bytes)");
+    // The card shows the summary of fs-diff {limit: 1}, as a real agent gives it: that one page's.
+    expect(html).toContain("+0 ~1 -0 (120 bytes)");
     expect(html).toContain("42 percent");
   });
 });

@@ -4,7 +4,9 @@ import type { TSchema } from "@sinclair/typebox";
 import { Hono, type Context } from "hono";
 import { VERSION } from "../../agent/main.ts";
 import { authKeys, authMiddleware } from "./auth.ts";
+import { fleetSummary } from "../client/fleet.ts";
 import { collectAll, collectOverview } from "../client/overview.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 import { guardMiddleware } from "./guard.ts";
 import { parseAllowHost } from "./hosts.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
@@ -12,13 +14,13 @@ import { readLastLines } from "../client/console-log.ts";
 import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteDef, type RouteId } from "./routes.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./stream.ts";
-import type { BridgeDeps, BridgeVm } from "./types.ts";
+import type { BridgeDeps } from "./types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
 import { Histogram, renderMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { KNOWN_REQUESTS } from "../client/requests.ts";
 
-export type { BridgeDeps, BridgeVm, CallFn } from "./types.ts";
+export type { BridgeDeps } from "./types.ts";
 
 /** How old a dashboard diff summary may be before the dashboard takes a new one. */
 const DIFF_MAX_AGE_MS = 60_000;
@@ -73,14 +75,14 @@ export function createBridge(deps: BridgeDeps): Bridge {
   });
   app.notFound((c) => c.json({ code: "E_NOT_FOUND", message: `no route ${c.req.method} ${c.req.path} (see /openapi.json)` }, 404));
 
-  const vmOf = (c: Context): BridgeVm => {
+  const vmOf = (c: Context): VmEntry => {
     const name = c.req.param("name");
     const vm = deps.vms().find((v) => v.name === name);
     if (!vm) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(name)} in vms.json`);
     return vm;
   };
   /** One agent call; with `signal` (the HTTP request's), a client that goes away cancels it. */
-  const call = async (vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs, signal?: AbortSignal): Promise<unknown> => {
+  const call = async (vm: VmEntry, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs, signal?: AbortSignal): Promise<unknown> => {
     try {
       return await deps.call(vm, type, params, signal ? { timeoutMs, signal } : { timeoutMs });
     } catch (e) {
@@ -105,21 +107,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
 
   const handlers: Record<RouteId, (c: Context) => Promise<Response> | Response> = {
     healthz: (c) => c.json({ ok: true, vms: deps.vms().length }),
-    vms: async (c) => {
-      const all = await collectAll(deps.vms(), deps.call, callMs, { health: true, worker: true });
-      return c.json({
-        vms: all.map((o) => ({
-          name: o.vm.name,
-          agent: o.vm.agent,
-          labels: o.vm.labels ?? {},
-          reachable: o.reachable,
-          error: o.error,
-          state: o.status?.state ?? null,
-          worker: o.worker?.status ?? null,
-          health: o.health ? { ready: o.health.ready, counts: o.health.counts } : null,
-        })),
-      });
-    },
+    vms: async (c) => c.json(await fleetSummary(deps.vms(), deps.call, callMs)),
     vm: async (c) => {
       const vm = vmOf(c);
       const status = await call(vm, "status", {});
@@ -210,7 +198,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
         vms.map(async (vm) => {
           const o = await collectOverview(vm, deps.call, callMs, { health: true, probes: true, worker: true });
           const seen = diffs.get(vm.name);
-          if (o.reachable && (!seen || now() - seen.at > DIFF_MAX_AGE_MS)) {
+          if (o.status && (!seen || now() - seen.at > DIFF_MAX_AGE_MS)) {
             try {
               remember(vm.name, await deps.call(vm, "fs-diff", { limit: 1 }, { timeoutMs: callMs }));
             } catch (e) {

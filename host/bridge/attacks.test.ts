@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { execPlugin } from "../../plugins/exec/index.ts";
 import { snapshotPlugin } from "../../plugins/snapshot/index.ts";
-import { launchChromium, rawHttp, warnIfNoBrowser } from "../testing-browser.ts";
+import { launchChromium, warnIfNoBrowser } from "../testing-browser.ts";
 import { AgentClient } from "../client/agent-client.ts";
-import { serveForTest, type ServedBridge } from "../testing.ts";
 import type { ServeOptions } from "./serve.ts";
+import { rawHttp, type ServedBridge, serveForTest } from "../testing.ts";
 
 const tmp = tempDir("mvm-attacks-");
 const TOKEN = "attack-test-token-0123456789abcdefghij";

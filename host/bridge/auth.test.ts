@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestAgent, type TestAgent } from "../../agent/testing.ts";
 import { authKeys, CSRF_HEADER, sessionCookieName } from "./auth.ts";
-import { fakePlugins, fakeState } from "./fixtures.ts";
 import { clientPool, type ClientPool } from "./pool.ts";
 import { createBridge, type Bridge } from "./app.ts";
+import { fakePlugins, fakeState } from "../testing.ts";
 
 const TOKEN = "s3cret-token";
 const PORT = 7070;

@@ -7,9 +7,9 @@ import { tempDir } from "../../agent/testing.ts";
 import { launchChromium, warnIfNoBrowser } from "../testing-browser.ts";
 import { clientPool, type ClientPool } from "./pool.ts";
 import { createBridge } from "./app.ts";
-import type { BridgeVm } from "./types.ts";
-import { loopAgent, type LoopAgent } from "../client/snapshot/testing.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 import { callIs, FakeFirecracker } from "../client/vmm/fake-firecracker.ts";
+import { loopAgent, type LoopAgent } from "../testing.ts";
 
 const missing = warnIfNoBrowser("the dashboard's snapshot page");
 
@@ -21,7 +21,7 @@ describe.skipIf(missing)("snapshot page in Chromium", () => {
   let pool: ClientPool;
   let server: ReturnType<typeof Bun.serve>;
   let context: any;
-  let vms: BridgeVm[];
+  let vms: VmEntry[];
   let base = "";
 
   beforeAll(async () => {

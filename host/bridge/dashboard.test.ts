@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startTestAgent, tempDir, type TestAgent } from "../../agent/testing.ts";
-import { fakePlugins, fakeState, type FakeState } from "./fixtures.ts";
 import { clientPool, type ClientPool } from "./pool.ts";
 import { launchChromium, warnIfNoBrowser } from "../testing-browser.ts";
 import { createBridge } from "./app.ts";
+import { fakePlugins, type FakeState, troubledState } from "../testing.ts";
 
 const missing = warnIfNoBrowser("the dashboard");
 
@@ -19,7 +19,7 @@ describe.skipIf(missing)("dashboard in Chromium", () => {
   const profile = tempDir("mvm-chromium-");
 
   beforeAll(async () => {
-    state = fakeState();
+    state = troubledState();
     agent = await startTestAgent({ plugins: fakePlugins(state) });
     pool = clientPool();
     const vms = [
@@ -59,7 +59,7 @@ describe.skipIf(missing)("dashboard in Chromium", () => {
     expect(text).toContain("db error exit 1: connection refused");
     expect(text).toContain("disk-usage 42 percent");
     expect(text).toContain("never not run yet");
-    expect(text).toContain("Changes since boot: +1 ~1 -1 (15 bytes)");
+    expect(text).toContain("Changes since boot: +0 ~1 -0 (120 bytes)"); // the summary of fs-diff {limit: 1}: one page's
     const down = (await page.locator('[data-vm="down"]').innerText()).replace(/\s+/g, " ");
     expect(down).toContain("down unreachable");
     expect(down).toContain("E_SOCKET_MISSING");

@@ -91,13 +91,15 @@ const VmCard: FC<{ o: VmOverview; diff: DiffSeen | undefined; now: number; snaps
     <section class="vm" data-vm={name}>
       <h2>
         <span>{name}</span>
-        {o.reachable ? (
+        {o.status ? (
           <span class="badge ok" data-field="reachable">reachable</span>
+        ) : o.reachable ? (
+          <span class="badge bad" data-field="reachable">error</span>
         ) : (
           <span class="badge bad" data-field="reachable">unreachable</span>
         )}
       </h2>
-      {!o.reachable ? (
+      {!o.status ? (
         <div class="detail" data-field="error">{o.error ? `${o.error.code}: ${o.error.message}` : "no answer"}</div>
       ) : (
         <>

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { execPlugin } from "../../plugins/exec/index.ts";
 import { alive, groupMembers } from "../../plugins/exec/test-support.ts";
-import { serveForTest, type ServedBridge } from "../testing.ts";
+import { type ServedBridge, serveForTest } from "../testing.ts";
 
 const tmp = tempDir("mvm-disconnect-");
 const TOKEN = "disconnect-test-token-0123456789abcdef";

@@ -3,9 +3,9 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestAgent, type TestAgent } from "../../agent/testing.ts";
-import { fakePlugins, fakeState, type FakeState } from "./fixtures.ts";
 import { clientPool, type ClientPool } from "./pool.ts";
 import { createBridge, type Bridge } from "./app.ts";
+import { fakePlugins, type FakeState, fakeState } from "../testing.ts";
 
 const PORT = 7070;
 const BASE = `http://127.0.0.1:${PORT}`;

@@ -4,11 +4,11 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestAgent, tempDir } from "../../agent/testing.ts";
-import { fakePlugins, fakeState } from "./fixtures.ts";
 import { clientPool } from "./pool.ts";
 import { createBridge } from "./app.ts";
 import type { VmOverview } from "../client/overview.ts";
 import { Histogram, probeNumber, renderMetrics } from "./metrics.ts";
+import { fakePlugins, fakeState } from "../testing.ts";
 
 const status = (state: "running" | "sleeping") => ({
   agent: "mvm-guest-agent", version: "0.1.0", build: "dev" as const, pid: 1, started_at: "2026-01-01T00:00:00Z", uptime_secs: 12.5, state,

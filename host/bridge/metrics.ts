@@ -113,10 +113,10 @@ export function renderMetrics(overviews: readonly VmOverview[], extras: RenderEx
 
   for (const o of overviews) {
     const vm = o.vm.name;
-    up.add({ vm }, o.reachable ? 1 : 0);
+    up.add({ vm }, o.status ? 1 : 0);
     const sp = lastSleepPrepMs(o.status) ?? extras.sleepPrepMs?.get(vm) ?? null;
     if (sp !== null) sleep.add({ vm }, sp / 1000);
-    if (!o.reachable || !o.status) continue;
+    if (!o.status) continue;
     info.add({ vm, version: o.status.version, build: o.status.build }, 1);
     uptime.add({ vm }, o.status.uptime_secs);
     inflight.add({ vm }, o.status.work_in_flight);

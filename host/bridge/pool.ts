@@ -1,10 +1,11 @@
 // One AgentClient per VM for the bridge: connections reused across requests, replaced when an address changes.
 
 import { AgentClient } from "../client/agent-client.ts";
-import type { BridgeVm, CallFn } from "./types.ts";
+import type { VmCall } from "../client/overview.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 
 export interface ClientPool {
-  call: CallFn;
+  call: VmCall;
   /** Clients open now (one per VM that was called). */
   size(): number;
   /** Close every client (pending calls reject E_CLIENT_CLOSED). */
@@ -20,7 +21,7 @@ export interface ClientPool {
  */
 export function clientPool(): ClientPool {
   const clients = new Map<string, { address: string; client: AgentClient }>();
-  const get = (vm: BridgeVm): AgentClient => {
+  const get = (vm: VmEntry): AgentClient => {
     const had = clients.get(vm.name);
     if (had && had.address === vm.agent) return had.client;
     if (had) void had.client.close();

@@ -4,6 +4,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import { z } from "zod";
 import { RequestType, StatusResult } from "../../agent/wire.ts";
 import { WakeResult } from "../../plugins/snapshot/schemas.ts";
+import { FleetSummarySchema } from "../client/fleet.ts";
 import { RELATIVE_DIR_PATTERN } from "../client/snapshot/dir.ts";
 import { ManifestSchema, type Manifest } from "../client/snapshot/manifest.ts";
 import { KNOWN_REQUESTS, type KnownRequestType } from "../client/requests.ts";
@@ -20,24 +21,6 @@ export const ErrorBody = Type.Object(
 );
 
 export const VmName = Type.String({ minLength: 1, maxLength: 128, description: "The VM's name in vms.json" });
-
-export const HealthCounts = Type.Record(Type.String(), Type.Integer(), { description: "integrations by status" });
-
-export const VmSummary = Type.Object(
-  {
-    name: Type.String(),
-    agent: Type.String(),
-    labels: Type.Record(Type.String(), Type.String()),
-    reachable: Type.Boolean(),
-    error: Type.Union([Type.Null(), Type.Object({ code: Type.String(), message: Type.String() })]),
-    state: Type.Union([Type.Null(), Type.String({ description: "running | preparing | sleeping" })]),
-    worker: Type.Union([Type.Null(), Type.String({ description: "idle | busy" })]),
-    health: Type.Union([Type.Null(), Type.Object({ ready: Type.Boolean(), counts: HealthCounts })]),
-  },
-  Strict,
-);
-
-export const VmList = Type.Object({ vms: Type.Array(VmSummary) }, Strict);
 
 export const VmStatus = Type.Object(
   {
@@ -204,7 +187,7 @@ const vm = { name: VmName };
 /** Every route the bridge serves, in the order of /openapi.json. */
 export const ROUTES: RouteDef[] = [
   { id: "healthz", method: "get", path: "/healthz", summary: "Liveness of the bridge itself (no token needed)", response: Healthz, public: true },
-  { id: "vms", method: "get", path: "/api/vms", summary: "Every VM: reachable, lifecycle state, worker, health summary (queried concurrently)", response: VmList },
+  { id: "vms", method: "get", path: "/api/vms", summary: "Every VM: reachable, lifecycle state, version, uptime, worker, health counts (one status call each, concurrently; the same document as mvmctl ls --json)", response: FleetSummarySchema },
   { id: "vm", method: "get", path: "/api/vms/:name", summary: "One VM's agent status", params: vm, response: VmStatus },
   { id: "health", method: "get", path: "/api/vms/:name/health", summary: "Integration health (the agent's `health`)", params: vm, response: agentResult("health") },
   { id: "probes", method: "get", path: "/api/vms/:name/probes", summary: "Probe results (the agent's `probes`)", params: vm, response: agentResult("probes") },

@@ -4,11 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
-import { fakePlugins, fakeState } from "./fixtures.ts";
-import { rawHttp } from "../testing-browser.ts";
-import { serveForTest } from "../testing.ts";
 import { serveBridge, type ServeOptions } from "./serve.ts";
-import { readSse } from "./sse-reader.ts";
+import { fakePlugins, fakeState, rawHttp, readSse, serveForTest } from "../testing.ts";
 
 let agent: TestAgent;
 const tmp = tempDir("mvm-serve-");

@@ -9,12 +9,11 @@ import { tempDir, waitFor } from "../../agent/testing.ts";
 import { clientPool } from "./pool.ts";
 import { RestoreReportSchema, SnapshotReportSchema } from "./routes.ts";
 import { createBridge } from "./app.ts";
-import type { BridgeVm } from "./types.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 import { ManifestSchema } from "../client/snapshot/manifest.ts";
-import { loopAgent } from "../client/snapshot/testing.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../client/vmm/fake-firecracker.ts";
 import { serveBridge } from "./serve.ts";
-import { readSse } from "./sse-reader.ts";
+import { loopAgent, readSse } from "../testing.ts";
 
 const tmp = tempDir("mvm-bridge-snap-");
 afterAll(() => tmp.cleanup());
@@ -31,7 +30,7 @@ async function setup(fcOpts: FakeFirecrackerOptions = { booted: true }, opts: { 
   const pool = clientPool();
   const root = join(tmp.path, `root-${id}`);
   mkdirSync(root);
-  const vms: BridgeVm[] = [
+  const vms: VmEntry[] = [
     { name: "web1", agent: agent.address, vmm: { kind: "firecracker", api: fc.socket } },
     { name: "novmm", agent: agent.address },
   ];

@@ -7,7 +7,8 @@ import { streamSSE } from "hono/streaming";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
 import { RestoreBody, SnapshotBody, StreamQuery } from "./routes.ts";
 import { wantsEventStream } from "./stream.ts";
-import type { BridgeDeps, BridgeVm } from "./types.ts";
+import type { VmEntry } from "../client/vm-list.ts";
+import type { BridgeDeps } from "./types.ts";
 import type { AgentCall } from "../client/snapshot/agent.ts";
 import { confineDir, SnapshotDirError } from "../client/snapshot/dir.ts";
 import { ManifestError, MANIFEST_FILE } from "../client/snapshot/manifest.ts";
@@ -31,7 +32,7 @@ export function loopFailure(e: LoopError, vm: string): HttpFail {
 }
 
 /** What the two handlers share: the deps, the VMs being snapshotted or restored now (one operation per VM). */
-export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => BridgeVm, version: string, csrf: string) {
+export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, version: string, csrf: string) {
   const busy = new Set<string>();
   const now = deps.now ?? Date.now;
   const callMs = deps.callTimeoutMs ?? 5000;

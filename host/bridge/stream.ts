@@ -4,7 +4,8 @@ import type { Context } from "hono";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import { callFailure } from "./input.ts";
 import { followFile, readLastLines } from "../client/console-log.ts";
-import type { BridgeVm, CallFn } from "./types.ts";
+import type { VmCall } from "../client/overview.ts";
+import type { VmEntry } from "../client/vm-list.ts";
 
 /** True when the client asked for server-sent events (`Accept: text/event-stream`). */
 export function wantsEventStream(c: Context): boolean {
@@ -27,7 +28,7 @@ function sequencer(s: SSEStreamingApi) {
  * `result` with the final result, or `error` with `{code, message, status}`. Data is JSON. A
  * client that goes away aborts the call (the agent kills an exec's process group when told).
  */
-export function sseCall(c: Context, call: CallFn, vm: BridgeVm, type: string, params: Record<string, unknown> | undefined, timeoutMs: number, onResult?: (r: unknown) => void): Response {
+export function sseCall(c: Context, call: VmCall, vm: VmEntry, type: string, params: Record<string, unknown> | undefined, timeoutMs: number, onResult?: (r: unknown) => void): Response {
   return streamSSE(c, async (s) => {
     const ac = new AbortController();
     s.onAbort(() => ac.abort());

@@ -2,6 +2,8 @@
 
 import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
 import { AgentClient, ClientError, type CallOptions, type KnownRequests, type KnownRequestType } from "../client/agent-client.ts";
+import type { VmCall } from "../client/overview.ts";
+import { printable } from "../client/printable.ts";
 import { ManifestError } from "../client/snapshot/manifest.ts";
 import { LoopError } from "../client/snapshot/steps.ts";
 import { VmmError } from "../client/vmm/errors.ts";
@@ -104,6 +106,9 @@ export class Ctx {
     return c;
   }
 
+  /** Calls as the fleet summary makes them: on this command's clients, errors as the client gives them. */
+  readonly vmCall: VmCall = (vm, type, params, opts) => this.client(vm).call(type, params, opts);
+
   /** One call on a VM (typed for known requests), with the VM's name put in front of any error. */
   call<K extends KnownRequestType>(vm: VmEntry, type: K, params?: KnownRequests[K]["params"], opts?: CallOptions): Promise<KnownRequests[K]["result"]>;
   call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
@@ -145,12 +150,12 @@ export function failure(e: unknown): { exit: number; message: string } {
   return { exit: EXIT.NOT_OK, message: e instanceof Error ? e.message : String(e) };
 }
 
-/** An agent error with its `{path, message}` details (E_INVALID_PARAMS) on the lines after. */
+/** An agent error with its `{path, message}` details (E_INVALID_PARAMS) on the lines after; the agent's text escaped. */
 function agentErrorText(e: ClientError): string {
-  let text = `${e.message} [${e.code}]`;
+  let text = printable(`${e.message} [${e.code}]`, 2000);
   if (Array.isArray(e.data)) {
     for (const d of e.data.slice(0, 10)) {
-      if (d && typeof d === "object" && "path" in d && "message" in d) text += `\n  ${String(d.path)}: ${String(d.message)}`;
+      if (d && typeof d === "object" && "path" in d && "message" in d) text += `\n  ${printable(`${String(d.path)}: ${String(d.message)}`, 500)}`;
     }
   }
   return text;

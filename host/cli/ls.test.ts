@@ -1,10 +1,15 @@
-// mvmctl ls over a fleet: 50 agents at once, hung and missing agents reported, never dropped.
+// mvmctl ls over a fleet: 50 agents at once, hung and missing agents reported, never dropped; the same JSON as GET /api/vms.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { tempDir, waitFor } from "../../agent/testing.ts";
-import { fakePlugins, fakeState, fleet, mvmctl } from "../testing.ts";
+import { ManualClock } from "../../agent/clock.ts";
+import { startTestAgent, tempDir, waitFor } from "../../agent/testing.ts";
+import { createBridge } from "../bridge/app.ts";
+import { clientPool } from "../bridge/pool.ts";
+import { loadVmList } from "../client/vm-list.ts";
+import { fakePlugins, fakeState, fleet, lyingAgent, mvmctl, T0, troubledState } from "../testing.ts";
 
 let f: Awaited<ReturnType<typeof fleet>>;
 const hung: net.Server[] = [];
@@ -44,7 +49,7 @@ afterAll(async () => {
 test("ls over 50 agents: every VM listed in file order, hung and missing ones as unreachable, queried at once", async () => {
   const r = await mvmctl(["--vms", f.vmsFile, "--timeout", "1", "ls", "--json"]);
   expect(r.code).toBe(0);
-  const rows = JSON.parse(r.stdout) as { name: string; reachable: boolean; worker: string | null; error: { code: string } | null }[];
+  const rows = JSON.parse(r.stdout).vms as { name: string; reachable: boolean; worker: string | null; error: { code: string } | null }[];
   expect(rows).toHaveLength(56);
   expect(rows.slice(0, 50).every((row) => row.reachable && row.error === null)).toBe(true);
   expect(rows.slice(0, 50).map((row) => row.worker)).toEqual(Array.from({ length: 50 }, (_, i) => (i % 2 ? "busy" : "idle")));
@@ -62,4 +67,47 @@ test("ls table over the same fleet ends with the count line", async () => {
   expect(lines).toHaveLength(58);
   expect(lines.at(-1)).toBe("56 VMs: 50 reachable, 6 unreachable");
   expect(lines[51]).toMatch(/^hung0\s+no\s+-\s+-\s+-\s+E_CLIENT_TIMEOUT: .*within 1000 ms/);
+});
+
+describe("ls --json and GET /api/vms", () => {
+  test("give the same document for the same fleet: a reachable, an unreachable and misbehaving VMs", async () => {
+    const d = tempDir("mvmctl-same-");
+    // A fixed clock: uptime_secs is the same in both answers.
+    const agent = await startTestAgent({ plugins: fakePlugins(troubledState()), clock: new ManualClock(Date.parse(T0)) });
+    const lies = await lyingAgent(join(d.path, "lies.sock"), () => ({ state: 42 }));
+    const refuses = await lyingAgent(join(d.path, "refuses.sock"), () => {
+      throw { code: "E_BUSY", message: "busy\x1b[2J" };
+    });
+    const vmsFile = join(d.path, "vms.json");
+    const entries = [
+      { name: "up", agent: `unix:${agent.socket}`, labels: { role: "web" } },
+      { name: "down", agent: `unix:${join(d.path, "missing.sock")}` },
+      { name: "lies", agent: lies.address },
+      { name: "refuses", agent: refuses.address },
+    ];
+    writeFileSync(vmsFile, JSON.stringify({ vms: entries }));
+    const pool = clientPool();
+    try {
+      const cli = await mvmctl(["--vms", vmsFile, "ls", "--json"]);
+      expect(cli.code).toBe(0);
+      const bridge = createBridge({ vms: () => loadVmList({ flag: vmsFile }).vms, call: pool.call, token: null, callTimeoutMs: 5000 });
+      const api = await (await bridge.app.request("/api/vms")).json();
+      expect(JSON.parse(cli.stdout)).toEqual(api);
+      expect(JSON.stringify(JSON.parse(cli.stdout))).toBe(JSON.stringify(api)); // byte for byte, keys in the same order
+      expect((api as { vms: { name: string; reachable: boolean; error: { code: string } | null }[] }).vms.map((v) => [v.name, v.reachable, v.error?.code ?? null])).toEqual([
+        ["up", true, null],
+        ["down", false, "E_SOCKET_MISSING"],
+        ["lies", true, "E_PROTOCOL"],
+        ["refuses", true, "E_BUSY"],
+      ]);
+      // The table escapes what an agent said; the JSON carries it as JSON does.
+      const table = await mvmctl(["--vms", vmsFile, "ls"]);
+      expect(table.stdout).toContain("E_BUSY: busy\\x1b[2J");
+      expect(table.stdout).not.toContain("\x1b[2J");
+    } finally {
+      await pool.close();
+      await Promise.all([lies.close(), refuses.close(), agent.close()]);
+      d.cleanup();
+    }
+  });
 });

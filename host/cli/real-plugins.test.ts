@@ -45,8 +45,8 @@ afterAll(async () => {
 });
 
 test("ls shows the real status sections", async () => {
-  const [row] = JSON.parse((await mvmctl(["--vms", f.vmsFile, "ls", "--json"])).stdout);
-  expect(row).toMatchObject({ name: "real", reachable: true, state: "running", worker: "busy", health: { integrations: 2, healthy: 1, error: 1, ready: false } });
+  const [row] = JSON.parse((await mvmctl(["--vms", f.vmsFile, "ls", "--json"])).stdout).vms;
+  expect(row).toMatchObject({ name: "real", reachable: true, state: "running", worker: "busy", health: { integrations: 2, counts: { healthy: 1, error: 1 }, ready: false } });
   const table = (await mvmctl(["--vms", f.vmsFile, "ls"])).stdout;
   expect(table).toMatch(/\nreal\s+yes\s+running\s+busy\s+\S+.*\s+not ready \(1 error, 1 healthy\)\n/);
 });

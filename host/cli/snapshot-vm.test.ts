@@ -4,10 +4,9 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { tempDir, waitFor } from "../../agent/testing.ts";
-import { loopAgent, type LoopAgent } from "../client/snapshot/testing.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../client/vmm/fake-firecracker.ts";
 import { runCli } from "./run.ts";
-import { memoryIO, mvmctl } from "../testing.ts";
+import { loopAgent, type LoopAgent, memoryIO, mvmctl } from "../testing.ts";
 
 const d = tempDir("mvmctl-snapshot-");
 afterAll(() => d.cleanup());

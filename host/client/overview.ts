@@ -1,7 +1,25 @@
-// One VM's overview for lists, metrics and the dashboard: status, health, probes and worker, asked concurrently.
+// One VM's overview (status, and health, probes, worker when asked), each call under its deadline; never throws.
 
-import type { StatusResult } from "../../agent/wire.ts";
-import type { BridgeVm, CallFn } from "../bridge/types.ts";
+import { StatusResult } from "../../agent/wire.ts";
+import { checkAnswer } from "./checked.ts";
+import { ClientError } from "./errors.ts";
+import type { VmEntry } from "./vm-list.ts";
+
+export interface VmCallOptions {
+  timeoutMs: number;
+  /** Event frames of streaming requests (`exec` with `stream: true`), in order, before the answer. */
+  onEvent?: (event: string, data: unknown) => void;
+  /** Cancels the call (the bridge: the HTTP client went away). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Call one request on one VM's agent. Resolves with the result; rejects with an error carrying a
+ * string `code` (an agent code such as `E_BUSY`, or the client's own: unreachable, timeout). The
+ * bridge's connection pool and mvmctl's per-command clients are two of these.
+ * @example const status = await call(vm, "status", {}, { timeoutMs: 5000 });
+ */
+export type VmCall = (vm: VmEntry, type: string, params: Record<string, unknown> | undefined, opts: VmCallOptions) => Promise<unknown>;
 
 export interface IntegrationView {
   name: string;
@@ -27,19 +45,22 @@ export interface WorkerView {
   load1: number | null;
 }
 
-/** What the bridge knows about one VM after one round of calls. */
+/** What one round of calls told about one VM. */
 export interface VmOverview {
-  vm: BridgeVm;
+  vm: VmEntry;
+  /** The agent answered `status` (an error answer or a malformed one count: the agent is there). */
   reachable: boolean;
-  /** Why the agent could not be asked (status failed). */
+  /** Why there is no status: the call failed (unreachable, timed out, an agent error) or its answer broke its schema. */
   error: { code: string; message: string } | null;
+  /** The agent's `status`, checked against its schema; null on any failure. */
   status: StatusResult | null;
-  /** null: the agent has no such plugin, or that one call failed. */
+  /** null: not asked, the agent has no such plugin, or that one call failed. */
   health: HealthView | null;
   probes: ProbeView[] | null;
   worker: WorkerView | null;
 }
 
+/** Which calls to make besides `status`. */
 export interface CollectParts {
   health?: boolean;
   probes?: boolean;
@@ -87,7 +108,7 @@ export function lastSleepPrepMs(status: StatusResult | null): number | null {
   return num(last?.result?.duration_ms) ?? num(last?.duration_ms);
 }
 
-function failure(err: unknown): { code: string; message: string } {
+function errorOf(err: unknown): { code: string; message: string } {
   const e = err as { code?: unknown; message?: unknown };
   return { code: typeof e?.code === "string" ? e.code : "E_UNAVAILABLE", message: typeof e?.message === "string" ? e.message : String(err) };
 }
@@ -95,23 +116,27 @@ function failure(err: unknown): { code: string; message: string } {
 /**
  * Ask one VM for its status and the parts asked for, all at once, each under `timeoutMs`. Never
  * throws: an agent that cannot be reached gives `reachable: false` and the reason.
+ * @example const o = await collectOverview(vm, pool.call, 5000, { health: true }); o.status?.version
  */
-export async function collectOverview(vm: BridgeVm, call: CallFn, timeoutMs: number, parts: CollectParts = {}): Promise<VmOverview> {
-  const ask = (type: string) => (ok: boolean) => (ok ? call(vm, type, {}, { timeoutMs }).then((r) => ({ ok: true as const, r }), (e) => ({ ok: false as const, e })) : Promise.resolve(null));
-  const [status, health, probes, worker] = await Promise.all([
-    ask("status")(true),
-    ask("health")(parts.health !== false),
-    ask("probes")(parts.probes === true),
-    ask("worker-status")(parts.worker !== false),
-  ]);
-  if (!status || !status.ok) {
-    return { vm, reachable: false, error: failure(status?.e), status: null, health: null, probes: null, worker: null };
+export async function collectOverview(vm: VmEntry, call: VmCall, timeoutMs: number, parts: CollectParts = {}): Promise<VmOverview> {
+  const ask = (type: string, want: boolean) => (want ? call(vm, type, {}, { timeoutMs }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })) : Promise.resolve(null));
+  const [status, health, probes, worker] = await Promise.all([ask("status", true), ask("health", parts.health === true), ask("probes", parts.probes === true), ask("worker-status", parts.worker === true)]);
+  const none = { status: null, health: null, probes: null, worker: null };
+  if (!status?.ok) {
+    const e = status?.e;
+    return { vm, reachable: e instanceof ClientError && e.fromAgent, error: errorOf(e), ...none };
+  }
+  let checked: StatusResult;
+  try {
+    checked = checkAnswer("status", StatusResult, status.r);
+  } catch (e) {
+    return { vm, reachable: true, error: errorOf(e), ...none };
   }
   return {
     vm,
     reachable: true,
     error: null,
-    status: status.r as StatusResult,
+    status: checked,
     health: health?.ok ? healthView(health.r) : null,
     probes: probes?.ok ? probesView(probes.r) : null,
     worker: worker?.ok ? workerView(worker.r) : null,
@@ -119,6 +144,6 @@ export async function collectOverview(vm: BridgeVm, call: CallFn, timeoutMs: num
 }
 
 /** Collect every VM concurrently. */
-export function collectAll(vms: readonly BridgeVm[], call: CallFn, timeoutMs: number, parts?: CollectParts): Promise<VmOverview[]> {
+export function collectAll(vms: readonly VmEntry[], call: VmCall, timeoutMs: number, parts?: CollectParts): Promise<VmOverview[]> {
   return Promise.all(vms.map((vm) => collectOverview(vm, call, timeoutMs, parts)));
 }

@@ -12,7 +12,7 @@ import { readManifest } from "./manifest.ts";
 import { restoreSnapshot } from "./restore.ts";
 import { takeSnapshot, type SnapshotRequest } from "./snapshot.ts";
 import { LoopError, type StepEvent } from "./steps.ts";
-import { loopAgent, type LoopAgent } from "./testing.ts";
+import { loopAgent, type LoopAgent } from "../../testing.ts";
 
 const d = tempDir("mvm-fc-loop-");
 afterAll(() => d.cleanup());
