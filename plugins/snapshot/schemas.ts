@@ -124,6 +124,8 @@ export const snapshotRequests = {
     params: WakeParams,
     result: WakeResult,
     description: "After a restore: set the clock, run restore commands, restart grace, resume every schedule.",
+    // Restore commands run one after another, each under its integration's checkpoint_timeout_secs.
+    timeoutSecs: 60,
   },
 } satisfies RequestTable;
 
