@@ -22,7 +22,7 @@ import { WorkerStatusParams, WorkerStatusResult } from "../plugins/worker/schema
 import { serveBridge, type ServeOptions } from "./bridge/serve.ts";
 import { runCli, type BaseIO } from "./cli/run.ts";
 import { AgentClient } from "./client/agent-client.ts";
-import type { AgentCall } from "./client/snapshot/agent.ts";
+import type { AgentCall } from "./client/checked.ts";
 
 // ---- fake plugins: declared with the real plugins' schemas, so the agent's router refuses any answer the real one could not give ----
 

@@ -4,6 +4,8 @@ import type { TSchema } from "@sinclair/typebox";
 import { Hono, type Context } from "hono";
 import { VERSION } from "../../agent/main.ts";
 import { authKeys, authMiddleware } from "./auth.ts";
+import { BUNDLED_REQUESTS, bundledRequest } from "../../plugins/requests.ts";
+import { callDeadlineMs } from "../client/deadlines.ts";
 import { fleetSummary } from "../client/fleet.ts";
 import { collectAll, collectOverview } from "../client/overview.ts";
 import type { VmEntry } from "../client/vm-list.ts";
@@ -18,7 +20,6 @@ import type { BridgeDeps } from "./types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
 import { Histogram, renderMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
-import { KNOWN_REQUESTS } from "../client/requests.ts";
 
 export type { BridgeDeps } from "./types.ts";
 
@@ -33,10 +34,8 @@ export interface Bridge {
   readonly latency: Histogram;
 }
 
-/** The params schema the agent registers for `type`, when the host knows it (host/requests.ts). */
-function knownParams(type: string): TSchema | undefined {
-  return (KNOWN_REQUESTS as Record<string, { params: TSchema } | undefined>)[type]?.params;
-}
+/** How long the generic call route waits for a request that declares no bound of its own (a custom one, hello). */
+const UNDECLARED_CALL_MS = 30_000;
 
 /**
  * Build the bridge. Nothing listens: serve `bridge.fetch` with Bun.serve, or call `bridge.app.request()` in tests.
@@ -94,11 +93,14 @@ export function createBridge(deps: BridgeDeps): Bridge {
     mustMatch(schema, q, "query");
     return q;
   };
+  /** A JSON body checked against the params the request declares (the registry), else against `schema`. */
   const body = async (c: Context, schema: TSchema, type: string) => {
     const b = await readJsonObject(c.req.raw);
-    mustMatch(knownParams(type) ?? schema, b, "body");
+    mustMatch(bundledRequest(type)?.params ?? schema, b, "body");
     return b;
   };
+  /** The call's deadline from its request's declaration (deadline param, its default, timeoutSecs), plus the ordinary one. */
+  const deadline = (type: string, params: unknown, undeclared = callMs) => callDeadlineMs(type, params, callMs) ?? undeclared;
   const loop = snapshotRoutes(deps, vmOf, VERSION, keys?.csrf ?? "");
   const remember = (vm: string, result: unknown) => {
     const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
@@ -119,9 +121,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     diff: async (c) => {
       const vm = vmOf(c);
       const params = query(c, DiffQuery);
-      const kp = knownParams("fs-diff");
-      if (kp) mustMatch(kp, params, "query");
-      const result = await call(vm, "fs-diff", params, 120_000);
+      const result = await call(vm, "fs-diff", params, deadline("fs-diff", params));
       if (!params.cursor && !params.include && !params.exclude) remember(vm.name, result);
       return c.json(result as object);
     },
@@ -142,8 +142,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     "sleep-prep": async (c) => {
       const vm = vmOf(c);
       const params = await body(c, SleepPrepBody, "sleep-prep");
-      const drain = typeof params.drain_timeout_secs === "number" ? params.drain_timeout_secs : 30;
-      const result = await call(vm, "sleep-prep", params, (drain + 30) * 1000);
+      const result = await call(vm, "sleep-prep", params, deadline("sleep-prep", params));
       const d = (result as { duration_ms?: unknown })?.duration_ms;
       if (typeof d === "number") sleepPrepMs.set(vm.name, d);
       return c.json(result as object);
@@ -155,9 +154,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const params: Record<string, unknown> = { ...b };
       if (b.wall_clock === undefined) params.wall_clock = new Date(now()).toISOString();
       if (b.wall_clock === null) delete params.wall_clock;
-      const kp = knownParams("wake");
-      if (kp) mustMatch(kp, params, "body");
-      return c.json((await call(vm, "wake", params, 120_000)) as object);
+      mustMatch(BUNDLED_REQUESTS.wake.params, params, "body");
+      return c.json((await call(vm, "wake", params, deadline("wake", params))) as object);
     },
     snapshot: (c) => loop.snapshot(c),
     restore: (c) => loop.restore(c),
@@ -169,7 +167,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const params = await body(c, ExecBody, "exec");
       const sse = q.stream === true || params.stream === true || wantsEventStream(c);
       params.stream = sse;
-      const timeoutMs = ((typeof params.timeout_secs === "number" ? params.timeout_secs : 60) + 10) * 1000;
+      const timeoutMs = deadline("exec", params);
       if (sse) return sseCall(c, deps.call, vm, "exec", params, timeoutMs);
       // Like a stream, a plain exec whose HTTP client went away is cancelled: the agent kills its process group.
       return c.json((await call(vm, "exec", params, timeoutMs, c.req.raw.signal)) as object);
@@ -180,9 +178,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
       mustMatch(routeById("call").params!.type!, type, "path /type");
       const q = query(c, StreamQuery) as { stream?: boolean };
       const params = await body(c, routeById("call").body!, type);
-      const timeoutMs = type === "sleep-prep" || type === "exec" || type === "fs-diff" ? 300_000 : 30_000;
+      // The request's own declaration says how long it may take; one that declares nothing gets 30 s.
+      const timeoutMs = deadline(type, params, UNDECLARED_CALL_MS);
       if (q.stream === true || wantsEventStream(c)) return sseCall(c, deps.call, vm, type, params, timeoutMs);
-      const result = await call(vm, type, params, timeoutMs, type === "exec" ? c.req.raw.signal : undefined);
+      // Work that runs commands (exec) is cancelled when the HTTP client goes away, as a stream is.
+      const result = await call(vm, type, params, timeoutMs, bundledRequest(type)?.work ? c.req.raw.signal : undefined);
       return c.json(result === undefined ? null : (result as object));
     },
     metrics: async (c) => {

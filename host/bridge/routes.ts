@@ -7,7 +7,7 @@ import { WakeResult } from "../../plugins/snapshot/schemas.ts";
 import { FleetSummarySchema } from "../client/fleet.ts";
 import { RELATIVE_DIR_PATTERN } from "../client/snapshot/dir.ts";
 import { ManifestSchema, type Manifest } from "../client/snapshot/manifest.ts";
-import { KNOWN_REQUESTS, type KnownRequestType } from "../client/requests.ts";
+import { BUNDLED_REQUESTS, type BundledRequestName } from "../../plugins/requests.ts";
 
 const Strict = { additionalProperties: false } as const;
 
@@ -32,7 +32,7 @@ export const VmStatus = Type.Object(
   Strict,
 );
 
-export const DiffQuery = KNOWN_REQUESTS["fs-diff"].params;
+export const DiffQuery = BUNDLED_REQUESTS["fs-diff"].params;
 
 export const LogsQuery = Type.Object(
   {
@@ -49,9 +49,9 @@ export const StreamQuery = Type.Object(
   Strict,
 );
 
-export const SleepPrepBody = KNOWN_REQUESTS["sleep-prep"].params;
+export const SleepPrepBody = BUNDLED_REQUESTS["sleep-prep"].params;
 
-const { wall_clock: wallClock } = KNOWN_REQUESTS.wake.params.properties;
+const { wall_clock: wallClock } = BUNDLED_REQUESTS.wake.params.properties;
 
 /** The agent's wake params, except that `wall_clock: null` asks the bridge not to send its time. */
 export const WakeBody = Type.Object(
@@ -65,7 +65,7 @@ export const WakeBody = Type.Object(
   Strict,
 );
 
-export const ExecBody = KNOWN_REQUESTS.exec.params;
+export const ExecBody = BUNDLED_REQUESTS.exec.params;
 
 const SnapshotName = (what: string) =>
   Type.String({
@@ -80,7 +80,7 @@ export const SnapshotBody = Type.Object(
     resume: Type.Optional(Type.Boolean({ description: "Afterwards, let the VM run again and wake its agent (the default)" })),
     stop: Type.Optional(Type.Boolean({ description: "Afterwards, leave the VM paused" })),
     overwrite: Type.Optional(Type.Boolean({ description: "Replace a snapshot the directory holds (409 E_EXISTS otherwise)" })),
-    drain_timeout_secs: KNOWN_REQUESTS["sleep-prep"].params.properties.drain_timeout_secs,
+    drain_timeout_secs: BUNDLED_REQUESTS["sleep-prep"].params.properties.drain_timeout_secs,
   },
   Strict,
 );
@@ -153,8 +153,8 @@ export const CallBody = Type.Record(Type.String(), Type.Unknown(), { description
 
 export const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
 
-/** The agent's result schema for a request the host knows (host/requests.ts imports the plugins' schemas). */
-const agentResult = (type: KnownRequestType) => KNOWN_REQUESTS[type].result;
+/** The result schema a bundled request declares (plugins/requests.ts gathers the plugins' tables). */
+const agentResult = (type: BundledRequestName) => BUNDLED_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"

@@ -9,7 +9,7 @@ import { RestoreBody, SnapshotBody, StreamQuery } from "./routes.ts";
 import { wantsEventStream } from "./stream.ts";
 import type { VmEntry } from "../client/vm-list.ts";
 import type { BridgeDeps } from "./types.ts";
-import type { AgentCall } from "../client/snapshot/agent.ts";
+import type { AgentCall } from "../client/checked.ts";
 import { confineDir, SnapshotDirError } from "../client/snapshot/dir.ts";
 import { ManifestError, MANIFEST_FILE } from "../client/snapshot/manifest.ts";
 import { restoreSnapshot } from "../client/snapshot/restore.ts";

@@ -1,5 +1,6 @@
 // `mvmctl call VM TYPE [JSON]`: any request, custom plugins' included; prints the result as JSON.
 
+import { callDeadlineMs } from "../client/deadlines.ts";
 import { defineCommand, EXIT, UsageError } from "./command.ts";
 
 export const callCommand = defineCommand({
@@ -16,7 +17,7 @@ Examples:
   mvmctl call vm1 acme.flush '{"bucket": "logs"}'`,
   flags: {
     events: { type: "boolean", description: "Print event frames as JSON lines before the result." },
-    "call-timeout": { type: "number", description: "Seconds to wait for the answer (default: --timeout)." },
+    "call-timeout": { type: "number", description: "Seconds to wait for the answer (default: the request's own declared bound plus --timeout, else --timeout)." },
   },
   args: { min: 2, max: 3 },
   async run(ctx, { values, args }) {
@@ -34,8 +35,10 @@ Examples:
     if (params === null || typeof params !== "object" || Array.isArray(params)) throw new UsageError("call: the params must be a JSON object, e.g. '{\"name\": \"web\"}'");
     const secs = values["call-timeout"];
     if (secs !== undefined && !(secs > 0)) throw new UsageError(`call: --call-timeout expects seconds above 0, got ${secs}`);
+    // A request that declares how long its work may take (sleep-prep's drain, exec's timeout_secs) gets that long plus --timeout.
+    const timeoutMs = secs !== undefined ? secs * 1000 : callDeadlineMs(type, params, ctx.io.globals.timeoutMs);
     const result = await ctx.call(vm, type, params as Record<string, unknown>, {
-      ...(secs !== undefined ? { timeoutMs: secs * 1000 } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       onEvent: values.events ? (event, data) => ctx.io.out(JSON.stringify({ event, data }) + "\n") : undefined,
     });
     ctx.io.out(JSON.stringify(result, null, 2) + "\n");

@@ -1,7 +1,7 @@
 // The shape of a mvmctl command, the context it runs in, and how failures become exit codes.
 
 import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
-import { AgentClient, ClientError, type CallOptions, type KnownRequests, type KnownRequestType } from "../client/agent-client.ts";
+import { AgentClient, ClientError, type CallArgs, type CallOptions, type CallResult } from "../client/agent-client.ts";
 import type { VmCall } from "../client/overview.ts";
 import { printable } from "../client/printable.ts";
 import { ManifestError } from "../client/snapshot/manifest.ts";
@@ -109,9 +109,8 @@ export class Ctx {
   /** Calls as the fleet summary makes them: on this command's clients, errors as the client gives them. */
   readonly vmCall: VmCall = (vm, type, params, opts) => this.client(vm).call(type, params, opts);
 
-  /** One call on a VM (typed for known requests), with the VM's name put in front of any error. */
-  call<K extends KnownRequestType>(vm: VmEntry, type: K, params?: KnownRequests[K]["params"], opts?: CallOptions): Promise<KnownRequests[K]["result"]>;
-  call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
+  /** One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. */
+  call<K extends string>(vm: VmEntry, type: K, ...args: CallArgs<K>): Promise<CallResult<K>>;
   async call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
     try {
       return await this.client(vm).call(type, params, opts);
@@ -159,6 +158,13 @@ function agentErrorText(e: ClientError): string {
     }
   }
   return text;
+}
+
+/** A seconds flag: above 0 and at most `max`; undefined when not given. Throws UsageError naming the flag. */
+export function secondsFlag(cmd: string, flag: string, v: number | undefined, max: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!(v > 0 && (max === undefined || v <= max))) throw new UsageError(`${cmd}: --${flag} expects seconds above 0${max === undefined ? "" : ` and at most ${max}`}, got ${v}`);
+  return v;
 }
 
 /** Flags every command takes, before or after its name (GlobalFlags in io.ts). */

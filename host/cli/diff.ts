@@ -1,11 +1,11 @@
 // `mvmctl diff VM`: the files changed in the guest's overlay since boot, every page of fs-diff.
 
-import type { KnownRequests } from "../client/agent-client.ts";
+import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
 import { defineCommand, EXIT, UsageError } from "./command.ts";
 import { formatBytes } from "./format.ts";
 import { paint } from "./io.ts";
 
-type Change = KnownRequests["fs-diff"]["result"]["changes"][number];
+type Change = ResultOf<"fs-diff">["changes"][number];
 
 const MARK = { created: "+", modified: "~", deleted: "-" } as const;
 
@@ -39,7 +39,7 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
     const c = ctx.io.color;
-    const params: KnownRequests["fs-diff"]["params"] = {};
+    const params: ParamsOf<"fs-diff"> = {};
     if (values.include.length) params.include = values.include;
     if (values.exclude.length) params.exclude = values.exclude;
     if (values["page-size"] !== undefined) {
@@ -55,7 +55,7 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
     const seenErrors = new Set<string>();
     if (values.json) ctx.io.out("[");
     do {
-      const page: KnownRequests["fs-diff"]["result"] = await ctx.call(vm, "fs-diff", cursor ? { ...params, cursor } : params);
+      const page: ResultOf<"fs-diff"> = await ctx.call(vm, "fs-diff", cursor ? { ...params, cursor } : params);
       upper = page.upper_dir;
       lowerKnown &&= page.lower_known;
       for (const e of page.errors) {

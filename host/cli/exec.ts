@@ -1,9 +1,10 @@
 // `mvmctl exec VM -- CMD...`: run a command in a dev guest, stream its output, exit with its code.
 
 import { constants } from "node:os";
-import type { KnownRequests } from "../client/agent-client.ts";
+import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
 import { ClientError } from "../client/agent-client.ts";
-import { defineCommand, failure, UsageError } from "./command.ts";
+import { callDeadlineMs, paramLimits } from "../client/deadlines.ts";
+import { defineCommand, failure, secondsFlag, UsageError } from "./command.ts";
 
 /** Exit code of mvmctl when it could not run the command at all (ssh's convention). */
 export const EXEC_FAILED = 255;
@@ -11,12 +12,15 @@ export const EXEC_FAILED = 255;
 export const EXEC_TIMED_OUT = 124;
 
 /** The process exit code for an exec result: the command's code, 128+N for signal N, 124 on timeout. */
-export function execExitCode(r: KnownRequests["exec"]["result"]): number {
+export function execExitCode(r: ResultOf<"exec">): number {
   if (r.timed_out) return EXEC_TIMED_OUT;
   if (r.exit_code !== null) return r.exit_code;
   const n = r.signal ? (constants.signals as Record<string, number>)[r.signal] : undefined;
   return 128 + (n ?? 0);
 }
+
+/** exec's timeout_secs: its cap and default, from ExecParams. */
+const TIMEOUT = paramLimits("exec", "timeout_secs");
 
 export const execCommand = defineCommand({
   name: "exec",
@@ -35,7 +39,7 @@ Examples:
     shell: { type: "boolean", description: "Run CMD as one /bin/sh -c line." },
     cwd: { type: "string", description: "Working directory in the guest." },
     env: { type: "list", description: "An environment variable K=V for the command." },
-    "command-timeout": { type: "number", description: "Kill the command after this many seconds.", default: 60 },
+    "command-timeout": { type: "number", description: `Kill the command after this many seconds (the agent's default: ${TIMEOUT.default}).` },
     stdin: { type: "boolean", short: "i", description: "Send mvmctl's stdin to the command." },
     "max-output-bytes": { type: "number", description: "Bytes streamed per stream before the agent cuts (the agent's default is 1 MiB)." },
   },
@@ -44,9 +48,8 @@ Examples:
   async run(ctx, { values, args, tail }) {
     const vm = ctx.vm(args[0]!);
     if (tail.length === 0) throw new UsageError("exec: no command given: put it after --, e.g. mvmctl exec vm1 -- uname -a");
-    const timeout = values["command-timeout"];
-    if (!(timeout > 0 && timeout <= 86_400)) throw new UsageError(`exec: --command-timeout expects seconds above 0 and at most 86400, got ${timeout}`);
-    const params: KnownRequests["exec"]["params"] = { stream: true, encoding: "base64", timeout_secs: timeout };
+    const timeout = secondsFlag("exec", "command-timeout", values["command-timeout"], TIMEOUT.maximum);
+    const params: ParamsOf<"exec"> = { stream: true, encoding: "base64", ...(timeout !== undefined ? { timeout_secs: timeout } : {}) };
     if (values.shell) params.command = tail.join(" ");
     else params.argv = tail;
     if (values.cwd !== undefined) params.cwd = values.cwd;
@@ -66,7 +69,7 @@ Examples:
     if (values.stdin) params.stdin_base64 = Buffer.from(await ctx.io.readStdin()).toString("base64");
     try {
       const r = await ctx.call(vm, "exec", params, {
-        timeoutMs: timeout * 1000 + ctx.io.globals.timeoutMs,
+        timeoutMs: callDeadlineMs("exec", params, ctx.io.globals.timeoutMs),
         signal: ctx.io.signal,
         onEvent: (event, data) => {
           if (typeof data !== "string") return;
@@ -79,7 +82,7 @@ Examples:
       if (r.stdout) ctx.io.outBytes(Buffer.from(r.stdout, "base64"));
       if (r.stderr) ctx.io.errBytes(Buffer.from(r.stderr, "base64"));
       if (r.stdout_truncated || r.stderr_truncated) ctx.io.err(`mvmctl: ${vm.name}: output was cut at the agent's cap (stdout ${r.stdout_bytes} bytes, stderr ${r.stderr_bytes} bytes written)\n`);
-      if (r.timed_out) ctx.io.err(`mvmctl: ${vm.name}: the command timed out after ${timeout} s and was killed\n`);
+      if (r.timed_out) ctx.io.err(`mvmctl: ${vm.name}: the command timed out after ${timeout ?? TIMEOUT.default} s and was killed\n`);
       return execExitCode(r);
     } catch (e) {
       if (e instanceof ClientError && e.code === "E_ABORTED") {

@@ -1,12 +1,12 @@
 // `mvmctl health VM` and `mvmctl probes VM`: integration states and probe values as tables or JSON.
 
-import type { KnownRequests } from "../client/agent-client.ts";
+import type { ResultOf } from "../../agent/plugin.ts";
 import { defineCommand, EXIT } from "./command.ts";
 import { ago, formatDuration, short, statusWord, table } from "./format.ts";
 import { paint } from "./io.ts";
 
-type Entry = KnownRequests["health-check"]["result"];
-type Probe = KnownRequests["probe-run"]["result"];
+type Entry = ResultOf<"health-check">;
+type Probe = ResultOf<"probe-run">;
 
 function healthRows(entries: Entry[], now: number, color: boolean): string[][] {
   return entries.map((e) => [

@@ -81,7 +81,7 @@ describe("mvmctl snapshot", () => {
       [["snapshot", "plain", "--to", v.dir], 'VM plain has no vmm in vms.json: add "vmm"'],
       [["snapshot", "web1", "--to", `${v.dir}\n-evil`], "--to: the path holds control characters: "],
       [["snapshot", "web1", "--to", `${v.dir}\u001b]0;title\u0007`], "control characters"],
-      [["snapshot", "web1", "--to", v.dir, "--write-timeout", "0"], "--write-timeout: expected seconds above 0"],
+      [["snapshot", "web1", "--to", v.dir, "--write-timeout", "0"], "snapshot: --write-timeout expects seconds above 0"],
       [["restore", "web1"], "restore: --from DIR is required"],
       [["snapshot", "nope", "--to", v.dir], 'no VM named "nope"'],
     ];

@@ -7,7 +7,8 @@ import { takeSnapshot } from "../client/snapshot/snapshot.ts";
 import type { LoopRequest, StepEvent } from "../client/snapshot/steps.ts";
 import { openVmm, type VmmDriver } from "../client/vmm/driver.ts";
 import type { VmEntry, VmmConfig } from "../client/vm-list.ts";
-import { defineCommand, EXIT, UsageError, type Ctx } from "./command.ts";
+import { paramLimits } from "../client/deadlines.ts";
+import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./command.ts";
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 
@@ -34,11 +35,6 @@ function vmmOf(vm: VmEntry, cmd: string): VmmConfig {
   return vm.vmm;
 }
 
-function seconds(v: number | undefined, flag: string, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!(v > 0 && v <= max)) throw new UsageError(`--${flag}: expected seconds above 0 and at most ${max}, got ${v}`);
-  return v;
-}
 
 /** `--to DIR` / `--from DIR`: required, no control characters, made absolute against the working directory. */
 function dirArg(raw: string | undefined, flag: string, cmd: string): string {
@@ -66,7 +62,7 @@ async function runLoop<R>(
 ): Promise<R> {
   const vm = ctx.vm(vmName);
   const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
-  const wake = seconds(values["wake-timeout"], "wake-timeout", 3600)!;
+  const wake = secondsFlag(what, "wake-timeout", values["wake-timeout"], 3600)!;
   const json = values.json === true;
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
@@ -112,7 +108,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
     resume: { type: "boolean", description: "Afterwards, let the VM run again and wake its agent (the default)." },
     stop: { type: "boolean", description: "Afterwards, leave the VM paused (to stop or move it)." },
     overwrite: { type: "boolean", description: "Replace a snapshot DIR already holds." },
-    "drain-timeout": { type: "number", description: "sleep-prep's deadline in seconds (the agent's default is 30)." },
+    "drain-timeout": { type: "number", description: `sleep-prep's deadline in seconds (the agent's default is ${paramLimits("sleep-prep", "drain_timeout_secs").default}).` },
     "write-timeout": { type: "number", description: "Deadline of the write step in seconds.", default: 600 },
     "wake-timeout": { type: "number", description: "How long wake is retried after resume, in seconds.", default: 60 },
     json: { type: "boolean", description: "Print one JSON document at the end (nothing on failure)." },
@@ -121,8 +117,8 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
   async run(ctx, { values, args }) {
     if (values.resume && values.stop) throw new UsageError("snapshot: --resume and --stop exclude each other");
     const dir = dirArg(values.to, "to", "snapshot");
-    const drain = seconds(values["drain-timeout"], "drain-timeout", 3600);
-    const write = seconds(values["write-timeout"], "write-timeout", 86_400)!;
+    const drain = secondsFlag("snapshot", "drain-timeout", values["drain-timeout"], paramLimits("sleep-prep", "drain_timeout_secs").maximum);
+    const write = secondsFlag("snapshot", "write-timeout", values["write-timeout"], 86_400)!;
     const then = values.stop ? "stop" : "resume";
     const r = await runLoop(ctx, "snapshot", args[0]!, values, (vmm) => `snapshot to ${printable(dir)} through ${printable(vmm.label)}, then ${then}`, (base) =>
       takeSnapshot({
@@ -167,7 +163,7 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const dir = dirArg(values.from, "from", "restore");
-    const load = seconds(values["load-timeout"], "load-timeout", 86_400)!;
+    const load = secondsFlag("restore", "load-timeout", values["load-timeout"], 86_400)!;
     const r = await runLoop(ctx, "restore", args[0]!, values, (vmm) => `restore from ${printable(dir)} through ${printable(vmm.label)}`, (base) =>
       restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
     );

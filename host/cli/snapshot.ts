@@ -1,11 +1,15 @@
 // `mvmctl sleep-prep VM` and `mvmctl wake VM`: prepare a guest for a snapshot, and wake it after restore.
 
-import type { KnownRequests } from "../client/agent-client.ts";
-import { defineCommand, EXIT, UsageError } from "./command.ts";
+import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
+import { callDeadlineMs, paramLimits } from "../client/deadlines.ts";
+import { defineCommand, EXIT, secondsFlag } from "./command.ts";
 import { formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 
-type Step = KnownRequests["sleep-prep"]["result"]["steps"][number];
+type Step = ResultOf<"sleep-prep">["steps"][number];
+
+/** sleep-prep's drain: its cap and default, from SleepPrepParams. */
+const DRAIN = paramLimits("sleep-prep", "drain_timeout_secs");
 
 function stepLines(steps: Step[], color: boolean): string {
   const w = Math.max(4, ...steps.map((s) => s.name.length));
@@ -23,19 +27,16 @@ Prints each step and whether the guest is ready. Exit code 0 when ready, 1 when 
 checkpoint failed): do not snapshot then. The call waits for the drain deadline plus --timeout.
 --json prints the agent's answer: { ready, state, steps: [{ name, ok, duration_ms, detail }], duration_ms }.`,
   flags: {
-    "drain-timeout": { type: "number", description: "Seconds everything must fit in (the agent's default is 30)." },
+    "drain-timeout": { type: "number", description: `Seconds everything must fit in (the agent's default is ${DRAIN.default}).` },
     json: { type: "boolean", description: "Print the answer as JSON." },
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const params: KnownRequests["sleep-prep"]["params"] = {};
-    const drain = values["drain-timeout"];
-    if (drain !== undefined) {
-      if (!(drain > 0 && drain <= 3600)) throw new UsageError(`sleep-prep: --drain-timeout expects seconds above 0 and at most 3600, got ${drain}`);
-      params.drain_timeout_secs = drain;
-    }
-    const r = await ctx.call(vm, "sleep-prep", params, { timeoutMs: (drain ?? 30) * 1000 + ctx.io.globals.timeoutMs });
+    const drain = secondsFlag("sleep-prep", "drain-timeout", values["drain-timeout"], DRAIN.maximum);
+    const params: ParamsOf<"sleep-prep"> = drain === undefined ? {} : { drain_timeout_secs: drain };
+    // The drain the agent will use (this one, or its schema's default), plus --timeout.
+    const r = await ctx.call(vm, "sleep-prep", params, { timeoutMs: callDeadlineMs("sleep-prep", params, ctx.io.globals.timeoutMs) });
     const c = ctx.io.color;
     if (values.json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
     else ctx.io.out(`${vm.name}: ${statusWord(r.ready ? "ready" : "not ready", c)} for a snapshot in ${formatDuration(r.duration_ms)} (state ${r.state})\n${stepLines(r.steps, c)}`);
@@ -58,8 +59,8 @@ may); --no-clock leaves the guest's clock alone. Exit code 1 when a restore comm
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const params: KnownRequests["wake"]["params"] = values.clock ? { wall_clock: new Date(ctx.io.now()).toISOString() } : {};
-    const r = await ctx.call(vm, "wake", params, { timeoutMs: 60_000 + ctx.io.globals.timeoutMs });
+    const params: ParamsOf<"wake"> = values.clock ? { wall_clock: new Date(ctx.io.now()).toISOString() } : {};
+    const r = await ctx.call(vm, "wake", params, { timeoutMs: callDeadlineMs("wake", params, ctx.io.globals.timeoutMs) });
     const failed = r.steps.some((s) => !s.ok && s.name.startsWith("restore:"));
     if (values.json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
     else {

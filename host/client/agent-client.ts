@@ -4,11 +4,24 @@ import { formatAgentAddress, parseAgentAddress, type AgentAddress } from "./addr
 import { ClientError } from "./errors.ts";
 import { openAgentStream } from "./connect.ts";
 import { Connection } from "./connection.ts";
-import type { KnownRequests, KnownRequestType } from "./requests.ts";
+import type { ParamsOf, RequestName, ResultOf } from "../../agent/plugin.ts";
+// Brings every bundled plugin's AgentRequests declaration into the program: their calls are typed.
+import type {} from "../../plugins/requests.ts";
 
 export { formatAgentAddress, parseAgentAddress, type AgentAddress } from "./address.ts";
 export { CLIENT_ERROR_CODES, ClientError, isUnreachable, type ClientErrorCode } from "./errors.ts";
-export { KNOWN_REQUESTS, isKnownRequest, type KnownRequests, type KnownRequestType } from "./requests.ts";
+
+/**
+ * `[params, opts]` of a typed call: params may be left out only when the request has no required one.
+ * `RequestName` is every name merged into `AgentRequests`: the core's, the bundled plugins' and a
+ * custom plugin's own (its schemas.ts declares them the same way).
+ */
+export type TypedCallArgs<K extends RequestName> = {} extends ParamsOf<K> ? [params?: ParamsOf<K>, opts?: CallOptions] : [params: ParamsOf<K>, opts?: CallOptions];
+
+/** The arguments after the name: typed for a registered name, any object (and `unknown` back) for another. */
+export type CallArgs<K extends string> = K extends RequestName ? TypedCallArgs<K> : [params?: Record<string, unknown>, opts?: CallOptions];
+/** What a call resolves with: the registered result type, or `unknown`. */
+export type CallResult<K extends string> = K extends RequestName ? ResultOf<K> : unknown;
 
 /** Default timeout of a call, connecting included. */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -84,12 +97,12 @@ export class AgentClient {
   }
 
   /**
-   * Send one request and wait for its answer. Known request names get typed params and results
-   * (see KNOWN_REQUESTS); any other name, custom plugins' included, takes an object and gives `unknown`.
+   * Send one request and wait for its answer. A name registered in `AgentRequests` (agent/plugin.ts:
+   * the core's, every bundled plugin's, and a custom plugin's that merges its own) takes its params
+   * and resolves with its result type; any other name takes an object and gives `unknown`.
    * Rejects with ClientError.
    */
-  call<K extends KnownRequestType>(type: K, params?: KnownRequests[K]["params"], opts?: CallOptions): Promise<KnownRequests[K]["result"]>;
-  call(type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
+  call<K extends string>(type: K, ...args: CallArgs<K>): Promise<CallResult<K>>;
   async call(type: string, params?: Record<string, unknown>, opts: CallOptions = {}): Promise<unknown> {
     if (this.closed) throw new ClientError("E_CLIENT_CLOSED", `${this.label}: the client is closed`);
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
@@ -195,8 +208,12 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * One call on a fresh client, closed afterwards (scripts, one-shot CLI commands).
  * @example const st = await callOnce("unix:/run/mvm/agent.sock", "status");
  */
-export async function callOnce<K extends KnownRequestType>(address: string | AgentAddress, type: K, params?: KnownRequests[K]["params"], opts?: CallOptions & AgentClientOptions): Promise<KnownRequests[K]["result"]>;
-export async function callOnce(address: string | AgentAddress, type: string, params?: Record<string, unknown>, opts?: CallOptions & AgentClientOptions): Promise<unknown>;
+export async function callOnce<K extends string>(
+  address: string | AgentAddress,
+  type: K,
+  params?: K extends RequestName ? ParamsOf<K> : Record<string, unknown>,
+  opts?: CallOptions & AgentClientOptions,
+): Promise<CallResult<K>>;
 export async function callOnce(address: string | AgentAddress, type: string, params?: Record<string, unknown>, opts: CallOptions & AgentClientOptions = {}): Promise<unknown> {
   const client = new AgentClient(address, opts);
   try {

@@ -4,7 +4,7 @@ import { ClientError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import type { VmmDriver } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import type { AgentCall } from "./agent.ts";
+import type { AgentCall } from "../checked.ts";
 
 /** What a snapshot and a restore both need: the VM, its VMM and agent, the directory, clocks and deadlines. */
 export interface LoopRequest {
