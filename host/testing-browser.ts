@@ -2,7 +2,7 @@
 
 import { existsSync } from "node:fs";
 
-export const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 async function loadPlaywright(): Promise<any | null> {
@@ -17,7 +17,7 @@ async function loadPlaywright(): Promise<any | null> {
 const pw = await loadPlaywright();
 
 /** What is missing to run a browser test (empty when Chromium and playwright-core are there); the caller skips loudly. */
-export const browserMissing: string[] = [
+const browserMissing: string[] = [
   !existsSync(CHROMIUM) && `${CHROMIUM} (apt-get install -y chromium)`,
   !pw && "playwright-core (npm install --no-save playwright-core@1.65.1)",
 ].filter((x): x is string => typeof x === "string");

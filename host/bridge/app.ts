@@ -13,7 +13,7 @@ import { guardMiddleware } from "./guard.ts";
 import { parseAllowHost } from "./hosts.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
 import { readLastLines } from "../client/console-log.ts";
-import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteDef, type RouteId } from "./routes.ts";
+import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./stream.ts";
 import type { BridgeDeps } from "./types.ts";
@@ -217,9 +217,4 @@ export function createBridge(deps: BridgeDeps): Bridge {
 
   for (const r of ROUTES) app.on(r.method.toUpperCase(), r.path, handlers[r.id]);
   return { app, fetch: (req) => app.fetch(req), latency };
-}
-
-/** Route definitions, for docs and tests. */
-export function bridgeRoutes(): readonly RouteDef[] {
-  return ROUTES;
 }

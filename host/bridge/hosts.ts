@@ -7,7 +7,7 @@ export interface HostRule {
 }
 
 /** Names every bridge answers to, with its bound port. */
-export const LOOPBACK_NAMES: readonly string[] = ["127.0.0.1", "[::1]", "localhost"];
+const LOOPBACK_NAMES: readonly string[] = ["127.0.0.1", "[::1]", "localhost"];
 
 const NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const IPV6 = /^\[[0-9a-f:.]+\]$/;

@@ -3,10 +3,10 @@
 import { lastSleepPrepMs, type VmOverview } from "../client/overview.ts";
 
 /** Latency buckets in seconds: a local unix-socket call is sub-millisecond, a sleep-prep can take 30 s. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Escape a label value per the text format (backslash, double quote, newline). */
-export function escapeLabel(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 

@@ -20,9 +20,9 @@ export const ErrorBody = Type.Object(
   Strict,
 );
 
-export const VmName = Type.String({ minLength: 1, maxLength: 128, description: "The VM's name in vms.json" });
+const VmName = Type.String({ minLength: 1, maxLength: 128, description: "The VM's name in vms.json" });
 
-export const VmStatus = Type.Object(
+const VmStatus = Type.Object(
   {
     name: Type.String(),
     agent: Type.String(),
@@ -42,7 +42,7 @@ export const LogsQuery = Type.Object(
   Strict,
 );
 
-export const LogsResult = Type.Object({ name: Type.String(), path: Type.String(), lines: Type.Array(Type.String()) }, Strict);
+const LogsResult = Type.Object({ name: Type.String(), path: Type.String(), lines: Type.Array(Type.String()) }, Strict);
 
 export const StreamQuery = Type.Object(
   { stream: Type.Optional(Type.Boolean({ description: "1/true: answer as server-sent events (also: Accept: text/event-stream)" })) },
@@ -93,7 +93,7 @@ export const RestoreBody = Type.Object(
   Strict,
 );
 
-export const LoopStep = Type.Object(
+const LoopStep = Type.Object(
   {
     step: Type.String({ description: "check, sleep-prep, pause, write, resume, wake, stop, manifest, recover; restore: check, load, wake, health" }),
     ok: Type.Boolean(),
@@ -104,7 +104,7 @@ export const LoopStep = Type.Object(
 );
 
 /** DIR/manifest.json: a file (zod, host/client/snapshot/manifest.ts); its JSON Schema for the answers that carry it. */
-export const ManifestJson = Type.Unsafe<Manifest>(z.toJSONSchema(ManifestSchema) as Record<string, unknown>);
+const ManifestJson = Type.Unsafe<Manifest>(z.toJSONSchema(ManifestSchema) as Record<string, unknown>);
 
 const VmmKindSchema = Type.Union([Type.Literal("qemu"), Type.Literal("firecracker")]);
 
@@ -149,9 +149,9 @@ const LoopErrors = {
   "422": "The snapshot is damaged or does not match the VM or its VMM (E_BAD_SNAPSHOT); nothing was loaded",
 };
 
-export const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
+const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
 
-export const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
+const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
 
 /** The result schema a bundled request declares (plugins/requests.ts gathers the plugins' tables). */
 const agentResult = (type: BundledRequestName) => BUNDLED_REQUESTS[type].result;

@@ -42,10 +42,10 @@ export interface ServeOptions {
 }
 
 /** Options that cannot serve safely or at all; the message names the flag (exit 2). */
-export class ServeOptionsError extends Error {}
+class ServeOptionsError extends Error {}
 
 /** True for an address only this machine can reach. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

@@ -20,7 +20,7 @@ import { listSnapshots, renderSnapshotPage, SNAPSHOT_JS, SNAPSHOT_PAGE_CSP } fro
 import { VmmError } from "../client/vmm/errors.ts";
 
 /** A failed snapshot or restore as HTTP: the step in `data`, the status from what failed. */
-export function loopFailure(e: LoopError, vm: string): HttpFail {
+function loopFailure(e: LoopError, vm: string): HttpFail {
   const data = { step: e.step, steps: e.steps };
   const cause = e.cause;
   if (cause instanceof VmmError) return new HttpFail(cause.code === "E_VMM_TIMEOUT" ? 504 : 502, cause.code, e.message, data);

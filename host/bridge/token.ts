@@ -8,7 +8,7 @@ import { mvmConfigDir } from "../client/vm-list.ts";
 /** A token file larger than this is not a token file. */
 export const TOKEN_FILE_MAX_BYTES = 4096;
 /** Random bytes in a token the bridge creates (base64url: 43 characters). */
-export const TOKEN_BYTES = 32;
+const TOKEN_BYTES = 32;
 
 /** A token file that cannot be used; the message names the file and the fix. */
 export class TokenFileError extends Error {
@@ -34,7 +34,7 @@ const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
  * most TOKEN_FILE_MAX_BYTES, owned by this user or root, and neither readable nor writable by group
  * or others (as ssh treats keys). Throws TokenFileError; `ENOENT` errors are passed through as they are.
  */
-export function readTokenFile(path: string): string {
+function readTokenFile(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const st = fstatSync(fd);

@@ -125,7 +125,7 @@ export class Ctx {
 }
 
 /** Put the VM's name in front of a client error's message (the code stays). */
-export function withVm(e: unknown, vm: string): unknown {
+function withVm(e: unknown, vm: string): unknown {
   if (e instanceof ClientError && !e.message.startsWith(`${vm}: `)) return new ClientError(e.code, `${vm}: ${e.message}`, e.data);
   return e;
 }

@@ -10,7 +10,7 @@ type Change = ResultOf<"fs-diff">["changes"][number];
 const MARK = { created: "+", modified: "~", deleted: "-" } as const;
 
 /** One human line: `+ /path (size)`, `~ /path`, `- /path`; directories end with `/`. */
-export function diffLine(ch: Change, color: boolean): string {
+function diffLine(ch: Change, color: boolean): string {
   const path = ch.type === "dir" && !ch.path.endsWith("/") ? `${ch.path}/` : ch.path;
   const mark = MARK[ch.kind];
   const colour = ch.kind === "created" ? "green" : ch.kind === "modified" ? "yellow" : "red";

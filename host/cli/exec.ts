@@ -7,12 +7,12 @@ import { callDeadlineMs, paramLimits } from "../client/deadlines.ts";
 import { defineCommand, failure, secondsFlag, UsageError } from "./command.ts";
 
 /** Exit code of mvmctl when it could not run the command at all (ssh's convention). */
-export const EXEC_FAILED = 255;
+const EXEC_FAILED = 255;
 /** Exit code when the command hit its timeout (timeout(1)'s convention). */
-export const EXEC_TIMED_OUT = 124;
+const EXEC_TIMED_OUT = 124;
 
 /** The process exit code for an exec result: the command's code, 128+N for signal N, 124 on timeout. */
-export function execExitCode(r: ResultOf<"exec">): number {
+function execExitCode(r: ResultOf<"exec">): number {
   if (r.timed_out) return EXEC_TIMED_OUT;
   if (r.exit_code !== null) return r.exit_code;
   const n = r.signal ? (constants.signals as Record<string, number>)[r.signal] : undefined;

@@ -8,7 +8,7 @@ import { formatDuration, statusWord, table } from "./format.ts";
 import { paint } from "./io.ts";
 
 /** `ready (3 healthy)`, `not ready (1 error, 2 healthy)`, `no integrations`. */
-export function healthSummary(h: VmSummary["health"], color: boolean): string {
+function healthSummary(h: VmSummary["health"], color: boolean): string {
   if (!h) return "-";
   if (!h.integrations) return "no integrations";
   const parts = (["error", "starting", "pending", "paused", "healthy", "unchecked"] as const).filter((k) => h.counts[k] > 0).map((k) => `${h.counts[k]} ${k}`);

@@ -32,7 +32,7 @@ export const COMMANDS: Command[] = [
   serveCommand,
 ];
 
-export const DEFAULT_TIMEOUT_SECS = 5;
+const DEFAULT_TIMEOUT_SECS = 5;
 
 /** The process side of CliIO; runCli adds colour and the global flags. */
 export type BaseIO = Omit<CliIO, "color" | "globals"> & { stdoutIsTTY: boolean };
@@ -62,7 +62,7 @@ exec exits with the command's own code. See docs/mvmctl.md.
 }
 
 /** The command by name, or a FlagError with the nearest names. */
-export function findCommand(name: string): Command {
+function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) throw unknownCommand(name, COMMANDS.map((c) => c.name));
   return cmd;

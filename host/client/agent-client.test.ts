@@ -1,4 +1,5 @@
 // AgentClient against real agents: plain unix, CONNECT handshake, a fake Firecracker UDS, a serial stream.
+// Over 300 lines: every address kind, handshake and failure mode against real sockets and scripted servers.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";

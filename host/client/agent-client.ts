@@ -24,9 +24,9 @@ export type CallArgs<K extends string> = K extends RequestName ? TypedCallArgs<K
 export type CallResult<K extends string> = K extends RequestName ? ResultOf<K> : unknown;
 
 /** Default timeout of a call, connecting included. */
-export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 /** Default cap on frames read from and written to the agent (the agent enforces its own, smaller one). */
-export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CLIENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export interface AgentClientOptions {
   /** Timeout of each call in ms unless the call sets its own (default 10 000). */

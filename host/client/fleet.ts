@@ -11,7 +11,7 @@ const Strict = { additionalProperties: false } as const;
 const Count = Type.Integer({ minimum: 0 });
 
 /** Integrations by state, from the health plugin's status section. */
-export const HealthSummarySchema = Type.Object(
+const HealthSummarySchema = Type.Object(
   {
     ready: Type.Boolean({ description: "every integration healthy or unchecked" }),
     integrations: Count,
@@ -21,7 +21,7 @@ export const HealthSummarySchema = Type.Object(
 );
 
 /** One VM of the summary. */
-export const VmSummarySchema = Type.Object(
+const VmSummarySchema = Type.Object(
   {
     name: Type.String(),
     agent: Type.String({ description: "the agent address from vms.json" }),
@@ -47,7 +47,7 @@ const healthSection = compiled(HealthStatusSection);
 const workerSection = compiled(Type.Object({ status: WorkerStatusValue }));
 
 /** One VM's row from its overview: plugin sections are read only when they match their schemas. */
-export function summarize(o: VmOverview): VmSummary {
+function summarize(o: VmOverview): VmSummary {
   const st = o.status;
   const h = st?.plugins.health;
   const w = st?.plugins.worker;

@@ -71,7 +71,7 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** Read a `health` result leniently (plugins evolve; the bridge shows what it understands). */
-export function healthView(result: unknown): HealthView | null {
+function healthView(result: unknown): HealthView | null {
   const r = result as { ready?: unknown; integrations?: unknown };
   if (!r || !Array.isArray(r.integrations)) return null;
   const integrations = r.integrations.map((i: any) => ({ name: String(i?.name ?? "?"), status: String(i?.status ?? "unknown"), detail: str(i?.detail) }));
@@ -80,7 +80,7 @@ export function healthView(result: unknown): HealthView | null {
   return { ready: r.ready === true, integrations, counts };
 }
 
-export function probesView(result: unknown): ProbeView[] | null {
+function probesView(result: unknown): ProbeView[] | null {
   const r = result as { probes?: unknown };
   if (!r || !Array.isArray(r.probes)) return null;
   return r.probes.map((p: any) => ({
@@ -94,7 +94,7 @@ export function probesView(result: unknown): ProbeView[] | null {
   }));
 }
 
-export function workerView(result: unknown): WorkerView | null {
+function workerView(result: unknown): WorkerView | null {
   const r = result as { status?: unknown; load1?: unknown };
   if (!r || typeof r.status !== "string") return null;
   return { status: r.status, load1: num(r.load1) };

@@ -23,7 +23,7 @@ const VmmSocket = z
  * The VM's VMM, for `mvmctl snapshot` / `restore`: QEMU through its QMP socket, or Firecracker
  * through its API socket (`--api-sock`).
  */
-export const VmmSchema = z.discriminatedUnion("kind", [
+const VmmSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("qemu"), qmp: VmmSocket }),
   z.strictObject({ kind: z.literal("firecracker"), api: VmmSocket }),
 ]);
@@ -31,7 +31,7 @@ export const VmmSchema = z.discriminatedUnion("kind", [
 export type VmmConfig = z.output<typeof VmmSchema>;
 
 /** One VM entry of vms.json. */
-export const VmEntrySchema = z.strictObject({
+const VmEntrySchema = z.strictObject({
   name: z.string().regex(NAME, "must be 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . _ -)"),
   agent: z.string().superRefine((s, ctx) => {
     try {
@@ -46,7 +46,7 @@ export const VmEntrySchema = z.strictObject({
 });
 
 /** The whole file: `{ "vms": [ ... ] }`. */
-export const VmsFileSchema = z.strictObject({ vms: z.array(VmEntrySchema) });
+const VmsFileSchema = z.strictObject({ vms: z.array(VmEntrySchema) });
 
 export type VmEntry = z.output<typeof VmEntrySchema>;
 
