@@ -60,7 +60,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     latency.observe({ method: c.req.method, route, code: String(c.res.status) }, (performance.now() - t0) / 1000);
   });
 
-  // Before any route: the Host allow-list and the change checks (bridge-guard.ts), then who is asking (bridge-auth.ts).
+  // Before any route: the Host allow-list and the change checks (guard.ts), then who is asking (auth.ts).
   const port = deps.port ?? (() => undefined);
   const boundNames = deps.bindAddress === undefined ? [] : [parseAllowHost(deps.bindAddress).name];
   app.use(guardMiddleware({ allowHosts: (deps.allowHosts ?? []).map(parseAllowHost), boundNames, port }));

@@ -14,7 +14,7 @@ export interface SnapshotPageProps {
   /** Default name of a new snapshot: `VM/20261128-105719`. */
   suggested: string;
   version: string;
-  /** The value the page's script sends as X-MVM-CSRF (host/bridge-auth.ts); "" without auth. */
+  /** The value the page's script sends as X-MVM-CSRF (host/bridge/auth.ts); "" without auth. */
   csrf: string;
 }
 

@@ -17,7 +17,7 @@ export interface DashboardProps {
   refreshSecs: number;
   now: number;
   version: string;
-  /** The value the buttons send as X-MVM-CSRF (host/bridge-auth.ts); "" without auth. */
+  /** The value the buttons send as X-MVM-CSRF (host/bridge/auth.ts); "" without auth. */
   csrf: string;
   /** The bridge takes snapshots (--snapshot-dir): VMs with a vmm get a Snapshot button. */
   snapshots?: boolean;

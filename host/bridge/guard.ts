@@ -35,7 +35,7 @@ function hostOf(c: Context): string | undefined {
 const show = (s: string | undefined) => JSON.stringify((s ?? "").slice(0, 100));
 
 /**
- * The gate, in order: (1) the Host header must name this bridge (`bridge-hosts.ts`), else 403
+ * The gate, in order: (1) the Host header must name this bridge (`hosts.ts`), else 403
  * `E_HOST_NOT_ALLOWED`, whatever the route (DNS rebinding); (2) POST, PUT, PATCH and DELETE need
  * `Content-Type: application/json` (415 `E_UNSUPPORTED_MEDIA_TYPE`: what a plain HTML form or a
  * no-cors fetch can send is refused) and, when the browser says where it comes from (`Origin`,

@@ -1,4 +1,4 @@
-// /openapi.json, generated from the bridge's route table (bridge-schemas.ts): nothing here is written by hand per route.
+// /openapi.json, generated from the bridge's route table (routes.ts): nothing here is written by hand per route.
 
 import type { TSchema } from "@sinclair/typebox";
 import { ErrorBody, ROUTES, type RouteDef } from "./routes.ts";

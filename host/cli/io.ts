@@ -12,7 +12,7 @@ export interface GlobalFlags {
 
 /**
  * Everything a command gets from the process, so tests run commands in memory.
- * `runServe(args, io)` in host/serve.ts receives the same object.
+ * `mvmctl serve` hands its out/err and signal on to serveBridge (host/bridge/serve.ts).
  * @example io.out(`${name}\treachable\n`); if (io.signal.aborted) return 130;
  */
 export interface CliIO {

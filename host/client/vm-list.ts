@@ -1,4 +1,4 @@
-// The VM registry: find and load vms.json (zod-checked), look VMs up by name, re-read it when it changes.
+// The VM list: find and load vms.json (zod-checked), look VMs up by name with suggestions, re-read it when it changes.
 
 import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
