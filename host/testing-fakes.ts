@@ -1,15 +1,15 @@
-// The host's fake plugins, declared with the real plugins' schemas (testing.test.ts checks every answer); tests import them through testing.ts.
+// The host's fake plugins, on the real plugins' own request tables (testing.test.ts checks every answer); tests import them through testing.ts.
 
 import { Type } from "@sinclair/typebox";
 import picomatch from "picomatch";
 import { AgentError } from "../agent/errors.ts";
-import { defineRequest, type AgentPlugin } from "../agent/plugin.ts";
-import { ExecParams, ExecResult } from "../plugins/exec/schemas.ts";
-import { FsDiffParams, FsDiffResult, type FsChange } from "../plugins/fsdiff/schemas.ts";
-import { HealthCheckParams, HealthCheckResult, HealthParams, HealthResult, type HealthStatusSection, type IntegrationEntry } from "../plugins/health/schemas.ts";
-import { ProbeRunParams, ProbeRunResult, ProbesParams, ProbesResult, type ProbeResult } from "../plugins/probes/schemas.ts";
-import { SleepPrepParams, SleepPrepResult, WakeParams, WakeResult, type SnapshotStatus } from "../plugins/snapshot/schemas.ts";
-import { WorkerStatusParams, WorkerStatusResult } from "../plugins/worker/schemas.ts";
+import { defineRequest, defineRequests, type AgentPlugin } from "../agent/plugin.ts";
+import { execRequests } from "../plugins/exec/schemas.ts";
+import { fsdiffRequests, type FsChange } from "../plugins/fsdiff/schemas.ts";
+import { healthRequests, type HealthStatusSection, type IntegrationEntry } from "../plugins/health/schemas.ts";
+import { probesRequests, type ProbeResult } from "../plugins/probes/schemas.ts";
+import { snapshotRequests, type SnapshotStatus } from "../plugins/snapshot/schemas.ts";
+import { workerRequests } from "../plugins/worker/schemas.ts";
 
 export const T0 = "2026-11-28T10:00:00.000Z";
 /** The fixed "now" of memory io: one minute after T0. */
@@ -123,9 +123,9 @@ function workerStatus(s: FakeState) {
 
 /**
  * Fake health, probes, worker, fs-diff, snapshot and exec plugins and a custom `acme` one, sharing `s`
- * (`except` leaves some out, to put real ones in their place). Each request is declared with the real
- * plugin's schemas: the router answers E_INTERNAL for a result the real plugin could not give, and
- * testing.test.ts checks every default answer and status section.
+ * (`except` leaves some out, to put real ones in their place). Each plugin serves its real request
+ * table (defineRequests): the router answers E_INTERNAL for a result the real plugin could not give,
+ * and testing.test.ts checks every default answer and status section.
  */
 export function fakePlugins(s: FakeState, opts: { except?: string[] } = {}): AgentPlugin[] {
   return allFakes(s).filter((p) => !opts.except?.includes(p.name));
@@ -137,107 +137,81 @@ function allFakes(s: FakeState): AgentPlugin[] {
     if (!x) throw new AgentError("E_NOT_FOUND", `no ${what} named "${name}"`);
     return x;
   };
+  // Each plugin's own table (its schemas.ts): the params, result and metadata are the real ones.
   return [
     {
       name: "health",
-      requests: {
-        health: defineRequest({
-          params: HealthParams,
-          result: HealthResult,
-          handle: async (_p, ctx) => {
-            await hangIfAsked(s, "health", ctx.signal);
-            return { integrations: s.integrations, ready: healthSection(s).ready };
-          },
-        }),
-        "health-check": defineRequest({ params: HealthCheckParams, result: HealthCheckResult, handle: ({ name }) => find(s.integrations, name, "integration") }),
-      },
+      requests: defineRequests(healthRequests, {
+        health: async (_p, ctx) => {
+          await hangIfAsked(s, "health", ctx.signal);
+          return { integrations: s.integrations, ready: healthSection(s).ready };
+        },
+        "health-check": ({ name }) => find(s.integrations, name, "integration"),
+      }),
       status: () => healthSection(s),
     },
     {
       name: "probes",
-      requests: {
-        probes: defineRequest({ params: ProbesParams, result: ProbesResult, handle: () => ({ probes: s.probes }) }),
-        "probe-run": defineRequest({ params: ProbeRunParams, result: ProbeRunResult, handle: ({ name }) => find(s.probes, name, "probe") }),
-      },
+      requests: defineRequests(probesRequests, { probes: () => ({ probes: s.probes }), "probe-run": ({ name }) => find(s.probes, name, "probe") }),
     },
-    {
-      name: "worker",
-      requests: { "worker-status": defineRequest({ params: WorkerStatusParams, result: WorkerStatusResult, handle: () => workerStatus(s) }) },
-      status: () => workerSection(s),
-    },
+    { name: "worker", requests: defineRequests(workerRequests, { "worker-status": () => workerStatus(s) }), status: () => workerSection(s) },
     {
       name: "fsdiff",
-      requests: {
-        "fs-diff": defineRequest({
-          params: FsDiffParams,
-          result: FsDiffResult,
-          handle: (p) => {
-            s.diffCalls.push(p);
-            const inc = p.include?.length ? picomatch(p.include, { dot: true }) : () => true;
-            const exc = p.exclude?.length ? picomatch(p.exclude, { dot: true }) : () => false;
-            const all = s.changes.filter((c) => inc(c.path) && !exc(c.path));
-            const from = p.cursor ? Number(p.cursor) : 0;
-            const size = Math.min(p.limit ?? s.pageSize, s.pageSize);
-            const page = all.slice(from, from + size);
-            // As the real plugin: the summary is of this page.
-            const summary = { created: 0, modified: 0, deleted: 0, bytes: 0 };
-            for (const c of page) {
-              summary[c.kind]++;
-              if (c.kind !== "deleted") summary.bytes += c.size;
-            }
-            return { upper_dir: "/overlay/upper", lower_known: true, changes: page, summary, errors: [], next_cursor: from + size < all.length ? String(from + size) : null };
-          },
-        }),
-      },
+      requests: defineRequests(fsdiffRequests, {
+        "fs-diff": (p) => {
+          s.diffCalls.push(p);
+          const inc = p.include?.length ? picomatch(p.include, { dot: true }) : () => true;
+          const exc = p.exclude?.length ? picomatch(p.exclude, { dot: true }) : () => false;
+          const all = s.changes.filter((c) => inc(c.path) && !exc(c.path));
+          const from = p.cursor ? Number(p.cursor) : 0;
+          const size = Math.min(p.limit ?? s.pageSize, s.pageSize);
+          const page = all.slice(from, from + size);
+          // As the real plugin: the summary is of this page.
+          const summary = { created: 0, modified: 0, deleted: 0, bytes: 0 };
+          for (const c of page) {
+            summary[c.kind]++;
+            if (c.kind !== "deleted") summary.bytes += c.size;
+          }
+          return { upper_dir: "/overlay/upper", lower_known: true, changes: page, summary, errors: [], next_cursor: from + size < all.length ? String(from + size) : null };
+        },
+      }),
     },
     {
       name: "snapshot",
       status: () => snapshotSection(s),
-      requests: {
-        "sleep-prep": defineRequest({
-          params: SleepPrepParams,
-          result: SleepPrepResult,
-          handle: (p) => {
-            s.sleepCalls.push(p);
-            const steps = [
-              { name: "checkpoint:db", ok: s.sleepReady, duration_ms: 12, detail: s.sleepReady ? "exit 0" : "exit 1: disk full" },
-              { name: "sync", ok: true, duration_ms: 3, detail: "" },
-              { name: "drop-caches", ok: true, duration_ms: 1, detail: "" },
-            ];
-            return { ready: s.sleepReady, state: "sleeping" as const, steps, duration_ms: 16 };
-          },
-        }),
-        wake: defineRequest({
-          params: WakeParams,
-          result: WakeResult,
-          handle: (p) => {
-            s.wakeCalls.push(p);
-            const steps = [{ name: "restore:db", ok: !s.restoreFails, duration_ms: 8, detail: s.restoreFails ? "exit 2" : "exit 0" }];
-            return { was_sleeping: true, clock_skew_ms: p.wall_clock ? 1500 : null, clock_set: !!p.wall_clock, steps, duration_ms: 9 };
-          },
-        }),
-      },
+      requests: defineRequests(snapshotRequests, {
+        "sleep-prep": (p) => {
+          s.sleepCalls.push(p);
+          const steps = [
+            { name: "checkpoint:db", ok: s.sleepReady, duration_ms: 12, detail: s.sleepReady ? "exit 0" : "exit 1: disk full" },
+            { name: "sync", ok: true, duration_ms: 3, detail: "" },
+            { name: "drop-caches", ok: true, duration_ms: 1, detail: "" },
+          ];
+          return { ready: s.sleepReady, state: "sleeping" as const, steps, duration_ms: 16 };
+        },
+        wake: (p) => {
+          s.wakeCalls.push(p);
+          const steps = [{ name: "restore:db", ok: !s.restoreFails, duration_ms: 8, detail: s.restoreFails ? "exit 2" : "exit 0" }];
+          return { was_sleeping: true, clock_skew_ms: p.wall_clock ? 1500 : null, clock_set: !!p.wall_clock, steps, duration_ms: 9 };
+        },
+      }),
     },
     {
       name: "exec",
-      requests: {
+      requests: defineRequests(execRequests, {
         // Echoes its arguments (argv after the program, or the command line) and exits 3; streamed: stdout, then "warning" on stderr.
-        exec: defineRequest({
-          params: ExecParams,
-          result: ExecResult,
-          handle: async (p, ctx) => {
-            await hangIfAsked(s, "exec", ctx.signal);
-            const out = `${p.argv ? p.argv.slice(1).join(" ") : (p.command ?? "")}\n`;
-            const enc = (t: string) => (p.encoding === "base64" ? Buffer.from(t).toString("base64") : t);
-            if (p.stream) {
-              ctx.emit("stdout", enc(out));
-              ctx.emit("stderr", enc("warning\n"));
-            }
-            const n = Buffer.byteLength(out);
-            return { exit_code: 3, signal: null, timed_out: false, stdout: p.stream ? "" : enc(out), stderr: p.stream ? "" : enc("warning\n"), stdout_truncated: false, stderr_truncated: false, stdout_bytes: n, stderr_bytes: 8, duration_ms: 1 };
-          },
-        }),
-      },
+        exec: async (p, ctx) => {
+          await hangIfAsked(s, "exec", ctx.signal);
+          const out = `${p.argv ? p.argv.slice(1).join(" ") : (p.command ?? "")}\n`;
+          const enc = (t: string) => (p.encoding === "base64" ? Buffer.from(t).toString("base64") : t);
+          if (p.stream) {
+            ctx.emit("stdout", enc(out));
+            ctx.emit("stderr", enc("warning\n"));
+          }
+          const n = Buffer.byteLength(out);
+          return { exit_code: 3, signal: null, timed_out: false, stdout: p.stream ? "" : enc(out), stderr: p.stream ? "" : enc("warning\n"), stdout_truncated: false, stderr_truncated: false, stdout_bytes: n, stderr_bytes: 8, duration_ms: 1 };
+        },
+      }),
     },
     {
       name: "acme",

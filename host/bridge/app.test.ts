@@ -62,18 +62,8 @@ describe("listing and status", () => {
     const { vms: list } = (await r.json()) as { vms: any[] };
     expect(list.map((v) => v.name)).toEqual(["a", "b", "down"]);
     const [va, vb, vd] = list;
-    expect(va).toEqual({
-      name: "a",
-      agent: vms[0]!.agent,
-      labels: { role: "web" },
-      reachable: true,
-      error: null,
-      state: "running",
-      version: "0.0.0",
-      uptime_secs: expect.any(Number),
-      worker: "busy",
-      health: { ready: false, integrations: 2, counts: { healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0 } },
-    });
+    // The whole row is fleet.test.ts's; ls.test.ts proves mvmctl ls --json gives the same bytes.
+    expect(va).toMatchObject({ name: "a", labels: { role: "web" }, reachable: true, error: null, state: "running", worker: "busy", health: { ready: false, counts: { healthy: 1, error: 1 } } });
     // b's health request hangs; the summary never asks it (the status section carries the counts)
     expect(vb).toMatchObject({ reachable: true, error: null, health: { ready: false } });
     expect(vd).toMatchObject({ reachable: false, state: null, health: null, error: { code: "E_SOCKET_MISSING" } });
