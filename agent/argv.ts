@@ -1,6 +1,7 @@
 // The one command-line parser of every entry point: node:util parseArgs under typed specs, help text and "did you mean".
 
 import { parseArgs } from "node:util";
+import { escapeControl } from "./log.ts";
 
 /** What a flag holds: text, a number, on/off, or text given once per use (`--env A=1 --env B=2`). */
 export type ArgKind = "string" | "number" | "boolean" | "list";
@@ -46,9 +47,15 @@ export function defineFlags<const S extends ArgSpecs>(specs: S & CheckedSpecs<S>
   return specs;
 }
 
-/** A bad command line; the message names the flag or argument. Callers exit with 2. */
+/**
+ * A bad command line; the message names the flag or argument. Callers exit with 2. What the user typed
+ * is in it with its control characters escaped: a flag name cannot recolour or rewrite the terminal.
+ */
 export class FlagError extends Error {
   override name = "FlagError";
+  constructor(message: string) {
+    super(escapeControl(message));
+  }
 }
 
 export interface ParseOptions {

@@ -1,5 +1,6 @@
 // The shape of a mvmctl command, the context it runs in, and how failures become exit codes.
 
+import { escapeControl } from "../../agent/log.ts";
 import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
 import { AgentClient, ClientError, type CallArgs, type CallOptions, type CallResult } from "../client/agent-client.ts";
 import type { VmCall } from "../client/overview.ts";
@@ -130,11 +131,19 @@ function withVm(e: unknown, vm: string): unknown {
   return e;
 }
 
-/** The exit code for a failure, and the line printed for it. */
+/**
+ * The exit code for a failure, and the text printed for it: control characters escaped on every line
+ * (a VM name, a path or an agent's message cannot move the cursor), the lines themselves kept.
+ */
 export function failure(e: unknown): { exit: number; message: string } {
+  const f = classify(e);
+  return { exit: f.exit, message: f.message.split("\n").map(escapeControl).join("\n") };
+}
+
+function classify(e: unknown): { exit: number; message: string } {
   if (e instanceof CliFailure) return { exit: e.exit, message: e.message };
   // A snapshot or restore: the message names the step; the exit code is the failed step's cause's.
-  if (e instanceof LoopError) return { exit: e.cause instanceof LoopError ? EXIT.NOT_OK : failure(e.cause).exit, message: e.message };
+  if (e instanceof LoopError) return { exit: e.cause instanceof LoopError ? EXIT.NOT_OK : classify(e.cause).exit, message: e.message };
   if (e instanceof VmmError) return { exit: EXIT.VMM, message: `${e.message} [${e.code}]` };
   if (e instanceof ManifestError) return { exit: EXIT.NOT_OK, message: e.message };
   if (e instanceof UsageError || e instanceof FlagError) return { exit: EXIT.USAGE, message: e.message };
