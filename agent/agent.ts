@@ -11,6 +11,7 @@ import type {
   AgentEvents,
   AgentPlugin,
   AgentServices,
+  CallOptions,
   LifecycleState,
   PluginContext,
 } from "./plugin.ts";
@@ -209,7 +210,7 @@ export function createAgent(opts: AgentOptions): Agent {
         return off;
       },
       emit: (event, payload) => emit(event, payload),
-      call: (type, params, opts) => router.call(type, params, { beginWork, signal: opts?.signal }),
+      call: ((type: string, params?: unknown, o?: CallOptions) => router.call(type, params, { beginWork, signal: o?.signal })) as PluginContext["call"],
     };
   };
 

@@ -2,16 +2,8 @@
 
 import { rfc3339 } from "./clock.ts";
 import type { Agent } from "./agent.ts";
-import { defineRequest, type AgentPlugin } from "./plugin.ts";
-import {
-  HelloParams,
-  HelloResult,
-  PingParams,
-  PingResult,
-  PROTOCOL_VERSION,
-  StatusParams,
-  StatusResult,
-} from "./wire.ts";
+import { defineRequests, type AgentPlugin } from "./plugin.ts";
+import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
 export const AGENT_NAME = "mvm-guest-agent";
 
@@ -19,65 +11,50 @@ export const AGENT_NAME = "mvm-guest-agent";
 export function builtinPlugin(agent: () => Agent): AgentPlugin {
   return {
     name: "core",
-    requests: {
-      ping: defineRequest({
-        params: PingParams,
-        result: PingResult,
-        description: "Liveness: answers {} at once.",
-        handle: () => ({}),
-      }),
-      hello: defineRequest({
-        params: HelloParams,
-        result: HelloResult,
-        description: "Identity, protocol version, build, requests and plugins.",
-        handle: () => {
-          const a = agent();
-          return {
-            agent: AGENT_NAME,
-            version: a.config.version,
-            protocol: PROTOCOL_VERSION,
-            build: a.config.build,
-            requests: a.router.names(),
-            plugins: a.plugins.map((p) => p.name).filter((n) => n !== "core"),
-            max_frame_bytes: a.config.maxFrameBytes,
-          };
-        },
-      }),
-      status: defineRequest({
-        params: StatusParams,
-        result: StatusResult,
-        description: "Identity, uptime, lifecycle state and one section per plugin.",
-        handle: () => {
-          const a = agent();
-          const bp = a.backpressure();
-          const plugins: Record<string, unknown> = {};
-          for (const p of a.plugins) {
-            if (!p.status) continue;
-            try {
-              plugins[p.name] = p.status() ?? null;
-            } catch (e) {
-              a.log.error(`status of plugin ${p.name} failed: ${(e as Error)?.message ?? e}`);
-              plugins[p.name] = { error: "status unavailable" };
-            }
+    requests: defineRequests(coreRequests, {
+      ping: () => ({}),
+      hello: () => {
+        const a = agent();
+        return {
+          agent: AGENT_NAME,
+          version: a.config.version,
+          protocol: PROTOCOL_VERSION,
+          build: a.config.build,
+          requests: a.router.names(),
+          plugins: a.plugins.map((p) => p.name).filter((n) => n !== "core"),
+          max_frame_bytes: a.config.maxFrameBytes,
+        };
+      },
+      status: () => {
+        const a = agent();
+        const bp = a.backpressure();
+        const plugins: Record<string, unknown> = {};
+        for (const p of a.plugins) {
+          if (!p.status) continue;
+          try {
+            plugins[p.name] = p.status() ?? null;
+          } catch (e) {
+            a.log.error(`status of plugin ${p.name} failed: ${(e as Error)?.message ?? e}`);
+            plugins[p.name] = { error: "status unavailable" };
           }
-          return {
-            agent: AGENT_NAME,
-            version: a.config.version,
-            build: a.config.build,
-            pid: process.pid,
-            started_at: rfc3339(a.startedAt),
-            uptime_secs: Math.round((a.clock.now() - a.startedAt) / 10) / 100,
-            state: a.state,
-            connections: a.connections(),
-            connections_backed_up: bp.backedUp,
-            unsent_bytes: bp.unsentBytes,
-            work_in_flight: a.workInFlight(),
-            plugins,
-            config_refused: a.config.files?.list() ?? [],
-          };
-        },
-      }),
-    },
+        }
+        return {
+          agent: AGENT_NAME,
+          version: a.config.version,
+          build: a.config.build,
+          pid: process.pid,
+          started_at: rfc3339(a.startedAt),
+          uptime_secs: Math.round((a.clock.now() - a.startedAt) / 10) / 100,
+          state: a.state,
+          connections: a.connections(),
+          connections_backed_up: bp.backedUp,
+          unsent_bytes: bp.unsentBytes,
+          work_in_flight: a.workInFlight(),
+          plugins,
+          config_refused: a.config.files?.list() ?? [],
+        };
+      },
+    }),
   };
 }
 

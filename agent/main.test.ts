@@ -61,6 +61,15 @@ describe("main", () => {
     expect(await runMain(["--max-frame-bytes", "1.5"])).toMatchObject({ code: 2, err: expect.stringContaining("whole number") });
     expect(await runMain(["stray"])).toMatchObject({ code: 2, err: expect.stringContaining("unexpected argument") });
   });
+  test("a mistyped flag, sub-command or schema name is answered with the nearest one", async () => {
+    const mod: PluginModule = { name: "m", schemas: { integration: () => ({}) }, commands: { config: { description: "d", run: async () => 0 } }, create: () => null };
+    expect(await runMain(["--config-dri", "/x"], [mod])).toMatchObject({ code: 2, err: "mvm-guest-agent: unknown flag --config-dri (did you mean --config-dir?) (see --help)" });
+    expect(await runMain(["confg", "check"], [mod])).toMatchObject({ code: 2, err: 'mvm-guest-agent: unexpected argument "confg" (did you mean config?)' });
+    expect(await runMain(["schema", "integraton"], [mod])).toMatchObject({ code: 2, err: expect.stringContaining('no schema named "integraton" (did you mean integration?)') });
+    // Object.prototype's names are neither sub-commands nor schemas
+    expect((await runMain(["constructor"], [mod])).code).toBe(2);
+    expect((await runMain(["schema", "toString"], [mod])).code).toBe(2);
+  });
   test("schema NAME prints a module's JSON Schema; an unknown name lists the known ones", async () => {
     const mod: PluginModule = { name: "m", schemas: { thing: () => ({ type: "object" }) }, create: () => null };
     expect(await runMain(["schema", "thing"], [mod])).toMatchObject({ code: 0, out: '{\n  "type": "object"\n}' });

@@ -5,6 +5,7 @@ import { AGENT_NAME } from "./builtin.ts";
 import { isRunnerChild, onEscapesKilled } from "./command.ts";
 import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
+import { didYouMean } from "./argv.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { takeNotifySocket } from "./notify.ts";
@@ -146,15 +147,16 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   if (first === "schema") {
     const name = tail[0];
     const all = Object.assign({}, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
-    if (!name || !all[name]) {
-      io.stderr(`usage: ${AGENT_NAME} schema NAME, where NAME is one of: ${Object.keys(all).join(", ") || "(none)"}`);
+    if (!name || !Object.hasOwn(all, name)) {
+      const near = name ? didYouMean(name, Object.keys(all)) : "";
+      io.stderr(`${name ? `${AGENT_NAME}: no schema named ${JSON.stringify(name)}${near}\n` : ""}usage: ${AGENT_NAME} schema NAME, where NAME is one of: ${Object.keys(all).join(", ") || "(none)"}`);
       return 2;
     }
     io.stdout(JSON.stringify(all[name]!(), null, 2));
     return 0;
   }
   for (const m of modules) {
-    const cmd = first !== undefined ? m.commands?.[first] : undefined;
+    const cmd = first !== undefined && m.commands && Object.hasOwn(m.commands, first) ? m.commands[first] : undefined;
     if (cmd) return cmd.run(tail);
   }
   let parsed;
@@ -173,7 +175,10 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 0;
   }
   if (parsed.rest.length) {
-    io.stderr(`${AGENT_NAME}: unexpected argument ${JSON.stringify(parsed.rest[0])} (see --help)`);
+    // A mistyped sub-command lands here: suggest the nearest one.
+    const commands = ["schema", ...modules.flatMap((m) => Object.keys(m.commands ?? {}))];
+    const near = parsed.rest[0] === io.argv[0] ? didYouMean(parsed.rest[0]!, commands) : "";
+    io.stderr(`${AGENT_NAME}: unexpected argument ${JSON.stringify(parsed.rest[0])}${near || " (see --help)"}`);
     return 2;
   }
   const fmt = parsed.values["log-format"];

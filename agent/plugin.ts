@@ -5,7 +5,12 @@ import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
 import type { ConfigFiles } from "./config-file.ts";
 import type { Logger } from "./log.ts";
+import type { RequestDecl, RequestTable, RequestTypes } from "./requests.ts";
 import type { Schedule, ScheduleOptions, Task } from "./scheduler.ts";
+import type { coreRequests } from "./wire.ts";
+
+export type { RequestDecl, RequestTable, RequestTypes } from "./requests.ts";
+export { deadlineSecs } from "./requests.ts";
 
 /** Lifecycle of the guest as the snapshot plugin drives it. */
 export type LifecycleState = "running" | "preparing" | "sleeping";
@@ -35,26 +40,75 @@ export interface RequestContext {
 }
 
 /**
- * One request a plugin serves. `params` and `result` are TypeBox schemas: params are checked (never
- * coerced) before `handle` runs, results are checked after.
+ * One request a plugin serves: its declaration (see `RequestDecl`) and its handler. Params are
+ * checked (never coerced) before `handle` runs, results after. Bundled plugins pair the table in
+ * their schemas.ts with handlers through `defineRequests`; `defineRequest` serves one inline.
  * @example
  * const Params = Type.Object({ name: Type.String() }, { additionalProperties: false });
  * const Result = Type.Object({ flushed: Type.Boolean() }, { additionalProperties: false });
  * const flush = defineRequest({ params: Params, result: Result, handle: async ({ name }) => ({ flushed: true }) });
  */
-export interface RequestSpec<P extends TSchema = TSchema, R extends TSchema = TSchema> {
-  params: P;
-  result: R;
+export interface RequestSpec<P extends TSchema = TSchema, R extends TSchema = TSchema> extends Omit<RequestDecl<P, R>, "description"> {
   /** One sentence for `hello` listings and generated docs. */
   description?: string;
-  /** While this runs the worker counts as busy (exec does). */
-  work?: boolean;
   handle(params: Static<P>, ctx: RequestContext): Static<R> | Promise<Static<R>>;
 }
 
 /** Typed identity helper so handlers infer their param and result types. */
 export function defineRequest<P extends TSchema, R extends TSchema>(spec: RequestSpec<P, R>): RequestSpec<P, R> {
   return spec;
+}
+
+/** The handler of one declared request, typed from its schemas. */
+export type RequestHandler<D extends RequestDecl<any, any>> = (
+  params: Static<D["params"]>,
+  ctx: RequestContext,
+) => Static<D["result"]> | Promise<Static<D["result"]>>;
+
+/**
+ * Pair a declaration table (from schemas.ts) with one handler per entry: the schemas and the
+ * description are the table's own, never restated. A missing handler fails to compile.
+ * @example requests: defineRequests(flushRequests, { "acme.flush": async ({ name }, ctx) => ({ flushed: true }) })
+ */
+export function defineRequests<T extends RequestTable>(
+  table: T,
+  handlers: { [K in keyof T]: RequestHandler<T[K]> },
+): { [K in keyof T]: RequestSpec<T[K]["params"], T[K]["result"]> } {
+  const out: Record<string, RequestSpec<any, any>> = {};
+  for (const [type, decl] of Object.entries(table)) {
+    const handle = handlers[type];
+    if (typeof handle !== "function") throw new TypeError(`request "${type}" is declared but has no handler`);
+    out[type] = { ...decl, handle };
+  }
+  return out as { [K in keyof T]: RequestSpec<T[K]["params"], T[K]["result"]> };
+}
+
+/**
+ * Every request's params and result types, by wire name. The core declares its own (ping, hello,
+ * status); each plugin's schemas.ts adds its table by declaration merging, as services are added,
+ * and a custom plugin does the same. `ctx.call` and the host client are typed from it.
+ * @example
+ * declare module "../../agent/plugin.ts" {
+ *   interface AgentRequests extends RequestTypes<typeof healthRequests> {}
+ * }
+ */
+export interface AgentRequests extends RequestTypes<typeof coreRequests> {}
+
+/** The wire names the registry knows. */
+export type RequestName = keyof AgentRequests & string;
+/** The params type of a registered request. */
+export type ParamsOf<K extends RequestName> = AgentRequests[K]["params"];
+/** The result type of a registered request. */
+export type ResultOf<K extends RequestName> = AgentRequests[K]["result"];
+
+/** `[params, opts]` of a typed call: params may be left out when the request takes none that are required. */
+export type CallArgs<K extends RequestName> = {} extends AgentRequests[K]["params"]
+  ? [params?: AgentRequests[K]["params"], opts?: CallOptions]
+  : [params: AgentRequests[K]["params"], opts?: CallOptions];
+
+export interface CallOptions {
+  /** Aborts the call's work (pass a connection's signal, so its work stops when the client goes). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -170,11 +224,12 @@ export interface PluginContext {
   /** Tell every listener, and wait for them. A listener that throws is logged, not fatal. */
   emit<K extends keyof AgentEvents>(event: K, payload: AgentEvents[K]): Promise<void>;
   /**
-   * Call any request in-process (as if a client sent it); throws AgentError on failure. `signal`
-   * is the handler's abort signal (pass a connection's, so its work stops when the client goes).
-   * @example await ctx.call("exec", { command: "uname -a" }, { signal: io.signal })
+   * Call any request in-process (as if a client sent it); throws AgentError on failure. Requests in
+   * the `AgentRequests` registry are typed (params and result); other names answer `unknown`.
+   * @example const { ready } = await ctx.call("sleep-prep", { drain_timeout_secs: 10 }, { signal: io.signal });
    */
-  call(type: string, params?: unknown, opts?: { signal?: AbortSignal }): Promise<unknown>;
+  call<K extends RequestName>(type: K, ...args: CallArgs<K>): Promise<AgentRequests[K]["result"]>;
+  call<T extends string>(type: T extends RequestName ? never : T, params?: unknown, opts?: CallOptions): Promise<unknown>;
 }
 
 /**

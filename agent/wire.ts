@@ -1,6 +1,7 @@
 // Wire shapes shared by the agent and host clients: the envelope, answers, and built-in requests.
 
 import { Type, type Static } from "@sinclair/typebox";
+import type { RequestTable } from "./requests.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -82,3 +83,10 @@ export const StatusResult = Type.Object(
   { additionalProperties: false },
 );
 export type StatusResult = Static<typeof StatusResult>;
+
+/** The requests the core serves itself (agent/builtin.ts), declared as plugins declare theirs. */
+export const coreRequests = {
+  ping: { params: PingParams, result: PingResult, description: "Liveness: answers {} at once." },
+  hello: { params: HelloParams, result: HelloResult, description: "Identity, protocol version, build, requests and plugins." },
+  status: { params: StatusParams, result: StatusResult, description: "Identity, uptime, lifecycle state and one section per plugin." },
+} satisfies RequestTable;

@@ -6,13 +6,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { collectAll } from "../host/bridge-collect.ts";
-import { clientPool } from "../host/bridge-pool.ts";
+import { collectAll } from "../host/client/overview.ts";
+import { clientPool } from "../host/bridge/pool.ts";
 import { Hono } from "hono";
-import { authKeys, authMiddleware } from "../host/bridge-auth.ts";
-import { guardMiddleware } from "../host/bridge-guard.ts";
-import { createBridge } from "../host/bridge.ts";
-import { AgentClient } from "../host/client.ts";
+import { authKeys, authMiddleware } from "../host/bridge/auth.ts";
+import { guardMiddleware } from "../host/bridge/guard.ts";
+import { createBridge } from "../host/bridge/app.ts";
+import { AgentClient } from "../host/client/agent-client.ts";
 import { machineLine, numArg, percentile, startFleetAgent, table, writeResult } from "./lib.ts";
 
 const N = numArg("reqs", 3000);
@@ -80,9 +80,9 @@ try {
   const cb = await timeEach(N, oneOfEach(bare));
   const cc = await timeEach(N, oneOfEach(withChecks));
 
-  // 2. the list over 100 VMs: the bridge vs the same calls made directly (status + health + worker-status, concurrently)
+  // 2. the list over 100 VMs: the bridge vs the same calls made directly (one status per VM, concurrently: the fleet summary)
   const floorPool = clientPool();
-  const lf = await timeEach(LIST_ROUNDS, () => collectAll(vms, floorPool.call, 10_000, { health: true, worker: true }));
+  const lf = await timeEach(LIST_ROUNDS, () => collectAll(vms, floorPool.call, 10_000)); // the same calls: one status per VM
   const lb = await timeEach(LIST_ROUNDS, async () => {
     const r = await fetch(`${url}/api/vms`, { headers });
     const j = (await r.json()) as { vms: { reachable: boolean }[] };
@@ -114,7 +114,7 @@ try {
       "",
       `Measured ${machineLine()}. One agent process (every bundled plugin, empty config) listening on ${VMS} unix sockets, one per VM; the bridge and its HTTP client in the bench process. ` +
         `Floor for one VM: a direct AgentClient \`status\` call on the same socket, ${N} sequential calls each after a warm-up. ` +
-        `Floor for the list: the same calls the bridge makes (status, health, worker-status per VM, all concurrently) through direct clients, ${LIST_ROUNDS} rounds each. ` +
+        `Floor for the list: the same calls the bridge makes (one status per VM, all concurrently: the fleet summary) through direct clients, ${LIST_ROUNDS} rounds each. ` +
         `The bridge runs as \`mvmctl serve\` does: bearer token, Host allow-list with the bound port, JSON and origin checks on changes; the floor of "through the gate and auth" is the same Hono app without them. Reproduce: \`bun run bench:bridge\`.`,
       "",
       table(["figure", "bridge", "floor", "ratio", "target", "verdict"], rows),

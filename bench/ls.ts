@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentClient } from "../host/client.ts";
-import { runCli } from "../host/commands/run.ts";
+import { AgentClient } from "../host/client/agent-client.ts";
+import { runCli } from "../host/cli/run.ts";
 import { machineLine, percentile, root, startFleetAgent, table, writeResult } from "./lib.ts";
 
 const VMS = 100;
@@ -49,7 +49,7 @@ try {
     await Promise.all(cs.map((c) => c.close()));
   });
   // As a process, the way an operator runs it (Bun start-up included) vs a script making the same calls.
-  const procLs = await wall(() => spawnOk([process.execPath, join(root, "host/cli.ts"), "--vms", vmsFile, "ls"]));
+  const procLs = await wall(() => spawnOk([process.execPath, join(root, "host/cli/bin.ts"), "--vms", vmsFile, "ls"]));
   const procFloor = await wall(() => spawnOk([process.execPath, join(root, "bench/ls-floor.ts"), vmsFile]));
 
   const p50 = (v: number[]) => percentile(v, 50);

@@ -10,6 +10,7 @@ import { memoryLogger } from "../agent/log.ts";
 import type { AgentConfig, AgentPlugin, PluginModule } from "../agent/plugin.ts";
 import { tempDir } from "../agent/testing.ts";
 import { builtinModules } from "./index.ts";
+import { BUNDLED_REQUESTS } from "./requests.ts";
 
 function create(m: PluginModule, configDir: string): AgentPlugin | null {
   const { values } = parseFlags([], m.flags ?? {});
@@ -18,6 +19,9 @@ function create(m: PluginModule, configDir: string): AgentPlugin | null {
 }
 
 const modules = builtinModules();
+
+/** Requests the host need not know: the dev-marker plugin exists only for the build test. */
+const UNLISTED = new Set(["dev.marker"]);
 
 test("module and plugin names are unique, and flags do not collide", () => {
   const names = modules.map((m) => m.name);
@@ -49,6 +53,22 @@ for (const m of modules) {
         // The router compiles checkers on first use; make sure each one compiles at all.
         expect(() => TypeCompiler.Compile(spec.params)).not.toThrow();
         expect(() => TypeCompiler.Compile(spec.result)).not.toThrow();
+      }
+    });
+
+    test("every request is its schemas.ts declaration, listed in plugins/requests.ts: nothing restated", () => {
+      const d = tempDir();
+      const p = create(m, d.path);
+      d.cleanup();
+      for (const [type, spec] of Object.entries(p?.requests ?? {})) {
+        if (UNLISTED.has(type)) continue;
+        const decl = (BUNDLED_REQUESTS as Record<string, (typeof BUNDLED_REQUESTS)[keyof typeof BUNDLED_REQUESTS]>)[type];
+        expect(decl, `${type} is not in plugins/requests.ts`).toBeDefined();
+        const { handle, ...declared } = spec;
+        expect(typeof handle).toBe("function");
+        expect(declared).toEqual(decl!);
+        expect(spec.params).toBe(decl!.params);
+        expect(spec.result).toBe(decl!.result);
       }
     });
 

@@ -7,6 +7,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { defineFlags, FlagError, formatFlags, parseArgv } from "../agent/argv.ts";
 import type { PluginModule } from "../agent/plugin.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -23,45 +24,45 @@ export interface BuildOptions {
   flavors: ("prod" | "dev")[];
   plugins: string[];
   target?: string;
-  /** Also compile mvmctl (host/cli.ts) into OUT/mvmctl: on by default on the command line, off when omitted here. */
+  /** Also compile mvmctl (host/cli/bin.ts) into OUT/mvmctl: on by default on the command line, off when omitted here. */
   mvmctl?: boolean;
 }
 
-function usage(): string {
-  return [
-    "usage: bun scripts/build.ts [--out DIR] [--prod-only | --dev-only | --mvmctl-only | --no-mvmctl] [--plugin FILE ...] [--target TARGET]",
-    "  --out DIR        where binaries go (default dist/)",
-    "  --prod-only      only dist/mvm-guest-agent (no dev-only plugins such as exec)",
-    "  --dev-only       only dist/mvm-guest-agent-dev",
-    "  --mvmctl-only    only dist/mvmctl (the host CLI and bridge)",
-    "  --no-mvmctl      the two agent binaries, without dist/mvmctl",
-    "  --plugin FILE    bundle an extra plugin module (default export: PluginModule); repeatable",
-    "  --target T       bun --compile target, e.g. bun-linux-x64 or bun-linux-arm64 (default: this machine)",
-  ].join("\n");
+/** The build's flags (agent/argv.ts: `--name value`, `--name=value`, `-h`, "did you mean"). */
+export const BUILD_FLAGS = defineFlags({
+  out: { type: "string", arg: "DIR", description: "Where binaries go (default dist/)" },
+  "prod-only": { type: "boolean", description: "Only dist/mvm-guest-agent (no dev-only plugins such as exec)" },
+  "dev-only": { type: "boolean", description: "Only dist/mvm-guest-agent-dev" },
+  "mvmctl-only": { type: "boolean", description: "Only dist/mvmctl (the host CLI and bridge)" },
+  "no-mvmctl": { type: "boolean", description: "The agent binaries, without dist/mvmctl" },
+  plugin: { type: "list", arg: "FILE", description: "Bundle an extra plugin module (default export: PluginModule)" },
+  target: { type: "string", arg: "TARGET", description: "bun --compile target, e.g. bun-linux-x64 or bun-linux-arm64 (default: this machine)" },
+  help: { type: "boolean", short: "h", description: "Show this help" },
+});
+
+export function usage(): string {
+  return `usage: bun scripts/build.ts [--out DIR] [--prod-only | --dev-only | --mvmctl-only | --no-mvmctl] [--plugin FILE ...] [--target TARGET]\n${formatFlags(BUILD_FLAGS)}`;
 }
 
-export function parseBuildArgs(argv: string[]): BuildOptions {
-  const o: BuildOptions = { out: join(root, "dist"), flavors: ["prod", "dev"], plugins: [], mvmctl: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${usage()}`);
-      return v;
-    };
-    if (a === "--out") o.out = resolve(val());
-    else if (a === "--prod-only") [o.flavors, o.mvmctl] = [["prod"], false];
-    else if (a === "--dev-only") [o.flavors, o.mvmctl] = [["dev"], false];
-    else if (a === "--mvmctl-only") [o.flavors, o.mvmctl] = [[], true];
-    else if (a === "--no-mvmctl") o.mvmctl = false;
-    else if (a === "--plugin") o.plugins.push(resolve(val()));
-    else if (a === "--target") o.target = val();
-    else if (a === "--help" || a === "-h") {
-      console.log(usage());
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}\n${usage()}`);
-  }
-  return o;
+/**
+ * The build's command line; `help` when `--help` was asked. Throws FlagError naming the flag.
+ * @example parseBuildArgs(["--prod-only", "--plugin", "./acme.ts"]) // { flavors: ["prod"], plugins: ["/abs/acme.ts"], ... }
+ */
+export function parseBuildArgs(argv: string[]): BuildOptions & { help: boolean } {
+  const { values: v, positionals, tail } = parseArgv(argv, BUILD_FLAGS, { help: "see --help" });
+  const stray = positionals[0] ?? tail?.[0];
+  if (stray !== undefined) throw new FlagError(`unexpected argument ${JSON.stringify(stray)} (see --help)`);
+  const only = (["prod-only", "dev-only", "mvmctl-only"] as const).filter((k) => v[k]);
+  if (only.length > 1) throw new FlagError(`${only.map((k) => `--${k}`).join(" and ")}: give one of them (none builds all three)`);
+  if (v["mvmctl-only"] && v["no-mvmctl"]) throw new FlagError("--mvmctl-only and --no-mvmctl: give one of them");
+  return {
+    out: v.out !== undefined ? resolve(v.out) : join(root, "dist"),
+    flavors: v["prod-only"] ? ["prod"] : v["dev-only"] ? ["dev"] : v["mvmctl-only"] ? [] : ["prod", "dev"],
+    mvmctl: v["mvmctl-only"] || (only.length === 0 && !v["no-mvmctl"]),
+    plugins: v.plugin.map((p) => resolve(p)),
+    ...(v.target !== undefined ? { target: v.target } : {}),
+    help: v.help === true,
+  };
 }
 
 /** A `--plugin` file and what its default export says about itself. */
@@ -149,17 +150,28 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
   }
   if (o.mvmctl) {
     const outfile = join(o.out, "mvmctl");
-    // host/cli.ts awaits at top level, so its bytecode is ESM (measured: --version in ~25 ms instead of ~50 ms).
+    // host/cli/bin.ts awaits at top level, so its bytecode is ESM (measured: --version in ~25 ms instead of ~50 ms).
     const args = [process.execPath, "build", "--compile", ...NO_AUTOLOAD, "--bytecode", "--format=esm", "--minify-syntax", "--minify-whitespace"];
-    compile([...args, ...(o.target ? [`--target=${o.target}`] : []), join(root, "host/cli.ts"), "--outfile", outfile], "mvmctl");
+    compile([...args, ...(o.target ? [`--target=${o.target}`] : []), join(root, "host/cli/bin.ts"), "--outfile", outfile], "mvmctl");
     outputs.push(outfile);
   }
   return outputs;
 }
 
 if (import.meta.main) {
+  let opts: ReturnType<typeof parseBuildArgs>;
   try {
-    const outs = await build(parseBuildArgs(process.argv.slice(2)), (line) => console.log(line));
+    opts = parseBuildArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`build: ${(e as Error).message}\n${usage()}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  try {
+    const outs = await build(opts, (line) => console.log(line));
     for (const f of outs) console.log(`built ${f} (${(Bun.file(f).size / 1e6).toFixed(1)} MB)`);
   } catch (e) {
     console.error((e as Error).message);

@@ -5,26 +5,40 @@ import { chmodSync, cpSync, mkdtempSync, openSync, closeSync, readdirSync, rmSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { Subprocess } from "bun";
-import { AgentClient } from "../host/client.ts";
-import { runServe } from "../host/serve.ts";
+import { defineFlags, FlagError, formatFlags, parseArgv, type ArgValues } from "../agent/argv.ts";
+import { AgentClient } from "../host/client/agent-client.ts";
+import { serveBridge } from "../host/bridge/serve.ts";
 
 const root = join(import.meta.dir, "..");
 const say = (t: string) => process.stdout.write(t + "\n");
 const fail = (t: string) => process.stderr.write(`demo: ${t}\n`);
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0 || v > 65535) {
-    fail(`--${name}: expected a port number, got ${JSON.stringify(process.argv[i + 1])}`);
+const DEMO_FLAGS = defineFlags({
+  port: { type: "number", description: "The bridge's port (0: any free port)", default: 7070 },
+  "service-port": { type: "number", description: "The example service's port (0: any free port)", default: 18080 },
+  help: { type: "boolean", short: "h", description: "Show this help" },
+});
+
+function args(): ArgValues<typeof DEMO_FLAGS> {
+  try {
+    const { values, positionals } = parseArgv(process.argv.slice(2), DEMO_FLAGS, { help: "see --help" });
+    if (positionals.length) throw new FlagError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    for (const k of ["port", "service-port"] as const)
+      if (!Number.isInteger(values[k]) || values[k] < 0 || values[k] > 65535) throw new FlagError(`--${k}: expected a port number, got ${values[k]}`);
+    return values;
+  } catch (e) {
+    fail(`${(e as Error).message}`);
     process.exit(2);
   }
-  return v;
 }
 
-const bridgePort = flag("port", 7070);
-const servicePort = flag("service-port", 18080);
+const opts = args();
+if (opts.help) {
+  say(`usage: npm start -- [--port N] [--service-port N]\n${formatFlags(DEMO_FLAGS)}`);
+  process.exit(0);
+}
+const bridgePort = opts.port;
+const servicePort = opts["service-port"];
 const dir = mkdtempSync(join(tmpdir(), "mvm-demo-"));
 const socket = join(dir, "agent.sock");
 const consoleLog = join(dir, "console.log");
@@ -126,7 +140,7 @@ try {
   writeFileSync(vmsFile, JSON.stringify({ vms: [{ name: "demo", agent: `unix:${socket}`, console_log: consoleLog, labels: { example: "true" } }] }, null, 2) + "\n");
   // The bridge's token lives in the demo's temp dir (created 0600 there, removed with it), not in ~/.config.
   const tokenFile = join(dir, "bridge-token");
-  const served = runServe(["--host", "127.0.0.1", "--port", String(bridgePort), "--vms", vmsFile, "--token-file", tokenFile], {
+  const served = serveBridge({ host: "127.0.0.1", port: bridgePort, vms: vmsFile, auth: { tokenFile } }, {
     stdout: () => {},
     stderr: (t) => fail(t),
     signal: stopping.signal,

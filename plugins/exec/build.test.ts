@@ -11,8 +11,8 @@ const d = tempDir("mvm-exec-build-");
 const prodBin = join(d.path, "mvm-guest-agent");
 const devBin = join(d.path, "mvm-guest-agent-dev");
 
-/** Strings that exist only in the exec plugin's code (the marker, an error text, a schema description). */
-const EXEC_ONLY = [EXEC_MARKER, "a variable name must be non-empty", "Working directory (must exist)"];
+/** Strings that exist only in the exec plugin's code (the marker, an error text, a schema description, its request table). */
+const EXEC_ONLY = [EXEC_MARKER, "a variable name must be non-empty", "Working directory (must exist)", "Dev builds only: run a command"];
 
 interface Running {
   proc: ReturnType<typeof Bun.spawn>;

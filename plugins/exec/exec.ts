@@ -4,14 +4,15 @@ import { statSync } from "node:fs";
 import type { CommandResult } from "../../agent/command.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { bodyLength } from "../../agent/frame.ts";
-import { defineRequest, type AgentPlugin, type PluginContext, type RequestContext } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginContext, type RequestContext } from "../../agent/plugin.ts";
 import { fitOutput, StreamPieces, type OutputEncoding } from "./output.ts";
 import {
   DEFAULT_EXEC_MAX_OUTPUT_BYTES,
   DEFAULT_EXEC_TIMEOUT_SECS,
-  ExecParams,
-  ExecResult,
+  execRequests,
   type ExecEventName,
+  type ExecParams,
+  type ExecResult,
 } from "./schemas.ts";
 
 /** A string found only in this plugin's code; the build test greps binaries for it. */
@@ -135,15 +136,7 @@ export function execPlugin(): AgentPlugin {
 
   return {
     name: "exec",
-    requests: {
-      exec: defineRequest({
-        params: ExecParams,
-        result: ExecResult,
-        description: "Dev builds only: run a command (argv, or /bin/sh -c) in its own process group; output capped or streamed.",
-        work: true,
-        handle,
-      }),
-    },
+    requests: defineRequests(execRequests, { exec: handle }),
     start(c) {
       ctx = c;
     },

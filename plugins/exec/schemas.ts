@@ -1,6 +1,7 @@
 // Wire shapes of the dev-only `exec` request (params, result, stream events); the host imports these.
 
 import { Type, type Static } from "@sinclair/typebox";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 // Schemas are built inside /* @__PURE__ */ closures so that a production bundle, which never uses
 // them, drops them with the rest of the plugin (TypeBox calls would otherwise count as side effects).
@@ -30,10 +31,20 @@ export const ExecParams = /* @__PURE__ */ (() =>
       stdin: Type.Optional(Type.String({ description: "Text written to the command's stdin, which is then closed" })),
       stdin_base64: Type.Optional(Type.String({ description: "Bytes (base64) written to stdin, which is then closed" })),
       timeout_secs: Type.Optional(
-        Type.Number({ exclusiveMinimum: 0, maximum: MAX_EXEC_TIMEOUT_SECS, description: "Kill the whole process group after this long (default 60)" }),
+        Type.Number({
+          exclusiveMinimum: 0,
+          maximum: MAX_EXEC_TIMEOUT_SECS,
+          default: DEFAULT_EXEC_TIMEOUT_SECS,
+          description: "Kill the whole process group after this long (default 60)",
+        }),
       ),
       max_output_bytes: Type.Optional(
-        Type.Integer({ minimum: 0, maximum: MAX_EXEC_OUTPUT_BYTES, description: "Bytes kept (or streamed) per stream (default 1 MiB)" }),
+        Type.Integer({
+          minimum: 0,
+          maximum: MAX_EXEC_OUTPUT_BYTES,
+          default: DEFAULT_EXEC_MAX_OUTPUT_BYTES,
+          description: "Bytes kept (or streamed) per stream (default 1 MiB)",
+        }),
       ),
       stream: Type.Optional(Type.Boolean({ description: "Send stdout/stderr events as output is produced" })),
       encoding: Type.Optional(
@@ -67,3 +78,19 @@ export type ExecResult = Static<typeof ExecResult>;
 export type ExecEventName = "stdout" | "stderr";
 /** `data` of a `stdout`/`stderr` event: a chunk of text, or of base64 with `encoding: "base64"`. */
 export const ExecEventData = /* @__PURE__ */ (() => Type.String())();
+
+/** The exec plugin's requests (agent: plugins/exec/exec.ts; host: plugins/requests.ts). Unused, and dropped, in production bundles. */
+export const execRequests = {
+  exec: {
+    params: ExecParams,
+    result: ExecResult,
+    description: "Dev builds only: run a command (argv, or /bin/sh -c) in its own process group; output capped or streamed.",
+    deadlineParam: "timeout_secs",
+    events: { stdout: ExecEventData, stderr: ExecEventData },
+    work: true,
+  },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof execRequests> {}
+}

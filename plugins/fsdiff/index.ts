@@ -4,10 +4,10 @@ import { z } from "zod";
 import { parseSection } from "../../agent/config.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import type { Logger } from "../../agent/log.ts";
-import { defineRequest, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
 import { compileExcludes, fsDiff } from "./diff.ts";
 import { resolveLayers, type LayerOptions, type Layers } from "./layers.ts";
-import { FsDiffParams, FsDiffResult, FsDiffSection } from "./schemas.ts";
+import { FsDiffSection, fsdiffRequests } from "./schemas.ts";
 import type { WalkPort } from "./walk.ts";
 import { xattrUnavailable } from "./xattr.ts";
 
@@ -42,14 +42,9 @@ export function fsdiffPlugin(opts: FsDiffPluginOptions = {}): AgentPlugin {
 
   return {
     name: "fsdiff",
-    requests: {
-      "fs-diff": defineRequest({
-        params: FsDiffParams,
-        result: FsDiffResult,
-        description: "What changed in the overlay upper dir since boot: created, modified and deleted paths, paged.",
-        handle: (params, ctx) => fsDiff(params, ctx, { layers, defaultExclude, port: opts.port }),
-      }),
-    },
+    requests: defineRequests(fsdiffRequests, {
+      "fs-diff": (params, ctx) => fsDiff(params, ctx, { layers, defaultExclude, port: opts.port }),
+    }),
     start(ctx) {
       log = ctx.log;
       if (opts.section && opts.section.value !== undefined) {

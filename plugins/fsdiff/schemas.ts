@@ -2,6 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /** Largest `limit` a client may ask for; the frame cap usually shrinks pages well before it. */
 export const MAX_LIMIT = 100_000;
@@ -72,3 +73,18 @@ export const FsDiffSection = z
   })
   .strict();
 export type FsDiffSection = z.output<typeof FsDiffSection>;
+
+/** The fsdiff plugin's requests (agent: plugins/fsdiff/index.ts; host: plugins/requests.ts). */
+export const fsdiffRequests = {
+  "fs-diff": {
+    params: FsDiffParams,
+    result: FsDiffResult,
+    description: "What changed in the overlay upper dir since boot: created, modified and deleted paths, paged.",
+    // A walk of a large upper dir has no deadline of its own; pages keep each answer small.
+    timeoutSecs: 300,
+  },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof fsdiffRequests> {}
+}

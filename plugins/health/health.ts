@@ -2,20 +2,13 @@
 
 import { watchDir } from "../../agent/config.ts";
 import { AgentError } from "../../agent/errors.ts";
-import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
 import { checkCommand, judge } from "./check.ts";
 import { Limit } from "./limit.ts";
 import { integrationsDir, loadIntegrations, planReload, type LoadedIntegration } from "./loader.ts";
 import { fitOutputs } from "./fit.ts";
-import {
-  HealthCheckParams,
-  HealthCheckResult,
-  HealthParams,
-  HealthResult,
-  type HealthStatusSection,
-  type IntegrationEntry,
-} from "./schemas.ts";
+import { healthRequests, type HealthStatusSection, type IntegrationEntry } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
 import { IntegrationState } from "./state.ts";
 
@@ -168,29 +161,19 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
 
   return {
     name: "health",
-    requests: {
-      health: defineRequest({
-        params: HealthParams,
-        result: HealthResult,
-        description: "Every integration's status and last check, and whether all are ready.",
-        handle: (_p, rctx) => {
-          const list = entries();
-          const ready = list.every((e) => e.status === "healthy" || e.status === "unchecked");
-          return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready };
-        },
-      }),
-      "health-check": defineRequest({
-        params: HealthCheckParams,
-        result: HealthCheckResult,
-        description: "Run one integration's check now (or wait for the one in flight) and return its entry.",
-        handle: async ({ name }) => {
-          const x = find(name);
-          if (paused) throw new AgentError("E_BUSY", `integrations are paused for a snapshot; send wake first`);
-          if (x.schedule) await x.schedule.trigger();
-          return x.state.entry();
-        },
-      }),
-    },
+    requests: defineRequests(healthRequests, {
+      health: (_p, rctx) => {
+        const list = entries();
+        const ready = list.every((e) => e.status === "healthy" || e.status === "unchecked");
+        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready };
+      },
+      "health-check": async ({ name }) => {
+        const x = find(name);
+        if (paused) throw new AgentError("E_BUSY", `integrations are paused for a snapshot; send wake first`);
+        if (x.schedule) await x.schedule.trigger();
+        return x.state.entry();
+      },
+    }),
     start(c) {
       ctx = c;
       stopped = false;

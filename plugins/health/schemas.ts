@@ -2,6 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /** Longest interval or timeout a file may ask for (one day): timers beyond ~24.8 days overflow. */
 export const MAX_SECS = 86_400;
@@ -119,3 +120,17 @@ export const HealthStatusSection = Type.Object(
   { additionalProperties: false },
 );
 export type HealthStatusSection = Static<typeof HealthStatusSection>;
+
+/** The health plugin's requests (agent: plugins/health/health.ts; host: plugins/requests.ts). */
+export const healthRequests = {
+  health: { params: HealthParams, result: HealthResult, description: "Every integration's status and last check, and whether all are ready." },
+  "health-check": {
+    params: HealthCheckParams,
+    result: HealthCheckResult,
+    description: "Run one integration's check now (or wait for the one in flight) and return its entry.",
+  },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof healthRequests> {}
+}

@@ -2,6 +2,7 @@
 
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { defineFlags, FlagError, parseArgv, unknownCommand } from "../../agent/argv.ts";
 import { loadDropins } from "../../agent/config.ts";
 import { createLogger } from "../../agent/log.ts";
 import { integrationsDir, loadIntegrations } from "../health/loader.ts";
@@ -24,45 +25,51 @@ const USAGE = [
   "      skipped, with reasons. Exit 1 when anything would be skipped.",
 ].join("\n");
 
+const RENDER_FLAGS = defineFlags({
+  from: { type: "string", arg: "SPEC.json", description: "The spec: healthChecks and probes keyed by name" },
+  out: { type: "string", arg: "DIR", description: "The etc/mvm directory to write into" },
+  help: { type: "boolean", short: "h", description: "Show this help" },
+});
+const CHECK_FLAGS = defineFlags({ help: { type: "boolean", short: "h", description: "Show this help" } });
+
+const SUB_COMMANDS = ["render", "check"];
+
+function usage(io: ToolIO): number {
+  io.stdout(USAGE);
+  return 0;
+}
+
 /** Entry of the `config` sub-command; returns the exit code (0 ok, 1 invalid input, 2 usage). */
 export async function configCommand(args: string[], io: ToolIO): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === "render") return render(rest, io);
-  if (sub === "check") return check(rest, io);
-  if (sub === "--help" || sub === "-h" || sub === "help") {
-    io.stdout(USAGE);
-    return 0;
-  }
-  io.stderr(sub ? `config: unknown sub-command ${JSON.stringify(sub)}\n${USAGE}` : USAGE);
-  return 2;
-}
-
-function render(args: string[], io: ToolIO): number {
-  let from: string | undefined;
-  let out: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") {
-      io.stdout(USAGE);
-      return 0;
-    }
-    if ((a === "--from" || a === "--out") && args[i + 1] === undefined) {
-      io.stderr(`config render: ${a} needs a value`);
-      return 2;
-    }
-    if (a === "--from") from = args[++i];
-    else if (a === "--out") out = args[++i];
-    else if (a.startsWith("--from=")) from = a.slice(7);
-    else if (a.startsWith("--out=")) out = a.slice(6);
-    else {
-      io.stderr(`config render: unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
-      return 2;
-    }
-  }
-  if (!from || !out) {
-    io.stderr(`config render: --from and --out are required\n${USAGE}`);
+  if (sub === "--help" || sub === "-h" || sub === "help") return usage(io);
+  if (sub !== "render" && sub !== "check") {
+    io.stderr(sub ? `config: ${unknownCommand(sub, SUB_COMMANDS, "sub-command").message}\n${USAGE}` : USAGE);
     return 2;
   }
+  try {
+    const hint = { help: "see config --help" };
+    if (sub === "check") {
+      const p = parseArgv(rest, CHECK_FLAGS, hint);
+      const dirs = [...p.positionals, ...(p.tail ?? [])];
+      if (p.values.help) return usage(io);
+      if (dirs.length !== 1) throw new FlagError("expected one directory");
+      return check(dirs[0]!, io);
+    }
+    const p = parseArgv(rest, RENDER_FLAGS, hint);
+    const stray = p.positionals[0] ?? p.tail?.[0];
+    if (p.values.help) return usage(io);
+    if (stray !== undefined) throw new FlagError(`unexpected argument ${JSON.stringify(stray)}`);
+    if (!p.values.from || !p.values.out) throw new FlagError("--from and --out are required");
+    return render(p.values.from, p.values.out, io);
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    io.stderr(`config ${sub}: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+}
+
+function render(from: string, out: string, io: ToolIO): number {
   let spec: unknown;
   try {
     spec = JSON.parse(readFileSync(from, "utf8"));
@@ -98,16 +105,8 @@ function render(args: string[], io: ToolIO): number {
   return 0;
 }
 
-function check(args: string[], io: ToolIO): number {
-  if (args.length !== 1 || args[0]!.startsWith("-")) {
-    if (args[0] === "--help" || args[0] === "-h") {
-      io.stdout(USAGE);
-      return 0;
-    }
-    io.stderr(`config check: expected one directory\n${USAGE}`);
-    return 2;
-  }
-  const dir = resolve(args[0]!);
+function check(dirArg: string, io: ToolIO): number {
+  const dir = resolve(dirArg);
   const warnings: string[] = [];
   const log = createLogger({ sink: () => {} });
   const collect = { ...log, warn: (m: string) => void warnings.push(m) };

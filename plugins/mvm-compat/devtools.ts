@@ -2,8 +2,7 @@
 
 import type { Static } from "@sinclair/typebox";
 import { bodyLength } from "../../agent/frame.ts";
-import type { ExecResult } from "../exec/schemas.ts";
-import type { FsDiffResult } from "../fsdiff/schemas.ts";
+import type { ResultOf } from "../../agent/plugin.ts";
 import { codeOf, failedCall, mvmError, type VerbDeps } from "./context.ts";
 import type { ExecAnswer, ExecPayload, FsDiffAnswer, MvmError, MvmFsChange } from "./schemas.ts";
 import { fitJsonString, jsonBytes } from "./text.ts";
@@ -37,9 +36,9 @@ export async function execVerb(d: VerbDeps, p: ExecPayload): Promise<Static<type
   const perStream = Math.max(0, Math.floor((d.maxFrameBytes - EXEC_RESERVE) / 2));
   const params: Record<string, unknown> = { command: p.command, timeout_secs: timeout, max_output_bytes: perStream };
   if (p.stdin !== null && p.stdin !== undefined) params.stdin = p.stdin;
-  let r: ExecResult;
+  let r: ResultOf<"exec">;
   try {
-    r = (await d.ctx.call("exec", params, { signal: d.signal })) as ExecResult;
+    r = await d.ctx.call("exec", params, { signal: d.signal });
   } catch (e) {
     const code = codeOf(e);
     if (code === "E_UNKNOWN_REQUEST") return mvmError("Exec is not available: this agent is a production build (or was started with --no-exec)");
@@ -85,9 +84,9 @@ export async function fsDiffVerb(d: VerbDeps): Promise<Static<typeof FsDiffAnswe
   let unreadable = 0;
   let firstError = "";
   for (let page = 0; page < MAX_PAGES; page++) {
-    let r: FsDiffResult;
+    let r: ResultOf<"fs-diff">;
     try {
-      r = (await d.ctx.call("fs-diff", cursor === null ? {} : { cursor }, { signal: d.signal })) as FsDiffResult;
+      r = await d.ctx.call("fs-diff", cursor === null ? {} : { cursor }, { signal: d.signal });
     } catch (e) {
       if (codeOf(e) === "E_UNAVAILABLE") return mvmError(`FsDiff is not available: ${(e as Error).message}`);
       return failedCall(d, "FsDiff", "fs-diff", e);

@@ -2,7 +2,7 @@
 
 import type { Static } from "@sinclair/typebox";
 import { describeError } from "../../agent/errors.ts";
-import type { SleepPrepResult, Step, WakeResult } from "../snapshot/schemas.ts";
+import type { ResultOf } from "../../agent/plugin.ts";
 import { runCommandSteps } from "../snapshot/commands.ts";
 import type { IntegrationSpec } from "../health/service.ts";
 import { codeOf, failedCall, integrationSpecs, type VerbDeps } from "./context.ts";
@@ -16,6 +16,10 @@ import type {
   WakeAck,
 } from "./schemas.ts";
 import { oneLine } from "./text.ts";
+
+type SleepPrepResult = ResultOf<"sleep-prep">;
+type WakeResult = ResultOf<"wake">;
+type Step = SleepPrepResult["steps"][number];
 
 /** The snapshot plugin's bounds on drain_timeout_secs; the host's u64 is clamped into them. */
 const MIN_DRAIN_SECS = 1;
@@ -55,7 +59,7 @@ export async function sleepPrep(d: VerbDeps, p: SleepPrepPayload): Promise<Stati
   if (secs !== p.drain_timeout_secs) d.ctx.log.info(`SleepPrep: drain_timeout_secs ${p.drain_timeout_secs} taken as ${secs} (sleep-prep allows ${MIN_DRAIN_SECS} to ${MAX_DRAIN_SECS})`);
   let r: SleepPrepResult;
   try {
-    r = (await d.ctx.call("sleep-prep", { drain_timeout_secs: secs })) as SleepPrepResult;
+    r = await d.ctx.call("sleep-prep", { drain_timeout_secs: secs });
   } catch (e) {
     if (codeOf(e) === "E_UNKNOWN_REQUEST" || !codeOf(e)) return failedCall(d, "SleepPrep", "sleep-prep", e);
     return { SleepPrepAck: { success: false, detail: `sleep-prep refused: ${describeError(e)}` } };
@@ -64,7 +68,7 @@ export async function sleepPrep(d: VerbDeps, p: SleepPrepPayload): Promise<Stati
 }
 
 async function callWake(d: VerbDeps): Promise<WakeResult> {
-  return (await d.ctx.call("wake", {})) as WakeResult;
+  return d.ctx.call("wake", {});
 }
 
 /** `"Wake"` -> wake (restore commands, grace restarted, schedules resumed). success: every step ok. */

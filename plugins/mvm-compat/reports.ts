@@ -1,10 +1,7 @@
 // WorkerStatus, IntegrationStatus and ProbeStatus: the native worker-status, health and probes answers in mvm shapes.
 
 import type { Static } from "@sinclair/typebox";
-import type { HealthResult, IntegrationEntry } from "../health/schemas.ts";
-import type { ProbeResult, ProbesResult } from "../probes/schemas.ts";
-import type { SnapshotStatus } from "../snapshot/schemas.ts";
-import type { WorkerStatusResult } from "../worker/schemas.ts";
+import type { ResultOf } from "../../agent/plugin.ts";
 import { failedCall, integrationSpecs, type VerbDeps } from "./context.ts";
 import type {
   IntegrationStatusReport,
@@ -17,11 +14,16 @@ import type {
 } from "./schemas.ts";
 import { mvmTime, oneLine } from "./text.ts";
 
+type IntegrationEntry = ResultOf<"health">["integrations"][number];
+type ProbeResult = ResultOf<"probes">["probes"][number];
+/** What this module reads of the snapshot plugin's status section (absent without that plugin). */
+type SnapshotSection = { last_sleep_prep?: { at: string; result: ResultOf<"sleep-prep"> } | null };
+
 /** `"WorkerStatus"` -> `{"WorkerStatus":{"status","last_busy_at"}}` from `worker-status`. */
 export async function workerStatus(d: VerbDeps): Promise<Static<typeof WorkerStatusAnswer> | MvmError> {
-  let r: WorkerStatusResult;
+  let r: ResultOf<"worker-status">;
   try {
-    r = (await d.ctx.call("worker-status", {})) as WorkerStatusResult;
+    r = await d.ctx.call("worker-status", {});
   } catch (e) {
     return failedCall(d, "WorkerStatus", "worker-status", e);
   }
@@ -58,8 +60,8 @@ function checkDetail(e: IntegrationEntry, timeoutSecs: number | undefined): stri
 async function lastCheckpoints(d: VerbDeps): Promise<Map<string, number>> {
   const out = new Map(d.checkpoints);
   try {
-    const status = (await d.ctx.call("status", {})) as { plugins?: { snapshot?: SnapshotStatus } };
-    const last = status.plugins?.snapshot?.last_sleep_prep;
+    const status = await d.ctx.call("status", {});
+    const last = (status.plugins.snapshot as SnapshotSection | undefined)?.last_sleep_prep;
     if (last) {
       const at = Date.parse(last.at);
       for (const s of last.result.steps) {
@@ -76,9 +78,9 @@ async function lastCheckpoints(d: VerbDeps): Promise<Map<string, number>> {
 
 /** `"IntegrationStatus"` -> `{"IntegrationStatusReport":{"integrations":[...]}}` from `health`. */
 export async function integrationStatus(d: VerbDeps): Promise<Static<typeof IntegrationStatusReport> | MvmError> {
-  let r: HealthResult;
+  let r: ResultOf<"health">;
   try {
-    r = (await d.ctx.call("health", {})) as HealthResult;
+    r = await d.ctx.call("health", {});
   } catch (e) {
     return failedCall(d, "IntegrationStatus", "health", e);
   }
@@ -113,9 +115,9 @@ export function mvmProbe(p: ProbeResult): MvmProbeResult | null {
 
 /** `"ProbeStatus"` -> `{"ProbeStatusReport":{"probes":[...]}}` from `probes`; probes not run yet are left out. */
 export async function probeStatus(d: VerbDeps): Promise<Static<typeof ProbeStatusReport> | MvmError> {
-  let r: ProbesResult;
+  let r: ResultOf<"probes">;
   try {
-    r = (await d.ctx.call("probes", {})) as ProbesResult;
+    r = await d.ctx.call("probes", {});
   } catch (e) {
     return failedCall(d, "ProbeStatus", "probes", e);
   }

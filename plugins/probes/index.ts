@@ -3,9 +3,9 @@
 import { join } from "node:path";
 import { watchDir } from "../../agent/config.ts";
 import { AgentError } from "../../agent/errors.ts";
-import { defineRequest, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
 import { ProbeSet } from "./probes.ts";
-import { probeJsonSchema, ProbeRunParams, ProbeRunResult, ProbesParams, ProbesResult } from "./schemas.ts";
+import { probeJsonSchema, probesRequests } from "./schemas.ts";
 
 export interface ProbesOptions {
   /** The probes.d directory (default `<config-dir>/probes.d`). */
@@ -26,20 +26,10 @@ export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
   };
   return {
     name: "probes",
-    requests: {
-      probes: defineRequest({
-        params: ProbesParams,
-        result: ProbesResult,
-        description: "The latest result of every loaded probe (value null until its first run).",
-        handle: () => ({ probes: current().results() }),
-      }),
-      "probe-run": defineRequest({
-        params: ProbeRunParams,
-        result: ProbeRunResult,
-        description: "Run one probe now (or wait for its run in flight) and answer its result.",
-        handle: ({ name }) => current().runNow(name),
-      }),
-    },
+    requests: defineRequests(probesRequests, {
+      probes: () => ({ probes: current().results() }),
+      "probe-run": ({ name }) => current().runNow(name),
+    }),
     start(ctx) {
       const dir = opts.dir ?? join(ctx.config.configDir, "probes.d");
       const s = new ProbeSet(ctx, dir);

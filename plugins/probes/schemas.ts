@@ -2,6 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 export const PROBE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -91,3 +92,13 @@ export type ProbesResult = Static<typeof ProbesResult>;
 export const ProbeRunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export type ProbeRunParams = Static<typeof ProbeRunParams>;
 export const ProbeRunResult = ProbeResult;
+
+/** The probes plugin's requests (agent: plugins/probes/index.ts; host: plugins/requests.ts). */
+export const probesRequests = {
+  probes: { params: ProbesParams, result: ProbesResult, description: "The latest result of every loaded probe (value null until its first run)." },
+  "probe-run": { params: ProbeRunParams, result: ProbeRunResult, description: "Run one probe now (or wait for its run in flight) and answer its result." },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof probesRequests> {}
+}

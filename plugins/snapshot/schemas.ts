@@ -1,17 +1,20 @@
 // Wire shapes of the snapshot plugin: sleep-prep, wake and its status section (host clients import these).
 
 import { Type, type Static } from "@sinclair/typebox";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 import { LifecycleStateSchema } from "../../agent/wire.ts";
 
 /** RFC 3339 date-time with a zone (`2026-11-28T10:57:19.123Z`, `...+02:00`). */
 export const RFC3339_PATTERN = "^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-]\\d{2}:\\d{2})$";
 
 export const DEFAULT_DRAIN_TIMEOUT_SECS = 30;
+/** Longest drain a sleep-prep may ask for (one hour). */
+export const MAX_DRAIN_TIMEOUT_SECS = 3600;
 
 export const SleepPrepParams = Type.Object(
   {
     /** Everything (pause, checkpoints, sync, drop caches) must fit in this; default 30. */
-    drain_timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    drain_timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_DRAIN_TIMEOUT_SECS, default: DEFAULT_DRAIN_TIMEOUT_SECS })),
   },
   { additionalProperties: false },
 );
@@ -108,3 +111,24 @@ export const SnapshotStatus = Type.Object(
   { additionalProperties: false },
 );
 export type SnapshotStatus = Static<typeof SnapshotStatus>;
+
+/** The snapshot plugin's requests (agent: plugins/snapshot/snapshot.ts; host: plugins/requests.ts). */
+export const snapshotRequests = {
+  "sleep-prep": {
+    params: SleepPrepParams,
+    result: SleepPrepResult,
+    description: "Before a snapshot: pause schedules, run checkpoints, sync, drop the page cache; answers ready.",
+    deadlineParam: "drain_timeout_secs",
+  },
+  wake: {
+    params: WakeParams,
+    result: WakeResult,
+    description: "After a restore: set the clock, run restore commands, restart grace, resume every schedule.",
+    // Restore commands run one after another, each under its integration's checkpoint_timeout_secs.
+    timeoutSecs: 60,
+  },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof snapshotRequests> {}
+}

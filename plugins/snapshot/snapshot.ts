@@ -2,17 +2,16 @@
 
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
-import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { IntegrationSpec } from "../health/service.ts";
 import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
-  SleepPrepParams,
-  SleepPrepResult,
-  WakeParams,
-  WakeResult,
+  snapshotRequests,
+  type SleepPrepResult,
   type SnapshotStatus,
   type Step,
+  type WakeResult,
 } from "./schemas.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
 import { clockPolicy, parseRfc3339, syncWallClock } from "./wallclock.ts";
@@ -244,51 +243,41 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
 
   return {
     name: "snapshot",
-    requests: {
-      "sleep-prep": defineRequest({
-        params: SleepPrepParams,
-        result: SleepPrepResult,
-        description: "Before a snapshot: pause schedules, run checkpoints, sync, drop the page cache; answers ready.",
-        async handle(p) {
-          const c = need();
-          if (busy) throw busyError(busy, "sleep-prep");
-          if (c.lifecycle.state === "sleeping" && lastSleep) {
-            timer?.arm();
-            c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again${timer?.armed ? " (watchdog restarted)" : ""}`);
-            return lastSleep.result;
+    requests: defineRequests(snapshotRequests, {
+      "sleep-prep": async (p) => {
+        const c = need();
+        if (busy) throw busyError(busy, "sleep-prep");
+        if (c.lifecycle.state === "sleeping" && lastSleep) {
+          timer?.arm();
+          c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again${timer?.armed ? " (watchdog restarted)" : ""}`);
+          return lastSleep.result;
+        }
+        busy = "sleep-prep";
+        try {
+          return await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
+        } finally {
+          busy = null;
+        }
+      },
+      wake: async (p) => {
+        const c = need();
+        let hostMs: number | null = null;
+        if (p.wall_clock !== undefined) {
+          hostMs = parseRfc3339(p.wall_clock);
+          if (hostMs === null) {
+            const message = "expected an RFC 3339 date-time such as 2026-11-28T10:57:19.123Z";
+            throw new AgentError("E_INVALID_PARAMS", `invalid params for "wake": /wall_clock ${message}`, [{ path: "/wall_clock", message }]);
           }
-          busy = "sleep-prep";
-          try {
-            return await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
-          } finally {
-            busy = null;
-          }
-        },
-      }),
-      wake: defineRequest({
-        params: WakeParams,
-        result: WakeResult,
-        description: "After a restore: set the clock, run restore commands, restart grace, resume every schedule.",
-        async handle(p) {
-          const c = need();
-          let hostMs: number | null = null;
-          if (p.wall_clock !== undefined) {
-            hostMs = parseRfc3339(p.wall_clock);
-            if (hostMs === null) {
-              const message = "expected an RFC 3339 date-time such as 2026-11-28T10:57:19.123Z";
-              throw new AgentError("E_INVALID_PARAMS", `invalid params for "wake": /wall_clock ${message}`, [{ path: "/wall_clock", message }]);
-            }
-          }
-          if (busy) throw busyError(busy, "wake");
-          busy = "wake";
-          try {
-            return await resume(c, "wake", hostMs);
-          } finally {
-            busy = null;
-          }
-        },
-      }),
-    },
+        }
+        if (busy) throw busyError(busy, "wake");
+        busy = "wake";
+        try {
+          return await resume(c, "wake", hostMs);
+        } finally {
+          busy = null;
+        }
+      },
+    }),
     start(c) {
       ctx = c;
       timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));

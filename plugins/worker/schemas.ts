@@ -2,6 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /**
  * `<config-dir>/agent.json` -> `worker: {...}`; flags override each key.
@@ -43,3 +44,16 @@ export const WorkerStatusResult = Type.Object(
   { additionalProperties: false },
 );
 export type WorkerStatusResult = Static<typeof WorkerStatusResult>;
+
+/** The worker plugin's requests (agent: plugins/worker/worker.ts; host: plugins/requests.ts). */
+export const workerRequests = {
+  "worker-status": {
+    params: WorkerStatusParams,
+    result: WorkerStatusResult,
+    description: "Idle or busy (for autoscaling), from the load average and work in flight; each call takes a fresh sample.",
+  },
+} satisfies RequestTable;
+
+declare module "../../agent/plugin.ts" {
+  interface AgentRequests extends RequestTypes<typeof workerRequests> {}
+}

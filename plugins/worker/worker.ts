@@ -2,11 +2,11 @@
 
 import { readAgentFile } from "../../agent/config.ts";
 import { rfc3339 } from "../../agent/clock.ts";
-import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
 import { resolveWorkerConfig } from "./config.ts";
 import { readLoadavg, type Loads } from "./loadavg.ts";
-import { WorkerStatusParams, WorkerStatusResult, type WorkerConfig } from "./schemas.ts";
+import { workerRequests, type WorkerConfig } from "./schemas.ts";
 import { BusyState } from "./state.ts";
 
 export interface WorkerOptions {
@@ -86,17 +86,12 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
 
   return {
     name: "worker",
-    requests: {
-      "worker-status": defineRequest({
-        params: WorkerStatusParams,
-        result: WorkerStatusResult,
-        description: "Idle or busy (for autoscaling), from the load average and work in flight; each call takes a fresh sample.",
-        handle: () => {
-          if (ctx) sample(ctx);
-          return result();
-        },
-      }),
-    },
+    requests: defineRequests(workerRequests, {
+      "worker-status": () => {
+        if (ctx) sample(ctx);
+        return result();
+      },
+    }),
     start(c) {
       ctx = c;
       cfg = resolveWorkerConfig(c.config.file, overrides, c.config.configDir, c.log);

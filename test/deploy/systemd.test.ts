@@ -71,7 +71,7 @@ describe("the units' command lines", () => {
   });
 
   test("the bridge's ExecStart, alone and with network.conf: serve's own flags, the token in the state directory", () => {
-    const h = help(["host/cli.ts", "serve"]);
+    const h = help(["host/cli/bin.ts", "serve"]);
     for (const dropIns of [[], ["network.conf"]]) {
       const u = loadUnit("mvm-bridge.service", dropIns);
       const argv = execStart(u);

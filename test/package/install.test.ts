@@ -17,7 +17,7 @@ describe("npm pack", () => {
 
   test("the tarball holds the bins, the sources, the units and the docs, and no tests, bench, scripts or caches", () => {
     const f = packed.files;
-    for (const need of ["package.json", "README.md", "tsconfig.json", "bin/launch.sh", "bin/bunfig.toml", "agent/bin.ts", "host/cli.ts", "plugins/index.ts", "docs/install.md"])
+    for (const need of ["package.json", "README.md", "tsconfig.json", "bin/launch.sh", "bin/bunfig.toml", "agent/bin.ts", "host/cli/bin.ts", "plugins/index.ts", "docs/install.md"])
       expect(f).toContain(need);
     for (const bin of Object.values(PKG.bin)) expect(f).toContain(bin);
     for (const unit of ["deploy/systemd/mvm-guest-agent.service", "deploy/systemd/mvm-bridge.service", "deploy/docker/Dockerfile"]) expect(f).toContain(unit);

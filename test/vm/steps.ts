@@ -3,7 +3,7 @@
 import net from "node:net";
 import { join, resolve } from "node:path";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { AgentClient } from "../../host/client.ts";
+import { AgentClient } from "../../host/client/agent-client.ts";
 import type { Vm } from "../../scripts/vm/qemu.ts";
 import { assert, NotChecked, type Harness } from "./harness.ts";
 
@@ -136,7 +136,7 @@ type WakeStep = { name: string; ok: boolean; detail: string };
 
 /** Run mvmctl (from source) as a child process; its output comes back whole. */
 async function mvmctl(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([process.execPath, "host/cli.ts", ...argv], { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const p = Bun.spawn([process.execPath, "host/cli/bin.ts", ...argv], { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
@@ -224,7 +224,7 @@ export async function stepSnapshot(h: Harness, vm: Vm, c: AgentClient, hello: He
 export async function stepLogs(vm: Vm, workDir: string): Promise<string> {
   const vms = join(workDir, "vms.json");
   writeFileSync(vms, JSON.stringify({ vms: [{ name: "vm", agent: `qemu-serial:${vm.serialSocket}`, console_log: vm.console }] }));
-  const p = Bun.spawn([process.execPath, "host/cli.ts", "--vms", vms, "logs", "vm", "-n", "2000"], { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const p = Bun.spawn([process.execPath, "host/cli/bin.ts", "--vms", vms, "logs", "vm", "-n", "2000"], { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   assert(code === 0, `mvmctl logs exited ${code}: ${err}`);
   const lines = out.split("\n");

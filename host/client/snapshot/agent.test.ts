@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { defineRequest } from "../../../agent/plugin.ts";
 import { startTestAgent, tempDir } from "../../../agent/testing.ts";
-import { AgentClient, ClientError } from "../../client.ts";
-import { checkedCall, wakeAgent, type AgentCall } from "./agent.ts";
+import { AgentClient, ClientError } from "../agent-client.ts";
+import { checkedCall, type AgentCall } from "../checked.ts";
+import { wakeAgent } from "./agent.ts";
 
 const d = tempDir("mvm-loop-agentside-");
 afterAll(() => d.cleanup());

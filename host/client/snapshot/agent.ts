@@ -1,29 +1,9 @@
 // The agent side of the snapshot loop: calls whose answers are checked against the plugins' schemas, and wake with retries.
 
-import { compiled, schemaErrors } from "../../../agent/router.ts";
-import { ClientError } from "../../client-errors.ts";
-import { KNOWN_REQUESTS, type KnownRequests, type KnownRequestType } from "../../requests.ts";
+import type { ResultOf } from "../../../agent/plugin.ts";
+import { checkedCall, type AgentCall } from "../checked.ts";
+import { ClientError } from "../errors.ts";
 
-/**
- * One call to the VM's agent (the CLI's per-VM client, the bridge's pool): resolves with the result,
- * rejects with an error carrying a string `code`.
- * @example const call: AgentCall = (type, params, opts) => client.call(type, params, opts);
- */
-export type AgentCall = (type: string, params: Record<string, unknown>, opts: { timeoutMs: number }) => Promise<unknown>;
-
-/**
- * A known request whose answer must match the schema the agent's plugin declares: an answer that does
- * not is an E_PROTOCOL ClientError (the loop never acts on a malformed "ready").
- */
-export async function checkedCall<K extends KnownRequestType>(call: AgentCall, type: K, params: KnownRequests[K]["params"], timeoutMs: number): Promise<KnownRequests[K]["result"]> {
-  const result = await call(type, params as Record<string, unknown>, { timeoutMs });
-  const check = compiled(KNOWN_REQUESTS[type].result);
-  if (!check.Check(result)) {
-    const first = schemaErrors(check, result)[0];
-    throw new ClientError("E_PROTOCOL", `the agent's answer to ${type} does not match its schema${first ? ` (${first.path}: ${first.message})` : ""}`);
-  }
-  return result as KnownRequests[K]["result"];
-}
 
 /**
  * Codes after which a wake is sent again: the agent is not reachable yet (a restored guest's socket or
@@ -50,7 +30,7 @@ export interface WakeOptions {
  * deadline. Any other error is thrown at once.
  * @example const { result, attempts } = await wakeAgent(call, { now: Date.now, callTimeoutMs: 5000, deadlineMs: 60_000 });
  */
-export async function wakeAgent(call: AgentCall, o: WakeOptions): Promise<{ result: KnownRequests["wake"]["result"]; attempts: number }> {
+export async function wakeAgent(call: AgentCall, o: WakeOptions): Promise<{ result: ResultOf<"wake">; attempts: number }> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const end = performance.now() + o.deadlineMs;
   let pause = 100;
@@ -72,7 +52,7 @@ export async function wakeAgent(call: AgentCall, o: WakeOptions): Promise<{ resu
 }
 
 /** A wake answer in one line: `was sleeping; clock +2412 ms, set; restore:web ok`. */
-export function wakeDetail(r: KnownRequests["wake"]["result"]): string {
+export function wakeDetail(r: ResultOf<"wake">): string {
   const parts = [r.was_sleeping ? "was sleeping" : "was not sleeping"];
   if (r.clock_skew_ms !== null) parts.push(`clock ${r.clock_skew_ms >= 0 ? "+" : ""}${Math.round(r.clock_skew_ms)} ms, ${r.clock_set ? "set" : "not set"}`);
   for (const s of r.steps) if (s.name !== "clock") parts.push(`${s.name} ${s.ok ? "ok" : `FAILED (${s.detail})`}`);
@@ -80,6 +60,6 @@ export function wakeDetail(r: KnownRequests["wake"]["result"]): string {
 }
 
 /** The restore:* steps of a wake that failed. */
-export function failedRestores(r: KnownRequests["wake"]["result"]): string[] {
+export function failedRestores(r: ResultOf<"wake">): string[] {
   return r.steps.filter((s) => !s.ok && s.name.startsWith("restore:")).map((s) => s.name);
 }

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../../agent/testing.ts";
-import { AgentClient } from "../../client.ts";
+import { AgentClient } from "../agent-client.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../vmm/fake-firecracker.ts";
 import { FirecrackerDriver } from "../vmm/firecracker-driver.ts";
 import { rejectsWith } from "../vmm/testing.ts";
@@ -12,7 +12,7 @@ import { readManifest } from "./manifest.ts";
 import { restoreSnapshot } from "./restore.ts";
 import { takeSnapshot, type SnapshotRequest } from "./snapshot.ts";
 import { LoopError, type StepEvent } from "./steps.ts";
-import { loopAgent, type LoopAgent } from "./testing.ts";
+import { loopAgent, type LoopAgent } from "../../testing.ts";
 
 const d = tempDir("mvm-fc-loop-");
 afterAll(() => d.cleanup());

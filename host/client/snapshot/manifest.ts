@@ -48,7 +48,7 @@ export class ManifestError extends Error {
  * Size and sha256 of a regular file (a symlink is refused: the manifest describes files in DIR).
  * @example const { size, sha256 } = await hashFile("/srv/snap/s1.qemu-state");
  */
-export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
   const st = lstatSync(path);
   if (!st.isFile()) throw new ManifestError(`${path} is not a regular file`);
   const h = new Bun.CryptoHasher("sha256");

@@ -10,7 +10,7 @@ import { readManifest } from "./manifest.ts";
 import { restoreSnapshot } from "./restore.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import { LoopError } from "./steps.ts";
-import { loopAgent } from "./testing.ts";
+import { loopAgent } from "../../testing.ts";
 
 const d = tempDir("mvm-qemu-loop-");
 afterAll(() => d.cleanup());

@@ -1,9 +1,10 @@
 // restoreSnapshot: check the manifest and the waiting VMM, load, wake the agent with the host's clock, report health.
 
-import type { KnownRequests } from "../../requests.ts";
+import type { ResultOf } from "../../../agent/plugin.ts";
 import type { VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
+import { checkedCall } from "../checked.ts";
+import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { readManifest, verifyManifest, type Manifest } from "./manifest.ts";
 import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
 
@@ -26,7 +27,7 @@ export interface RestoreReport {
   dir: string;
   manifest: Manifest;
   steps: StepRecord[];
-  wake: KnownRequests["wake"]["result"];
+  wake: ResultOf<"wake">;
   /** Restore commands that failed in wake (the guest runs; exit 1 as `mvmctl wake`). */
   failed_restores: string[];
   state: string;

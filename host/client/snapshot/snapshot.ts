@@ -2,10 +2,12 @@
 
 import { randomBytes } from "node:crypto";
 import { rmdirSync, rmSync } from "node:fs";
-import type { KnownRequests } from "../../requests.ts";
+import type { ParamsOf, ResultOf } from "../../../agent/plugin.ts";
 import type { SnapshotFile, VmmKind } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import { checkedCall, failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
+import { checkedCall } from "../checked.ts";
+import { callDeadlineMs } from "../deadlines.ts";
+import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { prepareTargetDir } from "./dir.ts";
 import { describeFiles, MANIFEST_FORMAT, writeManifest, type Manifest } from "./manifest.ts";
 import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
@@ -36,7 +38,7 @@ export interface SnapshotReport {
 /** The sleep-prep answer said not ready: nothing is snapshotted from a guest that did not get ready. */
 export class NotReadyError extends Error {}
 
-function sleepPrepDetail(r: KnownRequests["sleep-prep"]["result"]): string {
+function sleepPrepDetail(r: ResultOf<"sleep-prep">): string {
   const steps = r.steps.map((s) => `${s.name} ${s.ok ? "ok" : `FAILED (${s.detail})`}`).join(", ");
   return `${r.ready ? "ready" : "NOT READY"} in ${Math.round(r.duration_ms)} ms${steps ? `: ${steps}` : ""}`;
 }
@@ -68,7 +70,7 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
   let agentInfo: { version: string; build: "prod" | "dev" };
   let vmmVersion: string;
 
-  const wake = async (step: string, deadlineMs: number): Promise<KnownRequests["wake"]["result"]> =>
+  const wake = async (step: string, deadlineMs: number): Promise<ResultOf<"wake">> =>
     steps.run(step, async () => {
       const { result, attempts } = await wakeAgent(req.agent, { now: req.now, callTimeoutMs: callMs, deadlineMs, sleep: req.sleep });
       const failed = failedRestores(result);
@@ -91,8 +93,8 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
     });
     sleptAt = true;
     await steps.run("sleep-prep", async () => {
-      const params: KnownRequests["sleep-prep"]["params"] = req.drainTimeoutSecs === undefined ? {} : { drain_timeout_secs: req.drainTimeoutSecs };
-      const r = await checkedCall(req.agent, "sleep-prep", params, (req.drainTimeoutSecs ?? 30) * 1000 + callMs);
+      const params: ParamsOf<"sleep-prep"> = req.drainTimeoutSecs === undefined ? {} : { drain_timeout_secs: req.drainTimeoutSecs };
+      const r = await checkedCall(req.agent, "sleep-prep", params, callDeadlineMs("sleep-prep", params, callMs)!);
       if (!r.ready) throw new NotReadyError(`the guest is not ready for a snapshot: ${sleepPrepDetail(r)}`);
       return [null, sleepPrepDetail(r)];
     });

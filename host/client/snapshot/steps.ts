@@ -1,10 +1,10 @@
 // The steps of a snapshot or restore: each one timed, streamed to a listener as it starts and ends, and kept for the report.
 
-import { ClientError } from "../../client-errors.ts";
+import { ClientError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import type { VmmDriver } from "../vmm/driver.ts";
 import { VmmError } from "../vmm/errors.ts";
-import type { AgentCall } from "./agent.ts";
+import type { AgentCall } from "../checked.ts";
 
 /** What a snapshot and a restore both need: the VM, its VMM and agent, the directory, clocks and deadlines. */
 export interface LoopRequest {

@@ -1,6 +1,6 @@
 // The common VMM driver interface (pause, write a snapshot, resume, restore) and the factory that picks one from vms.json.
 
-import type { VmmConfig } from "../../registry.ts";
+import type { VmmConfig } from "../vm-list.ts";
 import { FirecrackerDriver } from "./firecracker-driver.ts";
 import { QemuDriver } from "./qemu-driver.ts";
 

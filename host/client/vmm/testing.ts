@@ -33,7 +33,8 @@ export async function startQemu(dir: string, name: string, opts: { incoming?: bo
   const argv = [QEMU, "-M", "none", "-nodefaults", "-no-user-config", "-display", "none", "-qmp", `unix:${qmp},server=on,wait=off`];
   if (opts.incoming) argv.push("-incoming", "defer", "-S");
   const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  await waitFor(() => existsSync(qmp) || proc.exitCode !== null, 15_000, `QEMU's QMP socket ${qmp}`);
+  // The socket file appears at bind(), a moment before listen(): wait until a connection is accepted.
+  await waitFor(async () => proc.exitCode !== null || (existsSync(qmp) && (await accepts(qmp))), 15_000, `QEMU's QMP socket ${qmp}`);
   if (proc.exitCode !== null) throw new Error(`QEMU exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
   return {
     proc,
@@ -43,6 +44,17 @@ export async function startQemu(dir: string, name: string, opts: { incoming?: bo
       await proc.exited;
     },
   };
+}
+
+/** True when a unix socket accepts a connection (closed at once). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(path, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on("error", () => resolve(false));
+  });
 }
 
 /** The socket file a killed process left behind (what a QEMU killed with SIGKILL leaves). */

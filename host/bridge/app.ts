@@ -1,0 +1,220 @@
+// The HTTP bridge: a Hono app turning many guest agents into one local API, /metrics, /openapi.json and a dashboard.
+
+import type { TSchema } from "@sinclair/typebox";
+import { Hono, type Context } from "hono";
+import { VERSION } from "../../agent/main.ts";
+import { authKeys, authMiddleware } from "./auth.ts";
+import { BUNDLED_REQUESTS, bundledRequest } from "../../plugins/requests.ts";
+import { callDeadlineMs } from "../client/deadlines.ts";
+import { fleetSummary } from "../client/fleet.ts";
+import { collectAll, collectOverview } from "../client/overview.ts";
+import type { VmEntry } from "../client/vm-list.ts";
+import { guardMiddleware } from "./guard.ts";
+import { parseAllowHost } from "./hosts.ts";
+import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
+import { readLastLines } from "../client/console-log.ts";
+import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
+import { snapshotRoutes } from "./snapshot.ts";
+import { sseCall, sseLogs, wantsEventStream } from "./stream.ts";
+import type { BridgeDeps } from "./types.ts";
+import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
+import { Histogram, renderMetrics } from "./metrics.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export type { BridgeDeps } from "./types.ts";
+
+/** How old a dashboard diff summary may be before the dashboard takes a new one. */
+const DIFF_MAX_AGE_MS = 60_000;
+
+export interface Bridge {
+  app: Hono;
+  /** For Bun.serve. */
+  fetch(req: Request): Response | Promise<Response>;
+  /** The bridge's own request latency (also on /metrics). */
+  readonly latency: Histogram;
+}
+
+/** How long the generic call route waits for a request that declares no bound of its own (a custom one, hello). */
+const UNDECLARED_CALL_MS = 30_000;
+
+/**
+ * Build the bridge. Nothing listens: serve `bridge.fetch` with Bun.serve, or call `bridge.app.request()` in tests.
+ * @example
+ * const bridge = createBridge({ vms: () => registry.vms, call: pool.call, token: "s3cret", port: () => 7070 });
+ * Bun.serve({ hostname: "127.0.0.1", port: 7070, fetch: bridge.fetch });
+ */
+export function createBridge(deps: BridgeDeps): Bridge {
+  const now = deps.now ?? Date.now;
+  const callMs = deps.callTimeoutMs ?? 5000;
+  const pollMs = deps.logPollMs ?? 250;
+  const refreshSecs = deps.refreshSecs ?? 5;
+  const latency = new Histogram("mvm_bridge_request_duration_seconds", "Time the bridge took to answer (to the first byte for event streams)");
+  const diffs = new Map<string, DiffSeen>();
+  const sleepPrepMs = new Map<string, number>();
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = c.req.routePath && c.req.routePath !== "/*" ? c.req.routePath : "unmatched";
+    latency.observe({ method: c.req.method, route, code: String(c.res.status) }, (performance.now() - t0) / 1000);
+  });
+
+  // Before any route: the Host allow-list and the change checks (guard.ts), then who is asking (auth.ts).
+  const port = deps.port ?? (() => undefined);
+  const boundNames = deps.bindAddress === undefined ? [] : [parseAllowHost(deps.bindAddress).name];
+  app.use(guardMiddleware({ allowHosts: (deps.allowHosts ?? []).map(parseAllowHost), boundNames, port }));
+  const keys = deps.token === null ? null : authKeys(deps.token);
+  if (keys) app.use(authMiddleware(keys, port));
+
+  app.onError((err, c) => {
+    if (err instanceof HttpFail) return c.json(err.body(), err.status);
+    deps.log?.error(`bridge: ${c.req.method} ${c.req.path}: ${(err as Error)?.stack ?? err}`);
+    return c.json({ code: "E_INTERNAL", message: "internal error in the bridge (see its console)" }, 500);
+  });
+  app.notFound((c) => c.json({ code: "E_NOT_FOUND", message: `no route ${c.req.method} ${c.req.path} (see /openapi.json)` }, 404));
+
+  const vmOf = (c: Context): VmEntry => {
+    const name = c.req.param("name");
+    const vm = deps.vms().find((v) => v.name === name);
+    if (!vm) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(name)} in vms.json`);
+    return vm;
+  };
+  /** One agent call; with `signal` (the HTTP request's), a client that goes away cancels it. */
+  const call = async (vm: VmEntry, type: string, params: Record<string, unknown> | undefined, timeoutMs = callMs, signal?: AbortSignal): Promise<unknown> => {
+    try {
+      return await deps.call(vm, type, params, signal ? { timeoutMs, signal } : { timeoutMs });
+    } catch (e) {
+      throw callFailure(e, vm.name);
+    }
+  };
+  const query = (c: Context, schema: TSchema) => {
+    const q = decodeQuery(schema, new URL(c.req.url).searchParams);
+    mustMatch(schema, q, "query");
+    return q;
+  };
+  /** A JSON body checked against the params the request declares (the registry), else against `schema`. */
+  const body = async (c: Context, schema: TSchema, type: string) => {
+    const b = await readJsonObject(c.req.raw);
+    mustMatch(bundledRequest(type)?.params ?? schema, b, "body");
+    return b;
+  };
+  /** The call's deadline from its request's declaration (deadline param, its default, timeoutSecs), plus the ordinary one. */
+  const deadline = (type: string, params: unknown, undeclared = callMs) => callDeadlineMs(type, params, callMs) ?? undeclared;
+  const loop = snapshotRoutes(deps, vmOf, VERSION, keys?.csrf ?? "");
+  const remember = (vm: string, result: unknown) => {
+    const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
+    if (summary && typeof summary.created === "number") diffs.set(vm, { at: now(), summary });
+  };
+
+  const handlers: Record<RouteId, (c: Context) => Promise<Response> | Response> = {
+    healthz: (c) => c.json({ ok: true, vms: deps.vms().length }),
+    vms: async (c) => c.json(await fleetSummary(deps.vms(), deps.call, callMs)),
+    vm: async (c) => {
+      const vm = vmOf(c);
+      const status = await call(vm, "status", {});
+      return c.json({ name: vm.name, agent: vm.agent, labels: vm.labels ?? {}, status });
+    },
+    health: async (c) => c.json((await call(vmOf(c), "health", {})) as object),
+    probes: async (c) => c.json((await call(vmOf(c), "probes", {})) as object),
+    worker: async (c) => c.json((await call(vmOf(c), "worker-status", {})) as object),
+    diff: async (c) => {
+      const vm = vmOf(c);
+      const params = query(c, DiffQuery);
+      const result = await call(vm, "fs-diff", params, deadline("fs-diff", params));
+      if (!params.cursor && !params.include && !params.exclude) remember(vm.name, result);
+      return c.json(result as object);
+    },
+    logs: async (c) => {
+      const vm = vmOf(c);
+      const q = query(c, LogsQuery) as { lines?: number; follow?: boolean };
+      if (!vm.console_log) throw new HttpFail(404, "E_NOT_FOUND", `VM ${vm.name} has no console_log in vms.json`);
+      const lines = q.lines ?? 100;
+      try {
+        if (q.follow) return sseLogs(c, vm.console_log, lines, pollMs);
+        return c.json({ name: vm.name, path: vm.console_log, lines: readLastLines(vm.console_log, lines).lines });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === "ENOENT") throw new HttpFail(404, "E_NOT_FOUND", `${vm.name}: console log ${vm.console_log} does not exist`);
+        throw new HttpFail(502, "E_UNAVAILABLE", `${vm.name}: cannot read console log ${vm.console_log}: ${err.message}`);
+      }
+    },
+    "sleep-prep": async (c) => {
+      const vm = vmOf(c);
+      const params = await body(c, SleepPrepBody, "sleep-prep");
+      const result = await call(vm, "sleep-prep", params, deadline("sleep-prep", params));
+      const d = (result as { duration_ms?: unknown })?.duration_ms;
+      if (typeof d === "number") sleepPrepMs.set(vm.name, d);
+      return c.json(result as object);
+    },
+    wake: async (c) => {
+      const vm = vmOf(c);
+      const b = await readJsonObject(c.req.raw);
+      mustMatch(WakeBody, b, "body");
+      const params: Record<string, unknown> = { ...b };
+      if (b.wall_clock === undefined) params.wall_clock = new Date(now()).toISOString();
+      if (b.wall_clock === null) delete params.wall_clock;
+      mustMatch(BUNDLED_REQUESTS.wake.params, params, "body");
+      return c.json((await call(vm, "wake", params, deadline("wake", params))) as object);
+    },
+    snapshot: (c) => loop.snapshot(c),
+    restore: (c) => loop.restore(c),
+    "snapshot-page": (c) => loop.page(c),
+    "snapshot-js": (c) => loop.script(c),
+    exec: async (c) => {
+      const vm = vmOf(c);
+      const q = query(c, StreamQuery) as { stream?: boolean };
+      const params = await body(c, ExecBody, "exec");
+      const sse = q.stream === true || params.stream === true || wantsEventStream(c);
+      params.stream = sse;
+      const timeoutMs = deadline("exec", params);
+      if (sse) return sseCall(c, deps.call, vm, "exec", params, timeoutMs);
+      // Like a stream, a plain exec whose HTTP client went away is cancelled: the agent kills its process group.
+      return c.json((await call(vm, "exec", params, timeoutMs, c.req.raw.signal)) as object);
+    },
+    call: async (c) => {
+      const vm = vmOf(c);
+      const type = c.req.param("type")!;
+      mustMatch(routeById("call").params!.type!, type, "path /type");
+      const q = query(c, StreamQuery) as { stream?: boolean };
+      const params = await body(c, routeById("call").body!, type);
+      // The request's own declaration says how long it may take; one that declares nothing gets 30 s.
+      const timeoutMs = deadline(type, params, UNDECLARED_CALL_MS);
+      if (q.stream === true || wantsEventStream(c)) return sseCall(c, deps.call, vm, type, params, timeoutMs);
+      // Work that runs commands (exec) is cancelled when the HTTP client goes away, as a stream is.
+      const result = await call(vm, type, params, timeoutMs, bundledRequest(type)?.work ? c.req.raw.signal : undefined);
+      return c.json(result === undefined ? null : (result as object));
+    },
+    metrics: async (c) => {
+      const t0 = performance.now();
+      const all = await collectAll(deps.vms(), deps.call, callMs, { health: true, probes: true, worker: true });
+      const text = renderMetrics(all, { sleepPrepMs, histogram: latency, scrapeSeconds: (performance.now() - t0) / 1000 });
+      return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    },
+    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null })),
+    dashboard: async (c) => {
+      const vms = deps.vms();
+      const overviews = await Promise.all(
+        vms.map(async (vm) => {
+          const o = await collectOverview(vm, deps.call, callMs, { health: true, probes: true, worker: true });
+          const seen = diffs.get(vm.name);
+          if (o.status && (!seen || now() - seen.at > DIFF_MAX_AGE_MS)) {
+            try {
+              remember(vm.name, await deps.call(vm, "fs-diff", { limit: 1 }, { timeoutMs: callMs }));
+            } catch (e) {
+              const f = callFailure(e, vm.name);
+              diffs.set(vm.name, { at: now(), error: f.code === "E_UNKNOWN_REQUEST" ? "not served by this agent" : `${f.code}: ${(e as Error)?.message ?? f.message}` });
+            }
+          }
+          return o;
+        }),
+      );
+      c.header("Content-Security-Policy", DASHBOARD_CSP);
+      c.header("Cache-Control", "no-store");
+      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, csrf: keys?.csrf ?? "", snapshots: !!deps.snapshotRoot }));
+    },
+  };
+
+  for (const r of ROUTES) app.on(r.method.toUpperCase(), r.path, handlers[r.id]);
+  return { app, fetch: (req) => app.fetch(req), latency };
+}

@@ -1,0 +1,106 @@
+// Bridge input and errors: query strings and JSON bodies checked against route schemas, failures mapped to HTTP.
+
+import { timingSafeEqual } from "node:crypto";
+import type { TSchema } from "@sinclair/typebox";
+import { compiled, schemaErrors } from "../../agent/router.ts";
+import type { HttpError } from "./types.ts";
+
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 504;
+
+/** An answer the bridge gives instead of a result: `{code, message, data?}` with an HTTP status. */
+export class HttpFail extends Error {
+  constructor(
+    readonly status: HttpStatus,
+    readonly code: string,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+
+  body(): HttpError {
+    return this.data === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/** Agent codes that mean "your input was wrong" (the bridge answers 400, not 502). */
+const INPUT_CODES = new Set(["E_INVALID_PARAMS", "E_BAD_REQUEST"]);
+/** Codes that mean a deadline passed (504). */
+const TIMEOUT_CODES = new Set(["E_TIMEOUT", "E_CLIENT_TIMEOUT", "E_AGENT_TIMEOUT"]);
+
+/**
+ * Map a failed agent call to HTTP: timeouts 504, the agent rejecting our input 400, anything else
+ * (agent errors, unreachable socket, refused handshake) 502. The code and message are passed on.
+ */
+export function callFailure(err: unknown, vm: string): HttpFail {
+  const e = err as { code?: unknown; message?: unknown; data?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "E_UNAVAILABLE";
+  const message = typeof e?.message === "string" && e.message ? e.message : String(err);
+  const text = `${vm}: ${message}`;
+  if (TIMEOUT_CODES.has(code) || /timed? ?out/i.test(code)) return new HttpFail(504, code, text, e?.data);
+  if (INPUT_CODES.has(code)) return new HttpFail(400, code, text, e?.data);
+  return new HttpFail(502, code, text, e?.data);
+}
+
+function kindOf(schema: TSchema | undefined): string | undefined {
+  if (!schema) return undefined;
+  if (typeof schema.type === "string") return schema.type;
+  return undefined;
+}
+
+/**
+ * Turn a query string into the value a schema expects: arrays from repeated keys, integers and
+ * booleans from their plain text forms (`1`/`true`/`0`/`false`); anything else stays a string, so
+ * the schema check names it. Unknown keys are kept and rejected by the schema.
+ */
+export function decodeQuery(schema: TSchema, params: URLSearchParams): Record<string, unknown> {
+  const props = (schema.properties ?? {}) as Record<string, TSchema>;
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(params.keys())) {
+    const prop = props[key];
+    const kind = kindOf(prop);
+    const all = params.getAll(key);
+    if (kind === "array") {
+      out[key] = all.filter((v) => v !== ""); // repeated keys; no comma splitting: globs use {a,b}
+      continue;
+    }
+    const raw = all[all.length - 1]!;
+    if ((kind === "integer" || kind === "number") && /^-?\d+(\.\d+)?$/.test(raw)) out[key] = Number(raw);
+    else if (kind === "boolean" && /^(1|true|yes|on|)$/i.test(raw)) out[key] = true;
+    else if (kind === "boolean" && /^(0|false|no|off)$/i.test(raw)) out[key] = false;
+    else out[key] = raw;
+  }
+  return out;
+}
+
+/** Throw a 400 `E_INVALID_PARAMS` naming every path that fails `schema`. */
+export function mustMatch(schema: TSchema, value: unknown, where: string): void {
+  const check = compiled(schema);
+  if (check.Check(value)) return;
+  const errors = schemaErrors(check, value);
+  const first = errors[0];
+  throw new HttpFail(400, "E_INVALID_PARAMS", `${where}: ${first ? `${first.path}: ${first.message}` : "invalid"}`, errors);
+}
+
+/** Parse a JSON body: empty means `{}`; not JSON or not an object is a 400 `E_BAD_REQUEST`. */
+export async function readJsonObject(req: Request, maxBytes = 1024 * 1024): Promise<Record<string, unknown>> {
+  const text = await req.text();
+  if (Buffer.byteLength(text) > maxBytes) throw new HttpFail(400, "E_BAD_REQUEST", `body is over ${maxBytes} bytes`);
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new HttpFail(400, "E_BAD_REQUEST", `body is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new HttpFail(400, "E_BAD_REQUEST", "body must be a JSON object");
+  return value as Record<string, unknown>;
+}
+
+/** Constant-time string comparison for tokens. */
+export function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  if (x.length !== y.length) return false;
+  return timingSafeEqual(x, y);
+}

@@ -1,0 +1,47 @@
+// `mvmctl call VM TYPE [JSON]`: any request, custom plugins' included; prints the result as JSON.
+
+import { callDeadlineMs } from "../client/deadlines.ts";
+import { defineCommand, EXIT, UsageError } from "./command.ts";
+
+export const callCommand = defineCommand({
+  name: "call",
+  summary: "Send any request to a VM's agent (custom plugin requests included) and print the result as JSON.",
+  usage: "call VM TYPE [JSON-PARAMS] [--events]",
+  details: `
+JSON-PARAMS is one JSON object (default {}); use - to read it from stdin. Exit code 4 with the
+agent's code and message when the agent answers an error (E_UNKNOWN_REQUEST, E_INVALID_PARAMS, ...).
+--events prints each event frame of a streaming request as a JSON line { event, data } before the result.
+Examples:
+  mvmctl call vm1 hello
+  mvmctl call vm1 health-check '{"name": "web"}'
+  mvmctl call vm1 acme.flush '{"bucket": "logs"}'`,
+  flags: {
+    events: { type: "boolean", description: "Print event frames as JSON lines before the result." },
+    "call-timeout": { type: "number", description: "Seconds to wait for the answer (default: the request's own declared bound plus --timeout, else --timeout)." },
+  },
+  args: { min: 2, max: 3 },
+  async run(ctx, { values, args }) {
+    const vm = ctx.vm(args[0]!);
+    const type = args[1]!;
+    if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(type)) throw new UsageError(`call: ${JSON.stringify(type)} is not a request name (kebab-case, optionally namespaced like acme.flush)`);
+    let text = args[2] ?? "{}";
+    if (text === "-") text = new TextDecoder().decode(await ctx.io.readStdin());
+    let params: unknown;
+    try {
+      params = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`call: the params are not valid JSON: ${(e as Error).message}`);
+    }
+    if (params === null || typeof params !== "object" || Array.isArray(params)) throw new UsageError("call: the params must be a JSON object, e.g. '{\"name\": \"web\"}'");
+    const secs = values["call-timeout"];
+    if (secs !== undefined && !(secs > 0)) throw new UsageError(`call: --call-timeout expects seconds above 0, got ${secs}`);
+    // A request that declares how long its work may take (sleep-prep's drain, exec's timeout_secs) gets that long plus --timeout.
+    const timeoutMs = secs !== undefined ? secs * 1000 : callDeadlineMs(type, params, ctx.io.globals.timeoutMs);
+    const result = await ctx.call(vm, type, params as Record<string, unknown>, {
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      onEvent: values.events ? (event, data) => ctx.io.out(JSON.stringify({ event, data }) + "\n") : undefined,
+    });
+    ctx.io.out(JSON.stringify(result, null, 2) + "\n");
+    return EXIT.OK;
+  },
+});

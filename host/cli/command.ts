@@ -1,0 +1,214 @@
+// The shape of a mvmctl command, the context it runs in, and how failures become exit codes.
+
+import { escapeControl } from "../../agent/log.ts";
+import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
+import { AgentClient, ClientError, type CallArgs, type CallOptions, type CallResult } from "../client/agent-client.ts";
+import type { VmCall } from "../client/overview.ts";
+import { printable } from "../client/printable.ts";
+import { ManifestError } from "../client/snapshot/manifest.ts";
+import { LoopError } from "../client/snapshot/steps.ts";
+import { VmmError } from "../client/vmm/errors.ts";
+import { findVm, loadVmList, RegistryError, UnknownVmError, type VmEntry, type VmList } from "../client/vm-list.ts";
+import type { CliIO } from "./io.ts";
+
+/**
+ * Exit codes scripts can rely on (docs/mvmctl.md). `exec` exits with the command's own code
+ * instead, and 255 when it could not run the command.
+ */
+export const EXIT = {
+  OK: 0,
+  /** The agent answered, and the answer is bad (health not ready, sleep-prep not ready), or a local failure. */
+  NOT_OK: 1,
+  /** Bad usage: unknown command or flag, bad JSON argument, unknown VM, bad or missing vms.json. */
+  USAGE: 2,
+  /** The agent could not be reached (socket missing or refused, handshake failed) or the connection broke. */
+  UNREACHABLE: 3,
+  /** The agent answered with an error code (E_INVALID_PARAMS, E_BUSY, E_UNKNOWN_REQUEST, ...). */
+  AGENT_ERROR: 4,
+  /** No answer within the deadline (--timeout). */
+  TIMEOUT: 5,
+  /** The VMM failed (snapshot, restore): unreachable, refused a call, no answer in time, or the VM in the wrong state. */
+  VMM: 6,
+} as const;
+
+/** A usage error with its exit code 2. */
+export class UsageError extends Error {}
+
+/** A failure a command reports itself, with the exit code to use. */
+export class CliFailure extends Error {
+  constructor(readonly exit: number, message: string) {
+    super(message);
+  }
+}
+
+export interface ParsedArgs<F extends ArgSpecs = ArgSpecs> {
+  /** The command's flags, typed from its specs (the global ones are in `ctx.io.globals`). */
+  values: ArgValues<F>;
+  /** Positionals before `--`. */
+  args: string[];
+  /** Everything after `--` (exec), untouched. */
+  tail: string[];
+}
+
+/** A command as declared: its flags' specs type the values its `run` receives. */
+export interface CommandSpec<F extends ArgSpecs> {
+  name: string;
+  /** One line for `mvmctl --help`. */
+  summary: string;
+  /** `logs VM [-f] [-n N]`. */
+  usage: string;
+  /** More help text (examples, output format), shown by `mvmctl CMD --help`. */
+  details?: string;
+  /** The command's own flags (agent/argv.ts specs; `short` gives `-f`). */
+  flags: F;
+  /** How many positionals (before `--`). */
+  args: { min: number; max: number };
+  /** Takes the words after `--` (exec's command line); other commands refuse them. */
+  tail?: boolean;
+  run(ctx: Ctx, parsed: ParsedArgs<F>): Promise<number>;
+}
+
+/** Any command, as the command table holds them. */
+export type Command = CommandSpec<ArgSpecs>;
+
+/**
+ * Declare a command: the flags' defaults are checked against their types, and `run` gets values typed
+ * from the flags (a misspelled flag name is a type error).
+ * @example export const pingCommand = defineCommand({ name: "ping", ..., flags: { json: { type: "boolean", description: "JSON" } }, args: { min: 1, max: 1 }, async run(ctx, { values }) { values.json; ... } });
+ */
+export function defineCommand<const F extends ArgSpecs>(cmd: CommandSpec<F> & { flags: CheckedSpecs<F> }): Command {
+  return cmd as unknown as Command;
+}
+
+/** What a running command uses: io, the VM list (loaded on first use), agent clients (closed after). */
+export class Ctx {
+  private list: VmList | null = null;
+  private readonly clients = new Map<string, AgentClient>();
+
+  constructor(readonly io: CliIO) {}
+
+  /** The VM list (`--vms`, MVMCTL_VMS, ~/.config/mvm/vms.json). */
+  vms(): VmList {
+    this.list ??= loadVmList({ flag: this.io.globals.vms, env: this.io.env });
+    return this.list;
+  }
+
+  vm(name: string): VmEntry {
+    return findVm(this.vms(), name);
+  }
+
+  /** The client of one VM (one connection per VM for the whole command); closed when the command ends. */
+  client(vm: VmEntry): AgentClient {
+    let c = this.clients.get(vm.name);
+    if (!c) {
+      c = new AgentClient(vm.agent, { timeoutMs: this.io.globals.timeoutMs });
+      this.clients.set(vm.name, c);
+    }
+    return c;
+  }
+
+  /** Calls as the fleet summary makes them: on this command's clients, errors as the client gives them. */
+  readonly vmCall: VmCall = (vm, type, params, opts) => this.client(vm).call(type, params, opts);
+
+  /** One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. */
+  call<K extends string>(vm: VmEntry, type: K, ...args: CallArgs<K>): Promise<CallResult<K>>;
+  async call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
+    try {
+      return await this.client(vm).call(type, params, opts);
+    } catch (e) {
+      throw withVm(e, vm.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+}
+
+/** Put the VM's name in front of a client error's message (the code stays). */
+function withVm(e: unknown, vm: string): unknown {
+  if (e instanceof ClientError && !e.message.startsWith(`${vm}: `)) return new ClientError(e.code, `${vm}: ${e.message}`, e.data);
+  return e;
+}
+
+/**
+ * The exit code for a failure, and the text printed for it: control characters escaped on every line
+ * (a VM name, a path or an agent's message cannot move the cursor), the lines themselves kept.
+ */
+export function failure(e: unknown): { exit: number; message: string } {
+  const f = classify(e);
+  return { exit: f.exit, message: f.message.split("\n").map(escapeControl).join("\n") };
+}
+
+function classify(e: unknown): { exit: number; message: string } {
+  if (e instanceof CliFailure) return { exit: e.exit, message: e.message };
+  // A snapshot or restore: the message names the step; the exit code is the failed step's cause's.
+  if (e instanceof LoopError) return { exit: e.cause instanceof LoopError ? EXIT.NOT_OK : classify(e.cause).exit, message: e.message };
+  if (e instanceof VmmError) return { exit: EXIT.VMM, message: `${e.message} [${e.code}]` };
+  if (e instanceof ManifestError) return { exit: EXIT.NOT_OK, message: e.message };
+  if (e instanceof UsageError || e instanceof FlagError) return { exit: EXIT.USAGE, message: e.message };
+  if (e instanceof RegistryError || e instanceof UnknownVmError) return { exit: EXIT.USAGE, message: e.message };
+  if (e instanceof ClientError) {
+    const message = `${e.message} [${e.code}]`;
+    if (e.code === "E_CLIENT_TIMEOUT") return { exit: EXIT.TIMEOUT, message };
+    if (e.code === "E_BAD_ADDRESS") return { exit: EXIT.USAGE, message };
+    if (e.fromAgent) return { exit: EXIT.AGENT_ERROR, message: agentErrorText(e) };
+    return { exit: EXIT.UNREACHABLE, message };
+  }
+  return { exit: EXIT.NOT_OK, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** An agent error with its `{path, message}` details (E_INVALID_PARAMS) on the lines after; the agent's text escaped. */
+function agentErrorText(e: ClientError): string {
+  let text = printable(`${e.message} [${e.code}]`, 2000);
+  if (Array.isArray(e.data)) {
+    for (const d of e.data.slice(0, 10)) {
+      if (d && typeof d === "object" && "path" in d && "message" in d) text += `\n  ${printable(`${String(d.path)}: ${String(d.message)}`, 500)}`;
+    }
+  }
+  return text;
+}
+
+/** A seconds flag: above 0 and at most `max`; undefined when not given. Throws UsageError naming the flag. */
+export function secondsFlag(cmd: string, flag: string, v: number | undefined, max: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!(v > 0 && (max === undefined || v <= max))) throw new UsageError(`${cmd}: --${flag} expects seconds above 0${max === undefined ? "" : ` and at most ${max}`}, got ${v}`);
+  return v;
+}
+
+/** Flags every command takes, before or after its name (GlobalFlags in io.ts). */
+export const GLOBAL_FLAGS = {
+  vms: { type: "string", arg: "FILE", description: "VM list (default: $MVMCTL_VMS, else ~/.config/mvm/vms.json)" },
+  timeout: { type: "number", arg: "SECS", description: "Deadline of each agent call (default 5)" },
+  color: { type: "boolean", description: "Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)" },
+} as const satisfies ArgSpecs;
+
+const HELP = { help: { type: "boolean", short: "h", description: "Show this help." } } as const satisfies ArgSpecs;
+
+/**
+ * Parse a command's arguments: its own flags, the global ones (wherever they are) and `-h`; `--` starts
+ * the tail. Throws FlagError naming the flag (with the nearest one), UsageError for a wrong count.
+ */
+export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { globals: ArgValues<typeof GLOBAL_FLAGS>; help: boolean } {
+  const specs = { ...cmd.flags, ...GLOBAL_FLAGS, ...HELP };
+  let p;
+  try {
+    p = parseArgv(argv, specs, { help: `see mvmctl ${cmd.name} --help` });
+  } catch (e) {
+    if (e instanceof FlagError) throw new FlagError(`${cmd.name}: ${e.message}`);
+    throw e;
+  }
+  const values: Record<string, unknown> = { ...p.values };
+  const globals = { vms: p.values.vms, timeout: p.values.timeout, color: p.values.color } as ArgValues<typeof GLOBAL_FLAGS>;
+  for (const k of [...Object.keys(GLOBAL_FLAGS), ...Object.keys(HELP)]) if (!Object.hasOwn(cmd.flags, k)) delete values[k];
+  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: p.values.help === true };
+}
+
+/** `mvmctl CMD --help`. */
+export function commandHelp(cmd: Command): string {
+  let text = `usage: mvmctl ${cmd.usage}\n\n${cmd.summary}\n`;
+  if (cmd.details) text += `\n${cmd.details.trim()}\n`;
+  if (Object.keys(cmd.flags).length) text += `\nflags:\n${formatFlags(cmd.flags)}\n`;
+  text += `\nglobal flags (before or after the command): --vms FILE, --timeout SECS, --color / --no-color\n`;
+  return text;
+}

@@ -1,0 +1,85 @@
+// `mvmctl diff VM`: the files changed in the guest's overlay since boot, every page of fs-diff.
+
+import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
+import { defineCommand, EXIT, UsageError } from "./command.ts";
+import { formatBytes } from "./format.ts";
+import { paint } from "./io.ts";
+
+type Change = ResultOf<"fs-diff">["changes"][number];
+
+const MARK = { created: "+", modified: "~", deleted: "-" } as const;
+
+/** One human line: `+ /path (size)`, `~ /path`, `- /path`; directories end with `/`. */
+function diffLine(ch: Change, color: boolean): string {
+  const path = ch.type === "dir" && !ch.path.endsWith("/") ? `${ch.path}/` : ch.path;
+  const mark = MARK[ch.kind];
+  const colour = ch.kind === "created" ? "green" : ch.kind === "modified" ? "yellow" : "red";
+  const size = ch.kind === "created" && ch.type !== "dir" ? ` (${formatBytes(ch.size)})` : "";
+  return `${paint(color, colour, mark)} ${path}${size}`;
+}
+
+export const diffCommand = defineCommand({
+  name: "diff",
+  summary: "List the files created, modified and deleted in a VM since boot (its overlay upper dir).",
+  usage: "diff VM [--json] [--include GLOB]... [--exclude GLOB]...",
+  details: `
+Human output: one line per change, \`+ /path (size)\` created, \`~ /path\` modified, \`- /path\` deleted
+(directories end with /), then a summary line. Large diffs are fetched page by page (next_cursor)
+and printed as they come. Paths the agent could not read are listed on stderr.
+--json prints one JSON array of { path, kind, size }.
+Globs are picomatch patterns on absolute paths; exclude beats include. Example:
+  mvmctl diff vm1 --include '/etc/**' --exclude '**/*.swp'`,
+  flags: {
+    json: { type: "boolean", description: "Print a JSON array of { path, kind, size }." },
+    include: { type: "list", description: "Only paths matching this glob." },
+    exclude: { type: "list", description: "Leave out paths matching this glob." },
+    "page-size": { type: "number", description: "Entries asked for per page (the agent may return fewer)." },
+  },
+  args: { min: 1, max: 1 },
+  async run(ctx, { values, args }) {
+    const vm = ctx.vm(args[0]!);
+    const c = ctx.io.color;
+    const params: ParamsOf<"fs-diff"> = {};
+    if (values.include.length) params.include = values.include;
+    if (values.exclude.length) params.exclude = values.exclude;
+    if (values["page-size"] !== undefined) {
+      const n = values["page-size"];
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`diff: --page-size expects a whole number from 1, got ${n}`);
+      params.limit = n;
+    }
+    const totals = { created: 0, modified: 0, deleted: 0, bytes: 0 };
+    let count = 0;
+    let cursor: string | null = null;
+    let lowerKnown = true;
+    let upper = "";
+    const seenErrors = new Set<string>();
+    if (values.json) ctx.io.out("[");
+    do {
+      const page: ResultOf<"fs-diff"> = await ctx.call(vm, "fs-diff", cursor ? { ...params, cursor } : params);
+      upper = page.upper_dir;
+      lowerKnown &&= page.lower_known;
+      for (const e of page.errors) {
+        const line = `${e.path}: ${e.message}`;
+        if (!seenErrors.has(line)) ctx.io.err(`${vm.name}: could not read ${line}\n`);
+        seenErrors.add(line);
+      }
+      let text = "";
+      for (const ch of page.changes) {
+        totals[ch.kind]++;
+        if (ch.kind !== "deleted") totals.bytes += ch.size;
+        text += values.json ? `${count ? "," : ""}\n  ${JSON.stringify({ path: ch.path, kind: ch.kind, size: ch.size })}` : `${diffLine(ch, c)}\n`;
+        count++;
+      }
+      if (text) ctx.io.out(text);
+      cursor = page.next_cursor;
+    } while (cursor && !ctx.io.signal.aborted);
+    if (values.json) {
+      ctx.io.out(count ? "\n]\n" : "]\n");
+      return EXIT.OK;
+    }
+    const summary = `${totals.created} created, ${totals.modified} modified, ${totals.deleted} deleted, ${formatBytes(totals.bytes)} in created and modified files`;
+    ctx.io.out(count ? `${summary}\n` : `no changes (${upper})\n`);
+    if (!lowerKnown) ctx.io.err(`${vm.name}: the agent found no lower layer, so created and modified cannot be told apart\n`);
+    return EXIT.OK;
+  },
+});

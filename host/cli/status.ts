@@ -1,0 +1,74 @@
+// `mvmctl status VM` and `mvmctl ping VM`: the agent's identity, state and plugin sections; liveness and round trip.
+
+import { defineCommand, EXIT } from "./command.ts";
+import { formatDuration, short, statusWord } from "./format.ts";
+import { paint } from "./io.ts";
+
+const json = { json: { type: "boolean", description: "Print the answer as JSON." } } as const;
+
+export const statusCommand = defineCommand({
+  name: "status",
+  summary: "Show one VM's agent: identity, uptime, lifecycle state, connections and each plugin's section.",
+  usage: "status VM [--json]",
+  details: "--json prints the agent's `status` answer unchanged.",
+  flags: json,
+  args: { min: 1, max: 1 },
+  async run(ctx, { values, args }) {
+    const vm = ctx.vm(args[0]!);
+    const st = await ctx.call(vm, "status");
+    if (values.json) {
+      ctx.io.out(JSON.stringify(st, null, 2) + "\n");
+      return EXIT.OK;
+    }
+    const c = ctx.io.color;
+    const rows: [string, string][] = [
+      ["agent", `${st.agent} ${st.version} (${st.build} build), pid ${st.pid}`],
+      ["address", vm.agent],
+      ["state", statusWord(st.state, c)],
+      ["uptime", `${formatDuration(st.uptime_secs * 1000)} (started ${st.started_at})`],
+      ["connections", String(st.connections)],
+      ["work in flight", String(st.work_in_flight)],
+    ];
+    let out = `${paint(c, "bold", vm.name)}\n` + rows.map(([k, v]) => `  ${k.padEnd(15)}${v}\n`).join("");
+    const names = Object.keys(st.plugins).sort();
+    if (names.length) {
+      out += "  plugins:\n";
+      for (const n of names) {
+        const sec = st.plugins[n];
+        if (sec && typeof sec === "object" && !Array.isArray(sec)) {
+          const fields = Object.entries(sec as Record<string, unknown>)
+            .filter(([, v]) => v === null || typeof v !== "object" || (Array.isArray(v) && v.length > 0))
+            .map(([k, v]) => `${k}=${short(v, 40)}`);
+          out += `    ${n.padEnd(12)} ${short(fields.join(" "), 140)}\n`;
+        } else out += `    ${n.padEnd(12)} ${short(sec)}\n`;
+      }
+    }
+    ctx.io.out(out);
+    return EXIT.OK;
+  },
+});
+
+export const pingCommand = defineCommand({
+  name: "ping",
+  summary: "Check that a VM's agent answers, and how fast.",
+  usage: "ping VM [--json]",
+  details: "Connects (handshake included), then times one `ping` round trip. --json prints { vm, connect_ms, rtt_ms }.",
+  flags: json,
+  args: { min: 1, max: 1 },
+  async run(ctx, { values, args }) {
+    const vm = ctx.vm(args[0]!);
+    const t0 = performance.now();
+    await ctx.call(vm, "ping"); // the first call connects
+    const t1 = performance.now();
+    await ctx.call(vm, "ping");
+    const rtt = performance.now() - t1;
+    const connect = t1 - t0;
+    if (values.json) ctx.io.out(JSON.stringify({ vm: vm.name, connect_ms: round(connect), rtt_ms: round(rtt) }) + "\n");
+    else ctx.io.out(`pong from ${vm.name}: ${round(rtt)} ms (first call with connect ${round(connect)} ms)\n`);
+    return EXIT.OK;
+  },
+});
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
