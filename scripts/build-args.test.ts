@@ -7,12 +7,13 @@ import { parseBuildArgs, usage } from "./build.ts";
 
 describe("parseBuildArgs", () => {
   test("defaults, one flavor, repeated plugins resolved, a target", () => {
-    expect(parseBuildArgs([])).toEqual({ out: join(import.meta.dir, "..", "dist"), flavors: ["prod", "dev"], plugins: [], help: false });
+    expect(parseBuildArgs([])).toEqual({ out: join(import.meta.dir, "..", "dist"), flavors: ["prod", "dev"], plugins: [], mvmctl: true, help: false });
     expect(parseBuildArgs(["--prod-only", "--plugin", "a.ts", "--plugin=b.ts", "--out", "o", "--target", "bun-linux-arm64"])).toEqual({
       out: resolve("o"),
       flavors: ["prod"],
       plugins: [resolve("a.ts"), resolve("b.ts")],
       target: "bun-linux-arm64",
+      mvmctl: false,
       help: false,
     });
     expect(parseBuildArgs(["--dev-only"]).flavors).toEqual(["dev"]);

@@ -71,7 +71,8 @@ describe("the units' command lines", () => {
   });
 
   test("the bridge's ExecStart, alone and with network.conf: serve's own flags, the token in the state directory", () => {
-    const h = help(["host/cli/bin.ts", "serve"]);
+    // serve's own flags, and mvmctl's global ones (--vms, --timeout), which serve takes too
+    const h = help(["host/cli/bin.ts", "serve"]) + help(["host/cli/bin.ts"]);
     for (const dropIns of [[], ["network.conf"]]) {
       const u = loadUnit("mvm-bridge.service", dropIns);
       const argv = execStart(u);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NotifyReceiver } from "../../agent/notify-testing.ts";
 import { tempDir } from "../../agent/testing.ts";
-import { parseBuildArgs } from "../../scripts/build.ts";
+import { parseBuildArgs, usage } from "../../scripts/build.ts";
 import { compiledOnce, type Binaries } from "./binaries.ts";
 import { PKG } from "./pack.ts";
 import { hostileCwd, run, spawnLogged } from "./procs.ts";
@@ -23,8 +23,11 @@ describe("scripts/build.ts flags", () => {
     expect(pick(["--mvmctl-only"])).toEqual({ flavors: [], mvmctl: true });
     expect(pick(["--no-mvmctl"])).toEqual({ flavors: ["prod", "dev"], mvmctl: false });
   });
-  test("an unknown flag is an error that shows the usage", () => {
-    expect(() => parseBuildArgs(["--mvmctl"])).toThrow(/unknown argument --mvmctl\nusage: .*--mvmctl-only/);
+  test("an unknown flag is an error that names the nearest one; choices that exclude each other are errors", () => {
+    expect(() => parseBuildArgs(["--mvmctl-onyl"])).toThrow("unknown flag --mvmctl-onyl (did you mean --mvmctl-only?)");
+    expect(() => parseBuildArgs(["--mvmctl-only", "--prod-only"])).toThrow("give one of them");
+    expect(() => parseBuildArgs(["--mvmctl-only", "--no-mvmctl"])).toThrow("give one of them");
+    expect(usage()).toContain("--mvmctl-only");
   });
 });
 
