@@ -116,6 +116,11 @@ export class Session {
     return this.controller.signal;
   }
 
+  /** What the connection came through: the sweeps never close a serial stream for silence. */
+  get kind(): TransportKind {
+    return this.opts.kind;
+  }
+
   /** Over MAX_UNSENT_BYTES of unread output: this connection is not being read. */
   get isBackedUp(): boolean {
     return this.backedUp;

@@ -1,0 +1,195 @@
+// The plugins of one agent: registration checks, a context per plugin, ordered start and reverse stop,
+// reload, status sections, and the release of everything a plugin registered.
+
+import type { Clock, TimerHandle } from "./clock.ts";
+import { runCommand } from "./command.ts";
+import type { EventBus } from "./events.ts";
+import type { Logger } from "./log.ts";
+import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, LifecycleState, PluginContext } from "./plugin.ts";
+import { RegistrationError, type Router } from "./router.ts";
+import type { Schedule, Scheduler } from "./scheduler.ts";
+import type { WorkCounter } from "./work.ts";
+
+export interface PluginHostDeps {
+  clock: Clock;
+  log: Logger;
+  config: AgentConfig;
+  router: Router;
+  scheduler: Scheduler;
+  events: EventBus;
+  work: WorkCounter;
+  /** How long one plugin's start may take. */
+  startTimeoutMs: number;
+}
+
+/** One plugin and what it registered through its context (released on stop). */
+interface Slot {
+  plugin: AgentPlugin;
+  schedules: Set<Schedule>;
+  disposers: (() => void | Promise<void>)[];
+  started: boolean;
+}
+
+/**
+ * Holds the plugins: checks names at construction (duplicates fail with a coded RegistrationError),
+ * registers their requests and dialects with the router, starts them in order under a timeout
+ * (a failure stops the ones already started), and stops them in reverse, releasing their schedules
+ * and disposers after each plugin's own stop.
+ * @example
+ * const host = new PluginHost([core, health], deps);
+ * await host.start();
+ * await host.stop();
+ */
+export class PluginHost {
+  private readonly slots: Slot[] = [];
+  private readonly services = new Map<string, unknown>();
+  private lifecycle: LifecycleState = "running";
+
+  constructor(plugins: readonly AgentPlugin[], private readonly d: PluginHostDeps) {
+    const names = new Set<string>();
+    for (const plugin of plugins) {
+      if (names.has(plugin.name)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `plugin "${plugin.name}" is listed twice`);
+      names.add(plugin.name);
+      for (const [type, spec] of Object.entries(plugin.requests ?? {})) d.router.register(plugin.name, type, spec);
+      for (const dialect of plugin.dialects ?? []) d.router.addDialect(dialect);
+      this.slots.push({ plugin, schedules: new Set(), disposers: [], started: false });
+    }
+  }
+
+  /** Every plugin, in start order. */
+  get plugins(): AgentPlugin[] {
+    return this.slots.map((s) => s.plugin);
+  }
+
+  /** The lifecycle state the snapshot plugin moves. */
+  get state(): LifecycleState {
+    return this.lifecycle;
+  }
+
+  /** Start every plugin in order; on a failure, stop those already started (reverse) and throw. */
+  async start(): Promise<void> {
+    const { log } = this.d;
+    for (const slot of this.slots) {
+      if (!slot.plugin.start) {
+        slot.started = true;
+        continue;
+      }
+      try {
+        slot.started = true;
+        await this.withTimeout(Promise.resolve(slot.plugin.start(this.contextFor(slot))), `start of plugin ${slot.plugin.name}`);
+      } catch (e) {
+        log.error(`plugin ${slot.plugin.name} failed to start: ${(e as Error)?.message ?? e}`);
+        await this.stop();
+        throw e;
+      }
+    }
+    log.info(`started with plugins: ${this.slots.map((s) => s.plugin.name).join(", ")}`);
+  }
+
+  /** Stop every started plugin, last first. */
+  async stop(): Promise<void> {
+    for (const slot of [...this.slots].reverse()) await this.stopSlot(slot);
+  }
+
+  /** SIGHUP: every started plugin with a reload re-reads its files, then the `reload` event. */
+  async reload(): Promise<void> {
+    for (const slot of this.slots) {
+      if (!slot.started || !slot.plugin.reload) continue;
+      try {
+        await slot.plugin.reload();
+      } catch (e) {
+        this.d.log.error(`plugin ${slot.plugin.name} failed to reload: ${(e as Error)?.message ?? e}`);
+      }
+    }
+    await this.d.events.emit("reload", {});
+  }
+
+  private async stopSlot(slot: Slot): Promise<void> {
+    if (!slot.started) return;
+    slot.started = false;
+    const { log } = this.d;
+    try {
+      await slot.plugin.stop?.();
+    } catch (e) {
+      log.error(`plugin ${slot.plugin.name} failed to stop: ${(e as Error)?.stack ?? e}`);
+    }
+    // Abort runs in flight and wait for them to end (their commands' groups are killed by then),
+    // so nothing a plugin started outlives its stop.
+    const stopped = [...slot.schedules];
+    for (const s of stopped) s.stop();
+    await Promise.all(stopped.map((s) => s.idle()));
+    for (const d of slot.disposers.splice(0).reverse()) {
+      try {
+        await d();
+      } catch (e) {
+        log.error(`plugin ${slot.plugin.name}: a disposer failed: ${(e as Error)?.message ?? e}`);
+      }
+    }
+  }
+
+  private async withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+    const { clock, startTimeoutMs: ms } = this.d;
+    let t: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      t = clock.setTimeout(() => rej(new Error(`${what} took longer than ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      if (t) clock.clearTimeout(t);
+    }
+  }
+
+  private contextFor(slot: Slot): PluginContext {
+    const { clock, config, log, router, scheduler, events, work } = this.d;
+    const name = slot.plugin.name;
+    const host = this;
+    return {
+      name,
+      log: log.child(name),
+      clock,
+      config,
+      every(intervalMs, task, o) {
+        const s = scheduler.every(intervalMs, task, { ...o, name: `${name}/${o?.name ?? "task"}` });
+        slot.schedules.add(s);
+        const stop = s.stop.bind(s);
+        (s as { stop: () => void }).stop = () => {
+          slot.schedules.delete(s);
+          stop();
+        };
+        return s;
+      },
+      onDispose(d) {
+        slot.disposers.push(d);
+      },
+      runCommand: (spec) => runCommand({ clock, ...spec }),
+      beginWork: work.begin,
+      workInFlight: () => work.count,
+      lifecycle: {
+        get state() {
+          return host.lifecycle;
+        },
+        set(s) {
+          if (s !== host.lifecycle) log.info(`lifecycle: ${host.lifecycle} -> ${s}`);
+          host.lifecycle = s;
+        },
+        pauseSchedules: (deadlineMs) => scheduler.pauseAll(deadlineMs),
+        resumeSchedules: (o) => scheduler.resumeAll(o),
+      },
+      provide: (key, service) => {
+        if (this.services.has(key as string)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `service "${String(key)}" is provided twice`);
+        this.services.set(key as string, service);
+        slot.disposers.push(() => void this.services.delete(key as string));
+      },
+      service: <K extends keyof AgentServices>(key: K) => this.services.get(key as string) as AgentServices[K] | undefined,
+      on(event, fn) {
+        const off = events.on(event, fn);
+        slot.disposers.push(off);
+        return off;
+      },
+      emit: (event, payload) => events.emit(event, payload),
+      call: ((type: string, params?: unknown, o?: CallOptions) =>
+        router.call(type, params, { beginWork: work.begin, signal: o?.signal })) as PluginContext["call"],
+    };
+  }
+}
