@@ -7,7 +7,7 @@ import { AgentError } from "./errors.ts";
 import { EventBus } from "./events.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./frame.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { AgentConfig, AgentEvents, AgentPlugin, LifecycleState } from "./plugin.ts";
+import type { AgentConfig, AgentEvents, AgentPlugin, CallOptions, LifecycleState, TypedCall } from "./plugin.ts";
 import { PluginHost } from "./plugin-host.ts";
 import { Router } from "./router.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -56,8 +56,8 @@ export interface Agent {
   start(): Promise<void>;
   /** Answer one decoded body (the native envelope). */
   dispatch(body: unknown, opts?: { signal?: AbortSignal; onEvent?: (frame: unknown) => void }): Promise<Answer>;
-  /** Call a request in-process; throws AgentError on failure. */
-  call(type: string, params?: unknown): Promise<unknown>;
+  /** Call a request in-process; throws AgentError on failure. Typed from the AgentRequests registry. */
+  readonly call: TypedCall;
   /** Open a session over a transport (listeners call this); null when over --max-connections. */
   openSession(transport: Transport, kind: TransportKind): Session | null;
   /** Keep a listener so that stop() closes it. */
@@ -101,8 +101,20 @@ export function createAgent(opts: AgentOptions): Agent {
   const router = new Router(log.child("router"), config.maxFrameBytes);
   const scheduler = new Scheduler(clock, log.child("scheduler"));
   const events = new EventBus(log);
-  const agentRef: { current?: Agent } = {};
-  const host = new PluginHost([builtinPlugin(() => agentRef.current!), ...opts.plugins], {
+  const startedAt = clock.now();
+  const core = builtinPlugin({
+    config,
+    clock,
+    startedAt,
+    state: () => host.state,
+    requestNames: () => router.names(),
+    pluginNames: () => host.plugins.slice(1).map((p) => p.name),
+    statusSections: () => host.statusSections(),
+    connections: () => sessions.size,
+    backpressure: () => sessions.backpressure(),
+    workInFlight: () => work.count,
+  });
+  const host = new PluginHost([core, ...opts.plugins], {
     clock,
     log,
     config,
@@ -135,7 +147,7 @@ export function createAgent(opts: AgentOptions): Agent {
     log,
     clock,
     vsockPort,
-    startedAt: clock.now(),
+    startedAt,
     get state() {
       return host.state;
     },
@@ -150,7 +162,7 @@ export function createAgent(opts: AgentOptions): Agent {
       await host.start();
     },
     dispatch: (body, o = {}) => router.dispatch(body, { signal: o.signal, emit: o.onEvent, beginWork: work.begin }),
-    call: (type, params) => router.call(type, params, { beginWork: work.begin }),
+    call: ((type: string, params?: unknown, o?: CallOptions) => router.call(type, params, { beginWork: work.begin, signal: o?.signal })) as TypedCall,
     openSession: (transport, kind) => sessions.open(transport, kind),
     addListener: (l) => void listeners.push(l),
     connections: () => sessions.size,
@@ -179,7 +191,6 @@ export function createAgent(opts: AgentOptions): Agent {
       return stopping;
     },
   };
-  agentRef.current = agent;
   return agent;
 }
 

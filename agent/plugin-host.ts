@@ -5,8 +5,8 @@ import type { Clock, TimerHandle } from "./clock.ts";
 import { runCommand } from "./command.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
-import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, LifecycleState, PluginContext } from "./plugin.ts";
-import { RegistrationError, type Router } from "./router.ts";
+import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, LifecycleState, PluginContext, TypedCall } from "./plugin.ts";
+import { RegistrationError, type RequestOwner, type Router } from "./router.ts";
 import type { Schedule, Scheduler } from "./scheduler.ts";
 import type { WorkCounter } from "./work.ts";
 
@@ -22,12 +22,23 @@ export interface PluginHostDeps {
   startTimeoutMs: number;
 }
 
-/** One plugin and what it registered through its context (released on stop). */
-interface Slot {
-  plugin: AgentPlugin;
-  schedules: Set<Schedule>;
-  disposers: (() => void | Promise<void>)[];
-  started: boolean;
+/** One plugin, its context, and what it registered through it (released on stop). */
+class Slot implements RequestOwner {
+  readonly schedules = new Set<Schedule>();
+  readonly disposers: (() => void | Promise<void>)[] = [];
+  /** From the start of its start to the start of its stop: requests reach it only then. */
+  started = false;
+  ctx!: PluginContext;
+
+  constructor(readonly plugin: AgentPlugin) {}
+
+  get name(): string {
+    return this.plugin.name;
+  }
+
+  get context(): PluginContext | undefined {
+    return this.started ? this.ctx : undefined;
+  }
 }
 
 /**
@@ -50,9 +61,11 @@ export class PluginHost {
     for (const plugin of plugins) {
       if (names.has(plugin.name)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `plugin "${plugin.name}" is listed twice`);
       names.add(plugin.name);
-      for (const [type, spec] of Object.entries(plugin.requests ?? {})) d.router.register(plugin.name, type, spec);
-      for (const dialect of plugin.dialects ?? []) d.router.addDialect(dialect);
-      this.slots.push({ plugin, schedules: new Set(), disposers: [], started: false });
+      const slot = new Slot(plugin);
+      slot.ctx = this.contextFor(slot);
+      for (const [type, spec] of Object.entries(plugin.requests ?? {})) d.router.register(slot, type, spec);
+      for (const dialect of plugin.dialects ?? []) d.router.addDialect(slot, dialect);
+      this.slots.push(slot);
     }
   }
 
@@ -76,7 +89,7 @@ export class PluginHost {
       }
       try {
         slot.started = true;
-        await this.withTimeout(Promise.resolve(slot.plugin.start(this.contextFor(slot))), `start of plugin ${slot.plugin.name}`);
+        await this.withTimeout(Promise.resolve(slot.plugin.start(slot.ctx)), `start of plugin ${slot.plugin.name}`);
       } catch (e) {
         log.error(`plugin ${slot.plugin.name} failed to start: ${(e as Error)?.message ?? e}`);
         await this.stop();
@@ -96,7 +109,7 @@ export class PluginHost {
     for (const slot of this.slots) {
       if (!slot.started || !slot.plugin.reload) continue;
       try {
-        await slot.plugin.reload();
+        await slot.plugin.reload(slot.ctx);
       } catch (e) {
         this.d.log.error(`plugin ${slot.plugin.name} failed to reload: ${(e as Error)?.message ?? e}`);
       }
@@ -104,12 +117,28 @@ export class PluginHost {
     await this.d.events.emit("reload", {});
   }
 
+  /** One section per running plugin with a `status` hook; a hook that throws gets an error section. */
+  statusSections(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const slot of this.slots) {
+      if (!slot.started || !slot.plugin.status) continue;
+      try {
+        out[slot.name] = slot.plugin.status(slot.ctx) ?? null;
+      } catch (e) {
+        this.d.log.error(`status of plugin ${slot.name} failed: ${(e as Error)?.message ?? e}`);
+        out[slot.name] = { error: "status unavailable" };
+      }
+    }
+    return out;
+  }
+
   private async stopSlot(slot: Slot): Promise<void> {
     if (!slot.started) return;
+    // From here on requests are answered E_UNAVAILABLE by the core; the plugin's own stop still has its context.
     slot.started = false;
     const { log } = this.d;
     try {
-      await slot.plugin.stop?.();
+      await slot.plugin.stop?.(slot.ctx);
     } catch (e) {
       log.error(`plugin ${slot.plugin.name} failed to stop: ${(e as Error)?.stack ?? e}`);
     }
@@ -189,7 +218,7 @@ export class PluginHost {
       },
       emit: (event, payload) => events.emit(event, payload),
       call: ((type: string, params?: unknown, o?: CallOptions) =>
-        router.call(type, params, { beginWork: work.begin, signal: o?.signal })) as PluginContext["call"],
+        router.call(type, params, { beginWork: work.begin, signal: o?.signal })) as TypedCall,
     };
   }
 }

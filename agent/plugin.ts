@@ -36,7 +36,15 @@ export interface RequestContext {
   /** Aborted when the client disconnects or the agent is shutting down. */
   readonly signal: AbortSignal;
   readonly maxFrameBytes: number;
+  /** The plugin's own logger (`ctx.plugin.log`). */
   readonly log: Logger;
+  /**
+   * The context of the plugin that serves this request: its clock, config, runCommand, services,
+   * events and `call`. Handlers reach everything through it; nothing needs saving from `start`.
+   * The core runs a handler only while its plugin runs (else it answers E_UNAVAILABLE).
+   * @example handle: async (p, req) => (await req.plugin.runCommand({ command: "sync", timeoutMs: 5000 })).exit_code === 0
+   */
+  readonly plugin: PluginContext;
 }
 
 /**
@@ -112,6 +120,16 @@ export interface CallOptions {
 }
 
 /**
+ * Call a request in-process (as if a client sent it); throws AgentError on failure. Requests in the
+ * `AgentRequests` registry are typed (params and result); other names answer `unknown`.
+ * @example const { ready } = await ctx.call("sleep-prep", { drain_timeout_secs: 10 }, { signal });
+ */
+export interface TypedCall {
+  <K extends RequestName>(type: K, ...args: CallArgs<K>): Promise<AgentRequests[K]["result"]>;
+  <T extends string>(type: T extends RequestName ? never : T, params?: unknown, opts?: CallOptions): Promise<unknown>;
+}
+
+/**
  * An alternative envelope (another project's wire dialect) served on the same sockets. The core
  * offers each decoded body the native envelope does not accept (a bare string, an object without
  * `type`) to the dialects in order; the first whose `matches` is true answers it.
@@ -124,13 +142,21 @@ export interface Dialect {
   /**
    * Answer one body. `conn` is a per-connection scratch map (session state such as a hello).
    * Return the bodies to write (a streaming answer may write several), and whether to close after.
+   * Called only while the dialect's plugin runs.
    */
   handle(body: unknown, io: DialectIO): Promise<DialectReply>;
+  /**
+   * The body that answers a frame while the dialect's plugin is not running (before its start,
+   * after its stop), given the core's reason. Absent: the connection is closed instead.
+   */
+  refuse?(message: string): unknown;
 }
 
 export interface DialectIO {
   readonly conn: Map<string, unknown>;
   readonly signal: AbortSignal;
+  /** The context of the plugin that offers the dialect. */
+  readonly plugin: PluginContext;
   /** Send one body now, before the final reply (streams). */
   write(body: unknown): void;
   /** Resolves once the connection can take more (see RequestContext.writable); absent: at once. */
@@ -224,12 +250,11 @@ export interface PluginContext {
   /** Tell every listener, and wait for them. A listener that throws is logged, not fatal. */
   emit<K extends keyof AgentEvents>(event: K, payload: AgentEvents[K]): Promise<void>;
   /**
-   * Call any request in-process (as if a client sent it); throws AgentError on failure. Requests in
-   * the `AgentRequests` registry are typed (params and result); other names answer `unknown`.
+   * Call any request in-process (as if a client sent it); throws AgentError on failure. Typed from
+   * the `AgentRequests` registry; pass the handler's signal so the work stops with its client.
    * @example const { ready } = await ctx.call("sleep-prep", { drain_timeout_secs: 10 }, { signal: io.signal });
    */
-  call<K extends RequestName>(type: K, ...args: CallArgs<K>): Promise<AgentRequests[K]["result"]>;
-  call<T extends string>(type: T extends RequestName ? never : T, params?: unknown, opts?: CallOptions): Promise<unknown>;
+  readonly call: TypedCall;
 }
 
 /**
@@ -248,14 +273,17 @@ export interface AgentPlugin {
   name: string;
   requests?: Record<string, RequestSpec<any, any>>;
   dialects?: Dialect[];
-  /** Called in list order under a timeout; a throw fails the agent's start. */
+  /**
+   * Called in start order under a timeout; a throw fails the agent's start. Every hook gets the
+   * same context, and the core calls `stop`, `status` and `reload` only between start and stop.
+   */
   start?(ctx: PluginContext): void | Promise<void>;
-  /** Called in reverse order. Schedules and disposers are released by the core after it. */
-  stop?(): void | Promise<void>;
+  /** Called in reverse order, once. Schedules and disposers are released by the core after it. */
+  stop?(ctx: PluginContext): void | Promise<void>;
   /** A section of the built-in `status` answer. */
-  status?(): unknown;
+  status?(ctx: PluginContext): unknown;
   /** SIGHUP: re-read files. */
-  reload?(): void | Promise<void>;
+  reload?(ctx: PluginContext): void | Promise<void>;
 }
 
 /** Flags a plugin module adds to the agent's command line. */

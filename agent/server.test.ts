@@ -243,6 +243,7 @@ describe("unix socket files", () => {
     expect(p.exitCode).toBe(0);
     expect(statSync(path).isSocket()).toBe(true);
     const a = createAgent({ plugins: [], log: memoryLogger() });
+    await a.start();
     await listen(a, `unix:${path}`, { socketMode: 0o660 });
     expect(statSync(path).mode & 0o777).toBe(0o660);
     const c = await RawClient.connect(path);

@@ -3,8 +3,7 @@
 
 import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
-import type { Dialect } from "./plugin.ts";
-import type { DispatchIO, Router } from "./router.ts";
+import type { DispatchIO, Router, ServedDialect } from "./router.ts";
 import type { Answer, EventFrame } from "./wire.ts";
 
 /**
@@ -335,7 +334,7 @@ export class Session {
     }
   }
 
-  private async serveDialect(d: Dialect, value: unknown): Promise<void> {
+  private async serveDialect(d: ServedDialect, value: unknown): Promise<void> {
     this.inflight++;
     try {
       await this.dialectAnswer(d, value);
@@ -344,7 +343,7 @@ export class Session {
     }
   }
 
-  private async dialectAnswer(d: Dialect, value: unknown): Promise<void> {
+  private async dialectAnswer(d: ServedDialect, value: unknown): Promise<void> {
     if (this.closed) return;
     const max = d.maxFrameBytes ?? this.opts.maxFrameBytes;
     const write = (body: unknown) => {

@@ -128,7 +128,7 @@ describe("sleep-prep and wake", () => {
     expect(h.integrations.map((i) => i.status)).toEqual(["paused", "paused"]);
     expect(h.ready).toBe(false);
     await expect(fx.agent.call("health-check", { name: "a" })).rejects.toMatchObject({ code: "E_BUSY" });
-    expect(((await fx.agent.call("status")) as { plugins: { health: unknown } }).plugins.health).toMatchObject({ paused: 2, ready: false });
+    expect((await fx.agent.call("status")).plugins.health).toMatchObject({ paused: 2, ready: false });
 
     await fx.clock.advance(3_600_000); // an hour asleep: nothing runs
     await fx.peer.emit("wake", { at: fx.clock.now(), reason: "wake" });

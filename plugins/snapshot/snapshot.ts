@@ -48,7 +48,6 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   const resumeAfterMs = (opts.resumeAfterSecs ?? 600) * 1000;
   const dropPath = opts.dropCachesPath ?? DEFAULT_DROP_CACHES_PATH;
-  let ctx: PluginContext | null = null;
   let sys: SnapshotSys | null = null;
   let stopper = new AbortController();
   let busy: Op | null = null;
@@ -56,10 +55,6 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
-  const need = (): PluginContext => {
-    if (!ctx) throw new AgentError("E_UNAVAILABLE", "the snapshot plugin is not running");
-    return ctx;
-  };
   const alive = () => {
     if (stopper.signal.aborted) throw new AgentError("E_UNAVAILABLE", "the agent is stopping");
   };
@@ -244,8 +239,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   return {
     name: "snapshot",
     requests: defineRequests(snapshotRequests, {
-      "sleep-prep": async (p) => {
-        const c = need();
+      "sleep-prep": async (p, req) => {
+        const c = req.plugin;
         if (busy) throw busyError(busy, "sleep-prep");
         if (c.lifecycle.state === "sleeping" && lastSleep) {
           timer?.arm();
@@ -259,8 +254,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
           busy = null;
         }
       },
-      wake: async (p) => {
-        const c = need();
+      wake: async (p, req) => {
+        const c = req.plugin;
         let hostMs: number | null = null;
         if (p.wall_clock !== undefined) {
           hostMs = parseRfc3339(p.wall_clock);
@@ -279,22 +274,19 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       },
     }),
     start(c) {
-      ctx = c;
       timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));
       stopper = new AbortController();
       sys = { ...defaultSys(c.runCommand), ...opts.sys };
     },
-    stop() {
-      if (!ctx) return;
+    stop(c) {
       timer?.disarm();
       stopper.abort();
-      if (ctx.lifecycle.state !== "running") ctx.log.warn(`stopping while ${ctx.lifecycle.state}: restore commands were not run`);
-      ctx = null;
+      if (c.lifecycle.state !== "running") c.log.warn(`stopping while ${c.lifecycle.state}: restore commands were not run`);
     },
-    status(): SnapshotStatus {
+    status(c): SnapshotStatus {
       const left = timer?.leftMs() ?? null;
       return {
-        state: ctx?.lifecycle.state ?? "running",
+        state: c.lifecycle.state,
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,
