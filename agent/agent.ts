@@ -108,7 +108,7 @@ export function createAgent(opts: AgentOptions): Agent {
     startedAt,
     state: () => host.state,
     requestNames: () => router.names(),
-    pluginNames: () => host.plugins.slice(1).map((p) => p.name),
+    pluginNames: () => host.plugins.filter((p) => p !== core).map((p) => p.name),
     statusSections: () => host.statusSections(),
     connections: () => sessions.size,
     backpressure: () => sessions.backpressure(),

@@ -5,8 +5,10 @@ import type { Clock, TimerHandle } from "./clock.ts";
 import { runCommand } from "./command.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
+import { startOrder } from "./needs.ts";
 import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, LifecycleState, PluginContext, TypedCall } from "./plugin.ts";
-import { RegistrationError, type RequestOwner, type Router } from "./router.ts";
+import { RegistrationError } from "./errors.ts";
+import type { RequestOwner, Router } from "./router.ts";
 import type { Schedule, Scheduler } from "./scheduler.ts";
 import type { WorkCounter } from "./work.ts";
 
@@ -42,10 +44,10 @@ class Slot implements RequestOwner {
 }
 
 /**
- * Holds the plugins: checks names at construction (duplicates fail with a coded RegistrationError),
- * registers their requests and dialects with the router, starts them in order under a timeout
- * (a failure stops the ones already started), and stops them in reverse, releasing their schedules
- * and disposers after each plugin's own stop.
+ * Holds the plugins: checks names and needs at construction (a coded RegistrationError), registers
+ * their requests and dialects with the router, starts them in the order their needs give (see
+ * `startOrder`) under a timeout (a failure stops the ones already started), and stops them in
+ * reverse, releasing their schedules and disposers after each plugin's own stop.
  * @example
  * const host = new PluginHost([core, health], deps);
  * await host.start();
@@ -61,15 +63,20 @@ export class PluginHost {
     for (const plugin of plugins) {
       if (names.has(plugin.name)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `plugin "${plugin.name}" is listed twice`);
       names.add(plugin.name);
+    }
+    const slots = new Map<AgentPlugin, Slot>();
+    // Requests and dialects in list order (dialects are offered a body in that order); slots in start order.
+    for (const plugin of plugins) {
       const slot = new Slot(plugin);
       slot.ctx = this.contextFor(slot);
       for (const [type, spec] of Object.entries(plugin.requests ?? {})) d.router.register(slot, type, spec);
       for (const dialect of plugin.dialects ?? []) d.router.addDialect(slot, dialect);
-      this.slots.push(slot);
+      slots.set(plugin, slot);
     }
+    for (const plugin of startOrder(plugins)) this.slots.push(slots.get(plugin)!);
   }
 
-  /** Every plugin, in start order. */
+  /** Every plugin, in start order (the core first). */
   get plugins(): AgentPlugin[] {
     return this.slots.map((s) => s.plugin);
   }
@@ -206,7 +213,8 @@ export class PluginHost {
         resumeSchedules: (o) => scheduler.resumeAll(o),
       },
       provide: (key, service) => {
-        if (this.services.has(key as string)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `service "${String(key)}" is provided twice`);
+        if (this.services.has(key as string))
+          throw new RegistrationError("E_DUPLICATE_SERVICE", `plugin "${name}" provides service "${String(key)}", which another plugin provides already`);
         this.services.set(key as string, service);
         slot.disposers.push(() => void this.services.delete(key as string));
       },

@@ -271,6 +271,16 @@ export interface PluginContext {
 export interface AgentPlugin {
   /** Unique; used for logs and the `status` section. */
   name: string;
+  /**
+   * Plugins this one cannot work without: the agent refuses to start without them
+   * (`E_MISSING_NEED`, naming both), starts them first and stops them after this one.
+   */
+  needs?: readonly string[];
+  /**
+   * Plugins this one uses when they are loaded (a service, an event): they start first and stop
+   * after this one; a missing one is no error. A circle through `needs` and `after` is `E_NEED_CYCLE`.
+   */
+  after?: readonly string[];
   requests?: Record<string, RequestSpec<any, any>>;
   dialects?: Dialect[];
   /**

@@ -2,7 +2,7 @@
 
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
-import { AgentError, describeError } from "./errors.ts";
+import { AgentError, describeError, RegistrationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Dialect, DialectIO, DialectReply, PluginContext, RequestContext, RequestSpec } from "./plugin.ts";
 import { Envelope, type Answer, type EventFrame } from "./wire.ts";
@@ -52,13 +52,6 @@ interface Registered {
   result?: TypeCheck<TSchema>;
 }
 
-/** Failure to register (duplicate names, registration after start): stops the agent at boot. */
-export class RegistrationError extends Error {
-  constructor(readonly code: "E_DUPLICATE_PLUGIN" | "E_DUPLICATE_REQUEST" | "E_REGISTRATION_CLOSED", message: string) {
-    super(`${code}: ${message}`);
-  }
-}
-
 export interface DispatchIO {
   /** Write an event frame (streaming). */
   emit?(frame: EventFrame): void;
@@ -83,7 +76,7 @@ export class Router {
   register(owner: RequestOwner, type: string, spec: RequestSpec): void {
     if (this.frozen) throw new RegistrationError("E_REGISTRATION_CLOSED", `request "${type}" registered after start`);
     if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(type))
-      throw new RegistrationError("E_DUPLICATE_REQUEST", `request name "${type}" is not kebab-case`);
+      throw new RegistrationError("E_BAD_REQUEST_NAME", `request name ${JSON.stringify(type.slice(0, 200))} of plugin "${owner.name}" is not kebab-case`);
     const had = this.table.get(type);
     if (had)
       throw new RegistrationError("E_DUPLICATE_REQUEST", `request "${type}" of plugin "${owner.name}" is already served by "${had.owner.name}"`);
