@@ -216,6 +216,21 @@ describe("built-in requests", () => {
   });
 });
 
+test("status.state is the word a plugin set (running by default); a word that would break the wire is refused", async () => {
+  let c: PluginContext | undefined;
+  const a = createAgent({ plugins: [{ name: "holder", start: (ctx) => void (c = ctx) }], log: memoryLogger() });
+  await a.start();
+  expect((await a.call("status")).state).toBe("running");
+  c!.setAgentState("draining");
+  expect(c!.agentState).toBe("draining");
+  expect((await a.call("status")).state).toBe("draining");
+  for (const bad of ["", "Sleeping", "x".repeat(33), "a b", "\u001b[31m"]) expect(() => c!.setAgentState(bad)).toThrow(TypeError);
+  expect(a.state).toBe("draining");
+  c!.setAgentState("running");
+  expect((await a.call("status")).state).toBe("running");
+  await a.stop();
+});
+
 describe("stop waits for schedules", () => {
   test("a run in flight is aborted and has ended when stop resolves", async () => {
     const clock = new ManualClock();

@@ -7,7 +7,7 @@ import { AgentError } from "./errors.ts";
 import { EventBus } from "./events.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./frame.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { AgentConfig, AgentEvents, AgentPlugin, CallOptions, LifecycleState, TypedCall } from "./plugin.ts";
+import type { AgentConfig, AgentEvents, AgentPlugin, CallOptions, TypedCall } from "./plugin.ts";
 import { PluginHost } from "./plugin-host.ts";
 import { Router } from "./router.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -49,7 +49,8 @@ export interface Agent {
   readonly log: Logger;
   readonly clock: Clock;
   readonly vsockPort: number;
-  readonly state: LifecycleState;
+  /** The agent's state word (`status.state`): `running` unless a plugin set another. */
+  readonly state: string;
   /** Wall-clock ms when the agent was created. */
   readonly startedAt: number;
   /** Start plugins in order. Registration is frozen after this. */

@@ -48,7 +48,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           pid: process.pid,
           started_at: rfc3339(a.startedAt),
           uptime_secs: Math.round((a.clock.now() - a.startedAt) / 10) / 100,
-          state: a.state() as "running",
+          state: a.state(),
           connections: a.connections(),
           connections_backed_up: bp.backedUp,
           unsent_bytes: bp.unsentBytes,

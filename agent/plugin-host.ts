@@ -6,11 +6,14 @@ import { runCommand } from "./command.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import { startOrder } from "./needs.ts";
-import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, LifecycleState, PluginContext, TypedCall } from "./plugin.ts";
+import type { AgentConfig, AgentPlugin, AgentServices, CallOptions, PluginContext, TypedCall } from "./plugin.ts";
 import { RegistrationError } from "./errors.ts";
 import type { RequestOwner, Router } from "./router.ts";
 import type { Schedule, Scheduler } from "./scheduler.ts";
+import { AGENT_STATE_PATTERN } from "./wire.ts";
 import type { WorkCounter } from "./work.ts";
+
+const STATE_WORD = new RegExp(AGENT_STATE_PATTERN);
 
 export interface PluginHostDeps {
   clock: Clock;
@@ -56,7 +59,7 @@ class Slot implements RequestOwner {
 export class PluginHost {
   private readonly slots: Slot[] = [];
   private readonly services = new Map<string, unknown>();
-  private lifecycle: LifecycleState = "running";
+  private word = "running";
 
   constructor(plugins: readonly AgentPlugin[], private readonly d: PluginHostDeps) {
     const names = new Set<string>();
@@ -81,9 +84,9 @@ export class PluginHost {
     return this.slots.map((s) => s.plugin);
   }
 
-  /** The lifecycle state the snapshot plugin moves. */
-  get state(): LifecycleState {
-    return this.lifecycle;
+  /** The agent's state word (`status.state`): `running` unless a plugin set another. */
+  get state(): string {
+    return this.word;
   }
 
   /** Start every plugin in order; on a failure, stop those already started (reverse) and throw. */
@@ -201,16 +204,20 @@ export class PluginHost {
       runCommand: (spec) => runCommand({ clock, ...spec }),
       beginWork: work.begin,
       workInFlight: () => work.count,
-      lifecycle: {
-        get state() {
-          return host.lifecycle;
+      get agentState() {
+        return host.word;
+      },
+      setAgentState(word) {
+        if (typeof word !== "string" || !STATE_WORD.test(word)) throw new TypeError(`plugin ${name}: agent state ${JSON.stringify(word)} does not match ${AGENT_STATE_PATTERN}`);
+        if (word !== host.word) log.info(`state: ${host.word} -> ${word} (plugin ${name})`);
+        host.word = word;
+      },
+      schedules: {
+        pauseAll: (deadlineMs) => scheduler.pauseAll(deadlineMs),
+        resumeAll: (o) => scheduler.resumeAll(o),
+        get paused() {
+          return scheduler.isPaused;
         },
-        set(s) {
-          if (s !== host.lifecycle) log.info(`lifecycle: ${host.lifecycle} -> ${s}`);
-          host.lifecycle = s;
-        },
-        pauseSchedules: (deadlineMs) => scheduler.pauseAll(deadlineMs),
-        resumeSchedules: (o) => scheduler.resumeAll(o),
       },
       provide: (key, service) => {
         if (this.services.has(key as string))

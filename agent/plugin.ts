@@ -12,9 +12,6 @@ import type { coreRequests } from "./wire.ts";
 export type { RequestDecl, RequestTable, RequestTypes } from "./requests.ts";
 export { deadlineSecs } from "./requests.ts";
 
-/** Lifecycle of the guest as the snapshot plugin drives it. */
-export type LifecycleState = "running" | "preparing" | "sleeping";
-
 /** What a request handler gets besides its params. */
 export interface RequestContext {
   /** The request's wire name. */
@@ -180,14 +177,15 @@ export interface AgentServices {}
 
 /**
  * Events between plugins, keyed by name, with their payloads. Listeners may be async; `emit`
- * waits for all of them.
+ * waits for all of them. The core declares only its own; a plugin declares the events it emits by
+ * declaration merging in its schemas.ts (the snapshot plugin: `sleep-prep`, `wake`):
+ * @example
+ * declare module "../../agent/plugin.ts" {
+ *   interface AgentEvents { "acme.flushed": { at: number } }
+ * }
  */
 export interface AgentEvents {
-  /** The host sent wake after a snapshot was restored (or the watchdog gave up on the host). */
-  wake: { at: number; reason: "wake" | "watchdog" };
-  /** sleep-prep started: schedulers are about to pause. */
-  "sleep-prep": { at: number };
-  /** SIGHUP or a reload request. */
+  /** SIGHUP or a reload request, after every plugin's own reload. */
   reload: Record<string, never>;
 }
 
@@ -221,7 +219,7 @@ export interface PluginContext {
   readonly config: AgentConfig;
   /**
    * Run `task` every `intervalMs` (fixed delay: the next run starts an interval after the previous
-   * one finished; never two at once). Paused by the snapshot plugin; cancelled when the plugin stops.
+   * one finished; never two at once). Paused by `schedules.pauseAll`; cancelled when the plugin stops.
    * @example ctx.every(5_000, async (signal) => sample(signal), { name: "loadavg" });
    */
   every(intervalMs: number, task: Task, opts?: ScheduleOptions): Schedule;
@@ -233,13 +231,29 @@ export interface PluginContext {
   beginWork(label: string): () => void;
   /** How many units of work are in flight. */
   workInFlight(): number;
-  /** Lifecycle state, owned by the core; the snapshot plugin moves it. */
-  readonly lifecycle: {
-    readonly state: LifecycleState;
-    set(state: LifecycleState): void;
-    /** Pause every schedule of every plugin; see Scheduler.pauseAll. */
-    pauseSchedules(deadlineMs?: number): Promise<{ aborted: number }>;
-    resumeSchedules(opts?: { runNow?: boolean }): void;
+  /**
+   * The agent's state word, answered as `status.state`: `running` unless a plugin holds the whole
+   * agent in another (the snapshot plugin: `preparing`, then `sleeping` until wake).
+   */
+  readonly agentState: string;
+  /**
+   * Set the agent's state word (one console line on a change); `running` gives it back. Throws a
+   * TypeError for a word that does not match AGENT_STATE_PATTERN (agent/wire.ts).
+   * @example ctx.setAgentState("sleeping");
+   */
+  setAgentState(word: string): void;
+  /** Every plugin's schedules at once: a core facility any plugin may use. */
+  readonly schedules: {
+    /**
+     * Stop every schedule of every plugin from firing and wait for runs in flight; at `deadlineMs`
+     * their signals abort (their commands' process groups are killed). Resolves with how many were aborted.
+     * @example const { aborted } = await ctx.schedules.pauseAll(30_000);
+     */
+    pauseAll(deadlineMs?: number): Promise<{ aborted: number }>;
+    /** Fire again: with `runNow`, every schedule runs at once, else one interval from now. */
+    resumeAll(opts?: { runNow?: boolean }): void;
+    /** Between pauseAll and resumeAll. */
+    readonly paused: boolean;
   };
   /** Offer a service to other plugins. */
   provide<K extends keyof AgentServices>(key: K, service: AgentServices[K]): void;

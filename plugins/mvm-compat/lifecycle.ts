@@ -116,7 +116,7 @@ export async function postRestore(d: VerbDeps): Promise<Static<typeof PostRestor
  */
 export async function checkpointIntegrations(d: VerbDeps, p: CheckpointIntegrationsPayload): Promise<Static<typeof CheckpointResult>> {
   const names = [...new Set(p.integrations)];
-  if (d.ctx.lifecycle.state === "preparing" && names.length) {
+  if (d.ctx.agentState === "preparing" && names.length) {
     return { CheckpointResult: { success: false, failed: names, detail: "refused: a sleep-prep is running its checkpoints now; ask again after it answers" } };
   }
   const specs = integrationSpecs(d);

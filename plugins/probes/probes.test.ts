@@ -235,12 +235,12 @@ describe("files", () => {
 
   test("probe-run is E_BUSY between sleep-prep and wake", async () => {
     const h = await harness({ "a.json": { name: "one", command: "echo 1" } });
-    h.ctx().lifecycle.set("sleeping");
+    h.ctx().setAgentState("sleeping");
     const err = await h.run("one").catch((e) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect(err.code).toBe("E_BUSY");
     expect(err.message).toBe("probes are paused for a snapshot (lifecycle sleeping); send wake first");
-    h.ctx().lifecycle.set("running");
+    h.ctx().setAgentState("running");
     expect(await h.run("one")).toMatchObject({ value: 1 });
   });
 

@@ -164,7 +164,7 @@ export class ProbeSet {
       const names = [...this.probes.keys()];
       throw new AgentError("E_NOT_FOUND", `no probe named "${name}" (loaded: ${names.length ? names.join(", ") : "none"})`);
     }
-    const state = this.ctx.lifecycle.state;
+    const state = this.ctx.agentState;
     if (state !== "running") {
       // A command started now would run into the snapshot (or be frozen in it).
       throw new AgentError("E_BUSY", `probes are paused for a snapshot (lifecycle ${state}); send wake first`, { state });

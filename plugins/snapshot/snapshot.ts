@@ -9,6 +9,7 @@ import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
   snapshotRequests,
   type SleepPrepResult,
+  type SnapshotState,
   type SnapshotStatus,
   type Step,
   type WakeResult,
@@ -42,7 +43,8 @@ type Reason = "wake" | "watchdog";
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /**
- * sleep-prep and wake, driving the core's lifecycle state and schedules.
+ * sleep-prep and wake: this plugin owns the guest's snapshot state (running, preparing, sleeping),
+ * shows it as the agent's state word, and pauses and resumes every schedule through the core.
  * @example createAgent({ plugins: [healthPlugin(...), snapshotPlugin({ resumeAfterSecs: 600 })] })
  */
 export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
@@ -51,10 +53,16 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let sys: SnapshotSys | null = null;
   let stopper = new AbortController();
   let busy: Op | null = null;
+  let state: SnapshotState = "running";
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
+  /** Move the snapshot state; the agent's state word (`status.state`) follows it. */
+  const moveTo = (c: PluginContext, next: SnapshotState) => {
+    state = next;
+    c.setAgentState(next);
+  };
   const alive = () => {
     if (stopper.signal.aborted) throw new AgentError("E_UNAVAILABLE", "the agent is stopping");
   };
@@ -68,7 +76,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     );
 
   async function fireWatchdog(c: PluginContext): Promise<void> {
-    if (busy || c.lifecycle.state !== "sleeping" || stopper.signal.aborted) return;
+    if (busy || state !== "sleeping" || stopper.signal.aborted) return;
     c.log.error(
       `WATCHDOG: no wake came within ${resumeAfterMs / 1000} s of guest run time after sleep-prep; ` +
         "assuming the host abandoned the snapshot: running restore commands and resuming every schedule",
@@ -91,7 +99,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       handle = c.clock.setTimeout(() => r("late"), deadline + PAUSE_GRACE_MS);
     });
     try {
-      const r = await Promise.race([c.lifecycle.pauseSchedules(deadline), late]);
+      const r = await Promise.race([c.schedules.pauseAll(deadline), late]);
       return r === "late" ? { aborted: 0, late: true } : { aborted: r.aborted, late: false };
     } finally {
       if (handle) c.clock.clearTimeout(handle);
@@ -138,7 +146,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     const t0 = clock.monotonic();
     const at = clock.now();
     const left = () => t0 + drainMs - clock.monotonic();
-    c.lifecycle.set("preparing");
+    moveTo(c, "preparing");
     log.info(`sleep-prep: preparing under a drain deadline of ${drainMs / 1000} s`);
     try {
       await c.emit("sleep-prep", { at });
@@ -174,7 +182,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         steps: [...listing, ...checkpoints.map(wireStep), sync, drop],
         duration_ms: round(clock.monotonic() - t0),
       };
-      c.lifecycle.set("sleeping");
+      moveTo(c, "sleeping");
       lastSleep = { at: rfc3339(at), result };
       timer?.arm();
       if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
@@ -184,7 +192,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       if (stopper.signal.aborted) throw e;
       // A bug, not a refusal: do not leave the guest paused with its integrations checkpointed.
       log.error(`sleep-prep failed: ${describeError(e)}; resuming at once`);
-      c.lifecycle.set("sleeping");
+      moveTo(c, "sleeping");
       await resume(c, "watchdog", null).catch((e2) => log.error(`resuming after the failure failed: ${describeError(e2)}`));
       throw e;
     }
@@ -211,7 +219,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       steps.push(o.step);
       logStep(c, "wake", o.step);
     }
-    const wasSleeping = c.lifecycle.state === "sleeping";
+    const wasSleeping = state === "sleeping";
     if (wasSleeping) {
       timer?.disarm();
       const restores = await runCommandSteps("restore", integrations(c, "wake") ?? [], { run: c.runCommand, signal: stopper.signal });
@@ -219,8 +227,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       steps.push(...restores.map(wireStep));
       alive();
       await c.emit("wake", { at: clock.now(), reason });
-      c.lifecycle.resumeSchedules({ runNow: true });
-      c.lifecycle.set("running");
+      c.schedules.resumeAll({ runNow: true });
+      moveTo(c, "running");
     }
     const result: WakeResult = {
       was_sleeping: wasSleeping,
@@ -242,7 +250,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       "sleep-prep": async (p, req) => {
         const c = req.plugin;
         if (busy) throw busyError(busy, "sleep-prep");
-        if (c.lifecycle.state === "sleeping" && lastSleep) {
+        if (state === "sleeping" && lastSleep) {
           timer?.arm();
           c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again${timer?.armed ? " (watchdog restarted)" : ""}`);
           return lastSleep.result;
@@ -274,6 +282,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       },
     }),
     start(c) {
+      state = "running";
       timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));
       stopper = new AbortController();
       sys = { ...defaultSys(c.runCommand), ...opts.sys };
@@ -281,12 +290,12 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     stop(c) {
       timer?.disarm();
       stopper.abort();
-      if (c.lifecycle.state !== "running") c.log.warn(`stopping while ${c.lifecycle.state}: restore commands were not run`);
+      if (state !== "running") c.log.warn(`stopping while ${state}: restore commands were not run`);
     },
     status(c): SnapshotStatus {
       const left = timer?.leftMs() ?? null;
       return {
-        state: c.lifecycle.state,
+        state,
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,
