@@ -7,7 +7,7 @@ import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
+import type { AgentConfig, AgentPlugin, DropinFormat, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
 import { becomeSubreaper, startReaper } from "./reaper.ts";
 import { listen, parseListenAddress } from "./server.ts";
 import { setCommandTracking } from "./track.ts";
@@ -86,6 +86,11 @@ export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): v
     );
 }
 
+/** Every module's drop-in formats by name, for sub-commands (`config check` reads them all). */
+export function dropinFormats(modules: readonly PluginModule[]): Record<string, DropinFormat> {
+  return Object.assign({}, ...modules.map((m) => m.dropins ?? {}));
+}
+
 /** Build an agent from parsed flags (no sockets yet). Exported for tests and custom mains. */
 export function buildAgent(modules: PluginModule[], values: FlagValues, build: "prod" | "dev", log: Logger): { agent: Agent; listens: string[]; socketMode: number } {
   refuseDevOnly(modules, build);
@@ -154,7 +159,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   for (const m of modules) {
     const cmd = first !== undefined ? m.commands?.[first] : undefined;
-    if (cmd) return cmd.run(tail);
+    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), stdout: io.stdout, stderr: io.stderr });
   }
   let parsed;
   try {

@@ -3,6 +3,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
+import type { DropinProblem } from "./config.ts";
 import type { ConfigFiles } from "./config-file.ts";
 import type { Logger } from "./log.ts";
 import type { RequestDecl, RequestTable, RequestTypes } from "./requests.ts";
@@ -327,8 +328,42 @@ export interface PluginSetup {
 }
 
 /**
+ * A drop-in directory a module reads (`integrations.d`), for tools that check or write its files
+ * without an agent (`mvm-guest-agent config check|render`): the composition root hands every
+ * module's formats to sub-commands, so no module imports another's loader.
+ * @example dropins: { probe: { dir: "probes.d", noun: "probe", check: (raw) => ..., load: (dir, log) => ... } }
+ */
+export interface DropinFormat {
+  /** The directory under the config dir. */
+  dir: string;
+  /** What one file holds, for messages (`integration`). */
+  noun: string;
+  /** Check one file's object as the agent loads it: why it would be skipped, or undefined when it loads. */
+  check(raw: Record<string, unknown>): string | undefined;
+  /** Load a directory as the agent would; unknown keys are warnings on `log`. Never throws. */
+  load(dir: string, log: Logger): DropinReport;
+}
+
+/** What loading one drop-in directory gives, for tools. */
+export interface DropinReport {
+  /** In file-name order: the parsed value (defaults applied); `note` says something worth knowing (`no health_cmd: unchecked`). */
+  loaded: { name: string; file: string; value: unknown; note?: string }[];
+  skipped: DropinProblem[];
+  /** The directory does not exist (zero entries, not an error). */
+  missing: boolean;
+}
+
+/** What a sub-command gets from the composition root besides its arguments. */
+export interface CommandEnv {
+  /** Every module's drop-in formats, by name (`integration`, `probe`). */
+  dropins: Record<string, DropinFormat>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/**
  * How `agent/main.ts` and `scripts/build.ts` find a plugin: its flags, its file formats (for
- * `mvm-guest-agent schema NAME`), its sub-commands, and the factory.
+ * `mvm-guest-agent schema NAME` and `config check`), its sub-commands, and the factory.
  */
 export interface PluginModule {
   name: string;
@@ -337,8 +372,10 @@ export interface PluginModule {
   flags?: Record<string, FlagSpec>;
   /** JSON Schemas of file formats this plugin reads, by name (`integration`, `probe`). */
   schemas?: Record<string, () => unknown>;
+  /** Drop-in directories this plugin reads, by format name (`integration`, `probe`). */
+  dropins?: Record<string, DropinFormat>;
   /** Sub-commands (`config` -> `mvm-guest-agent config ...`): return the exit code. */
-  commands?: Record<string, { description: string; run(args: string[]): Promise<number> }>;
+  commands?: Record<string, { description: string; run(args: string[], env: CommandEnv): Promise<number> }>;
   /** Build the plugin; return null to leave it out (for example `--no-exec`). */
   create(setup: PluginSetup): AgentPlugin | null;
 }

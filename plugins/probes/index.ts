@@ -1,10 +1,10 @@
 // The probes plugin: probes.d/*.json commands on schedules, served as `probes` and `probe-run`.
 
 import { join } from "node:path";
-import { watchDir } from "../../agent/config.ts";
-import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
-import { ProbeSet } from "./probes.ts";
-import { probeJsonSchema, probesRequests } from "./schemas.ts";
+import { watchDir, zodIssuesText } from "../../agent/config.ts";
+import { defineRequests, type AgentPlugin, type DropinFormat, type PluginModule } from "../../agent/plugin.ts";
+import { loadProbes, ProbeSet } from "./probes.ts";
+import { ProbeFile, prepareProbe, probeJsonSchema, probesRequests } from "./schemas.ts";
 
 export interface ProbesOptions {
   /** The probes.d directory (default `<config-dir>/probes.d`). */
@@ -40,8 +40,23 @@ export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
   };
 }
 
+/** `probes.d` for tools (`config check|render`): checked and loaded exactly as the plugin loads it. */
+export const probeFormat: DropinFormat = {
+  dir: "probes.d",
+  noun: "probe",
+  check(raw) {
+    const r = ProbeFile.safeParse(prepareProbe(raw));
+    return r.success ? undefined : zodIssuesText(r.error.issues);
+  },
+  load(dir, log) {
+    const r = loadProbes(dir, log);
+    return { loaded: [...r.entries].map(([name, e]) => ({ name, file: e.file, value: e.value })), skipped: r.skipped, missing: r.missing };
+  },
+};
+
 export const probesModule: PluginModule = {
   name: "probes",
   schemas: { probe: probeJsonSchema },
+  dropins: { probe: probeFormat },
   create: ({ config }) => probesPlugin({ dir: join(config.configDir, "probes.d") }),
 };
