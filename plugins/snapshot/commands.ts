@@ -1,8 +1,8 @@
 // Integrations' checkpoint and restore commands, run concurrently through the shared runner, as steps.
 
 import { failureDetail, firstLine, outputText, type CommandResult, type CommandSpec } from "../../agent/command.ts";
-import type { IntegrationSpec } from "../health/service.ts";
 import type { Step } from "./schemas.ts";
+import type { IntegrationSpec } from "./service.ts";
 
 export type CommandKind = "checkpoint" | "restore";
 

@@ -3,7 +3,6 @@
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
-import type { IntegrationSpec } from "../health/service.ts";
 import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
@@ -14,6 +13,7 @@ import {
   type Step,
   type WakeResult,
 } from "./schemas.ts";
+import type { IntegrationSpec } from "./service.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
 import { clockPolicy, parseRfc3339, syncWallClock } from "./wallclock.ts";
 import { watchdog, type Watchdog } from "./watchdog.ts";
@@ -246,6 +246,9 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
 
   return {
     name: "snapshot",
+    // Reads the health plugin's `integrations` service at sleep-prep and wake when it is loaded
+    // (checkpoint and restore commands); without it there is simply no command to run.
+    after: ["health"],
     requests: defineRequests(snapshotRequests, {
       "sleep-prep": async (p, req) => {
         const c = req.plugin;
@@ -286,6 +289,12 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));
       stopper = new AbortController();
       sys = { ...defaultSys(c.runCommand), ...opts.sys };
+      c.provide("snapshot", {
+        get state() {
+          return state;
+        },
+        checkpoint: (list, o) => runCommandSteps("checkpoint", list, { run: c.runCommand, signal: o?.signal }),
+      });
     },
     stop(c) {
       timer?.disarm();
