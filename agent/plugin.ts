@@ -173,7 +173,6 @@ export interface DialectReply {
  *   interface AgentServices { integrations: IntegrationsService }
  * }
  */
-// biome-ignore lint: an interface to be merged into
 export interface AgentServices {}
 
 /**

@@ -34,7 +34,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** The last `max` bytes of stdout then stderr (each already a tail), as text. */
-export function combinedOutput(r: Pick<CommandResult, "stdout" | "stderr">, max = OUTPUT_BYTES): string {
+function combinedOutput(r: Pick<CommandResult, "stdout" | "stderr">, max = OUTPUT_BYTES): string {
   const parts = [outputText(r.stdout), outputText(r.stderr)].filter((s) => s !== "");
   const text = parts.join("\n");
   const bytes = enc.encode(text);

@@ -57,7 +57,7 @@ export function checkIntegration(raw: Record<string, unknown>): string | undefin
 }
 
 /** Same spec (defaults applied), whatever the file's whitespace or key order. */
-export function sameSpec(a: IntegrationSpec, b: IntegrationSpec): boolean {
+function sameSpec(a: IntegrationSpec, b: IntegrationSpec): boolean {
   return canonical(a) === canonical(b);
 }
 

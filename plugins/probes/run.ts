@@ -43,7 +43,7 @@ export async function runProbe(
 }
 
 /** The ok/value/detail of a finished command, per the probe's output_format. */
-export function interpret(
+function interpret(
   probe: Pick<ProbeFile, "output_format">,
   r: CommandResult,
   timeoutMs: number,

@@ -24,12 +24,12 @@ export interface RunStepsOptions {
 const KEEP_BYTES = 4096;
 
 /** `checkpoint:my-db` */
-export function stepName(kind: CommandKind, name: string): string {
+function stepName(kind: CommandKind, name: string): string {
   return `${kind}:${name}`;
 }
 
 /** Integrations that have a command of this kind, in list order. */
-export function withCommand(list: readonly IntegrationSpec[], kind: CommandKind): IntegrationSpec[] {
+function withCommand(list: readonly IntegrationSpec[], kind: CommandKind): IntegrationSpec[] {
   return list.filter((i) => (kind === "checkpoint" ? i.checkpoint_cmd : i.restore_cmd)?.trim());
 }
 
