@@ -11,6 +11,7 @@ import type { AgentPlugin, PluginContext } from "../../agent/plugin.ts";
 import { tempDir, waitFor } from "../../agent/testing.ts";
 import { probesModule, probesPlugin } from "./index.ts";
 import type { ProbeResult } from "./schemas.ts";
+import { alive } from "../../test/support/index.ts";
 
 interface Harness {
   agent: Agent;
@@ -299,12 +300,3 @@ describe("files", () => {
   });
 });
 
-/** True while `pid` exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}

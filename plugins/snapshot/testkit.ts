@@ -124,16 +124,6 @@ export async function harness(
   };
 }
 
-/** True while a process with this pid runs (a zombie waiting for a reaper counts as gone). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 /** The pid a command wrote to a file in the temp dir, once it is there. */
 export function pidIn(h: Harness, name: string): number {
   return Number(h.file(name).trim());
