@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ManualClock } from "../../agent/clock.ts";
 import { RawClient, startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { compiled } from "../../agent/router.ts";
-import { healthFixture, type HealthFixture } from "./fixture.ts";
+import { healthFixture, type HealthFixture } from "./testkit.ts";
 import { fitOutputs } from "./fit.ts";
 import { healthPlugin } from "./health.ts";
 import { HealthResult, HealthStatusSection, type IntegrationEntry } from "./schemas.ts";

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, 
 import { join } from "node:path";
 import { tempDir, waitFor, type RawClient } from "../../agent/testing.ts";
 import { spawnAgent, type SpawnedAgent } from "../support/index.ts";
-import { healthFixture, type HealthFixture } from "../../plugins/health/fixture.ts";
+import { healthFixture, type HealthFixture } from "../../plugins/health/testkit.ts";
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
