@@ -1,21 +1,9 @@
 // A real agent process (from source or a compiled binary) on temp unix sockets, and requests to it over the wire.
 
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+import { RawClient, tempDir, waitFor, writeFiles, type TestFiles } from "../../agent/testing.ts";
 import { ROOT } from "./binaries.ts";
-
-/** Files to put in a config dir: relative path -> JSON value (or text). */
-export type ConfigFiles = Record<string, unknown>;
-
-/** Write drop-in files (`integrations.d/x.json`, ...) into `dir`. */
-export function writeConfig(dir: string, files: ConfigFiles): void {
-  for (const [rel, value] of Object.entries(files)) {
-    const path = join(dir, rel);
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value, null, 2));
-  }
-}
 
 export interface SpawnOptions {
   /** A compiled binary (see agentBinaries); default: `bun agent/bin.ts`, from source. */
@@ -23,7 +11,7 @@ export interface SpawnOptions {
   /** Another entry file run from source with bun instead of agent/bin.ts (a main with fewer modules). */
   entry?: string;
   /** Drop-in files written into the config dir before the start. */
-  files?: ConfigFiles;
+  files?: TestFiles;
   /** An existing config dir to serve instead of a new one (a test that built a hostile tree). */
   configDir?: string;
   /** Flags after --listen and --config-dir. */
@@ -73,7 +61,7 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
   const d = tempDir("mvm-agent-");
   const configDir = o.configDir ?? join(d.path, "config");
   mkdirSync(configDir, { recursive: true });
-  writeConfig(configDir, o.files ?? {});
+  writeFiles(configDir, o.files ?? {});
   const sockets = Array.from({ length: o.sockets ?? 1 }, (_, i) => join(d.path, i === 0 ? "agent.sock" : `agent${i}.sock`));
   const argv = [
     ...(o.wrap ?? []),
