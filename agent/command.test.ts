@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "./clock.ts";
-import { failureDetail, outputText, runCommand, trimUtf8End } from "./command.ts";
+import { runCommand } from "./command.ts";
+import { failureDetail, outputText, trimUtf8End } from "./capture.ts";
 import { tempDir, waitFor } from "./testing.ts";
 import { alive } from "../test/support/index.ts";
 

@@ -1,6 +1,7 @@
 // One probe run: the command through the shared runner, its stdout turned into a value, and the console text.
 
-import { failureDetail, outputText, type CommandResult, type CommandSpec } from "../../agent/command.ts";
+import type { CommandResult, CommandSpec } from "../../agent/command.ts";
+import { failureDetail, outputText } from "../../agent/capture.ts";
 import { parseOutput } from "./parse.ts";
 import type { ProbeFile } from "./schemas.ts";
 

@@ -1,6 +1,7 @@
 // Integrations' checkpoint and restore commands, run concurrently through the shared runner, as steps.
 
-import { failureDetail, firstLine, outputText, type CommandResult, type CommandSpec } from "../../agent/command.ts";
+import type { CommandResult, CommandSpec } from "../../agent/command.ts";
+import { failureDetail, firstLine, outputText } from "../../agent/capture.ts";
 import type { Step } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
 
