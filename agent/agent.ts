@@ -11,8 +11,9 @@ import type { AgentConfig, AgentEvents, AgentPlugin, CallOptions, TypedCall } fr
 import { PluginHost } from "./plugin-host.ts";
 import { Router } from "./router.ts";
 import { Scheduler } from "./scheduler.ts";
-import type { Session, Transport, TransportKind } from "./session.ts";
+import type { Session } from "./session.ts";
 import { SessionTable } from "./sessions.ts";
+import type { Transport, TransportKind } from "./transport.ts";
 import type { Answer } from "./wire.ts";
 import { WorkCounter } from "./work.ts";
 

@@ -4,7 +4,8 @@
 import type { Clock, TimerHandle } from "./clock.ts";
 import { throttledLine, type Logger } from "./log.ts";
 import type { Router } from "./router.ts";
-import { Session, type SessionHost, type Transport, type TransportKind } from "./session.ts";
+import { Session, type SessionHost } from "./session.ts";
+import type { Transport, TransportKind } from "./transport.ts";
 
 export interface SessionTableOptions {
   clock: Clock;

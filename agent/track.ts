@@ -1,5 +1,7 @@
 // Finding everything a command started, escaped from its process group or not: a cgroup v2 per command
 // where one can be made, else an environment marker found through /proc. Used by the runner at deadlines.
+// Over 300 lines on purpose: two mechanisms behind one interface share the marker, the ids and the kill;
+// split, they would import each other.
 
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
-import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
+import { logStep, round, runCommandSteps, timedStep, wireStep, type CommandStep } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
   snapshotRequests,
@@ -39,8 +39,6 @@ const SYNC_MIN_MS = 5000;
 
 type Op = "sleep-prep" | "wake";
 type Reason = "wake" | "watchdog";
-
-const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /**
  * sleep-prep and wake: this plugin owns the guest's snapshot state (running, preparing, sleeping),
@@ -119,26 +117,6 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       c.log.error(`${op}: listing integrations failed: ${describeError(e)}; no command run`);
       return null;
     }
-  }
-
-  async function timedStep(c: PluginContext, name: string, fn: () => Promise<string>, onError: (e: unknown) => string): Promise<Step> {
-    const t0 = c.clock.monotonic();
-    let ok = true;
-    let detail: string;
-    try {
-      detail = await fn();
-    } catch (e) {
-      ok = false;
-      detail = onError(e);
-    }
-    return { name, ok, duration_ms: round(c.clock.monotonic() - t0), detail };
-  }
-
-  function logStep(c: PluginContext, op: Op, s: Step, critical = false): void {
-    const line = `${op}: ${s.name} ${s.ok ? "ok" : critical ? "FAILED" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
-    if (s.ok) c.log.info(line);
-    else if (critical) c.log.error(line);
-    else c.log.warn(line);
   }
 
   async function prepare(c: PluginContext, drainMs: number): Promise<SleepPrepResult> {

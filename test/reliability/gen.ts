@@ -1,4 +1,5 @@
 // Seeded generator of hostile frames for the wire fuzzer: request catalog from the real plugins, mutations, chaos.
+// Over 300 lines on purpose: the fuzzer's frame catalog (valid, mutated, hostile, chaos) reads as one list.
 
 import type { TSchema } from "@sinclair/typebox";
 import type { AgentConfig, FlagValues } from "../../agent/plugin.ts";
