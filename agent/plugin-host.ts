@@ -182,10 +182,11 @@ export class PluginHost {
   private contextFor(slot: Slot): PluginContext {
     const { clock, config, log, router, scheduler, events, work } = this.d;
     const name = slot.plugin.name;
+    const plog = log.child(name);
     const host = this;
     return {
       name,
-      log: log.child(name),
+      log: plog,
       clock,
       config,
       every(intervalMs, task, o) {
@@ -209,7 +210,7 @@ export class PluginHost {
       },
       setAgentState(word) {
         if (typeof word !== "string" || !STATE_WORD.test(word)) throw new TypeError(`plugin ${name}: agent state ${JSON.stringify(word)} does not match ${AGENT_STATE_PATTERN}`);
-        if (word !== host.word) log.info(`state: ${host.word} -> ${word} (plugin ${name})`);
+        if (word !== host.word) plog.info(`agent state: ${host.word} -> ${word}`);
         host.word = word;
       },
       schedules: {
