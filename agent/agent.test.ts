@@ -6,7 +6,7 @@ import { createAgent } from "./agent.ts";
 import { ManualClock } from "./clock.ts";
 import { memoryLogger } from "./log.ts";
 import { defineRequest, type AgentPlugin, type PluginContext } from "./plugin.ts";
-import { RegistrationError } from "./router.ts";
+import { RegistrationError } from "./errors.ts";
 import { RawClient, startTestAgent, waitFor } from "./testing.ts";
 
 function recorder(name: string, events: string[], extra: Partial<AgentPlugin> = {}): AgentPlugin {
@@ -35,6 +35,15 @@ describe("lifecycle", () => {
       createAgent({ plugins: [{ name: "x", requests: { "a.b": req } }, { name: "y", requests: { "a.b": req } }] }),
     ).toThrow("E_DUPLICATE_REQUEST");
     expect(() => createAgent({ plugins: [{ name: "x", requests: { ping: req } }] })).toThrow("already served by \"core\"");
+    expect(() => createAgent({ plugins: [{ name: "x", requests: { "Bad Name": req } }] })).toThrow(
+      'E_BAD_REQUEST_NAME: request name "Bad Name" of plugin "x" is not kebab-case',
+    );
+  });
+
+  test("a service provided twice fails the second provider's start with E_DUPLICATE_SERVICE, naming it", async () => {
+    const provider = (name: string): AgentPlugin => ({ name, start: (ctx) => ctx.provide("integrations", { list: () => [] }) });
+    const a = createAgent({ plugins: [provider("one"), provider("two")], log: memoryLogger() });
+    await expect(a.start()).rejects.toThrow('E_DUPLICATE_SERVICE: plugin "two" provides service "integrations", which another plugin provides already');
   });
 
   test("a plugin that fails to start stops the ones already started, and start rejects", async () => {

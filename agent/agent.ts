@@ -1,25 +1,21 @@
-// createAgent: plugins + router + scheduler + sessions, without sockets (listen() adds those).
+// createAgent: the assembly of a plugin host, router, scheduler, event bus and session table, without sockets.
 
-import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
-import { runCommand } from "./command.ts";
+import { builtinPlugin } from "./builtin.ts";
+import { systemClock, type Clock } from "./clock.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { AgentError } from "./errors.ts";
+import { EventBus } from "./events.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./frame.ts";
-import { createLogger, throttledLine, type Logger } from "./log.ts";
-import type {
-  AgentConfig,
-  AgentEvents,
-  AgentPlugin,
-  AgentServices,
-  CallOptions,
-  LifecycleState,
-  PluginContext,
-} from "./plugin.ts";
-import { RegistrationError, Router } from "./router.ts";
-import { Scheduler, type Schedule } from "./scheduler.ts";
-import { Session, type SessionHost, type Transport, type TransportKind } from "./session.ts";
-import { builtinPlugin } from "./builtin.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { AgentConfig, AgentEvents, AgentPlugin, CallOptions, TypedCall } from "./plugin.ts";
+import { PluginHost } from "./plugin-host.ts";
+import { Router } from "./router.ts";
+import { Scheduler } from "./scheduler.ts";
+import type { Session } from "./session.ts";
+import { SessionTable } from "./sessions.ts";
+import type { Transport, TransportKind } from "./transport.ts";
 import type { Answer } from "./wire.ts";
+import { WorkCounter } from "./work.ts";
 
 export interface AgentOptions {
   plugins: AgentPlugin[];
@@ -54,15 +50,16 @@ export interface Agent {
   readonly log: Logger;
   readonly clock: Clock;
   readonly vsockPort: number;
-  readonly state: LifecycleState;
+  /** The agent's state word (`status.state`): `running` unless a plugin set another. */
+  readonly state: string;
   /** Wall-clock ms when the agent was created. */
   readonly startedAt: number;
   /** Start plugins in order. Registration is frozen after this. */
   start(): Promise<void>;
   /** Answer one decoded body (the native envelope). */
   dispatch(body: unknown, opts?: { signal?: AbortSignal; onEvent?: (frame: unknown) => void }): Promise<Answer>;
-  /** Call a request in-process; throws AgentError on failure. */
-  call(type: string, params?: unknown): Promise<unknown>;
+  /** Call a request in-process; throws AgentError on failure. Typed from the AgentRequests registry. */
+  readonly call: TypedCall;
   /** Open a session over a transport (listeners call this); null when over --max-connections. */
   openSession(transport: Transport, kind: TransportKind): Session | null;
   /** Keep a listener so that stop() closes it. */
@@ -79,13 +76,6 @@ export interface Agent {
   reload(): Promise<void>;
   /** Stop accepting, drain requests (deadline), stop plugins in reverse, release everything. */
   stop(opts?: { drainMs?: number }): Promise<void>;
-}
-
-interface PluginSlot {
-  plugin: AgentPlugin;
-  schedules: Set<Schedule>;
-  disposers: (() => void | Promise<void>)[];
-  started: boolean;
 }
 
 /**
@@ -109,202 +99,48 @@ export function createAgent(opts: AgentOptions): Agent {
     transports: opts.config?.transports,
   };
   const vsockPort = opts.vsockPort ?? 52;
-  const maxConnections = opts.maxConnections ?? 256;
-  const idleMs = (opts.idleTimeoutSecs ?? 300) * 1000;
-  const frameMs = (opts.frameTimeoutSecs ?? 10) * 1000;
+  const work = new WorkCounter();
   const router = new Router(log.child("router"), config.maxFrameBytes);
   const scheduler = new Scheduler(clock, log.child("scheduler"));
-  const services = new Map<string, unknown>();
-  const listenersByEvent = new Map<string, Set<(p: unknown) => void | Promise<void>>>();
-  const sessions = new Set<Session>();
+  const events = new EventBus(log);
+  const startedAt = clock.now();
+  const core = builtinPlugin({
+    config,
+    clock,
+    startedAt,
+    state: () => host.state,
+    requestNames: () => router.names(),
+    pluginNames: () => host.plugins.filter((p) => p !== core).map((p) => p.name),
+    statusSections: () => host.statusSections(),
+    connections: () => sessions.size,
+    backpressure: () => sessions.backpressure(),
+    workInFlight: () => work.count,
+  });
+  const host = new PluginHost([core, ...opts.plugins], {
+    clock,
+    log,
+    config,
+    router,
+    scheduler,
+    events,
+    work,
+    startTimeoutMs: opts.pluginStartTimeoutMs ?? 10_000,
+  });
+  const sessions = new SessionTable({
+    clock,
+    log,
+    router,
+    beginWork: work.begin,
+    maxConnections: opts.maxConnections ?? 256,
+    idleMs: (opts.idleTimeoutSecs ?? 300) * 1000,
+    frameMs: (opts.frameTimeoutSecs ?? 10) * 1000,
+    maxFrameBytes: config.maxFrameBytes,
+    vsockPort,
+    maxConcurrentPerConnection: opts.maxConcurrentPerConnection,
+  });
   const listeners: Listener[] = [];
-  let state: LifecycleState = "running";
-  let work = 0;
   let started = false;
   let stopping: Promise<void> | null = null;
-  let sweepTimer: TimerHandle | null = null;
-  const startedAt = clock.now();
-
-  const beginWork = (_label: string) => {
-    work++;
-    let done = false;
-    return () => {
-      if (!done) (done = true), work--;
-    };
-  };
-
-  const emit = async (event: string, payload: unknown) => {
-    const fns = [...(listenersByEvent.get(event) ?? [])];
-    await Promise.all(
-      fns.map(async (fn) => {
-        try {
-          await fn(payload);
-        } catch (e) {
-          log.error(`listener of "${event}" failed: ${(e as Error)?.stack ?? e}`);
-        }
-      }),
-    );
-  };
-
-  const slots: PluginSlot[] = [];
-  const names = new Set<string>();
-  const agentRef: { current?: Agent } = {};
-  const all = [builtinPlugin(() => agentRef.current!), ...opts.plugins];
-  for (const plugin of all) {
-    if (names.has(plugin.name)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `plugin "${plugin.name}" is listed twice`);
-    names.add(plugin.name);
-    for (const [type, spec] of Object.entries(plugin.requests ?? {})) router.register(plugin.name, type, spec);
-    for (const d of plugin.dialects ?? []) router.addDialect(d);
-    slots.push({ plugin, schedules: new Set(), disposers: [], started: false });
-  }
-
-  const contextFor = (slot: PluginSlot): PluginContext => {
-    const plog = log.child(slot.plugin.name);
-    return {
-      name: slot.plugin.name,
-      log: plog,
-      clock,
-      config,
-      every(intervalMs, task, o) {
-        const s = scheduler.every(intervalMs, task, { ...o, name: `${slot.plugin.name}/${o?.name ?? "task"}` });
-        slot.schedules.add(s);
-        const stop = s.stop.bind(s);
-        (s as { stop: () => void }).stop = () => {
-          slot.schedules.delete(s);
-          stop();
-        };
-        return s;
-      },
-      onDispose(d) {
-        slot.disposers.push(d);
-      },
-      runCommand: (spec) => runCommand({ clock, ...spec }),
-      beginWork,
-      workInFlight: () => work,
-      lifecycle: {
-        get state() {
-          return state;
-        },
-        set(s) {
-          if (s !== state) log.info(`lifecycle: ${state} -> ${s}`);
-          state = s;
-        },
-        pauseSchedules: (deadlineMs) => scheduler.pauseAll(deadlineMs),
-        resumeSchedules: (o) => scheduler.resumeAll(o),
-      },
-      provide(key, service) {
-        if (services.has(key as string)) throw new RegistrationError("E_DUPLICATE_PLUGIN", `service "${String(key)}" is provided twice`);
-        services.set(key as string, service);
-        slot.disposers.push(() => void services.delete(key as string));
-      },
-      service<K extends keyof AgentServices>(key: K) {
-        return services.get(key as string) as AgentServices[K] | undefined;
-      },
-      on(event, fn) {
-        let set = listenersByEvent.get(event);
-        if (!set) listenersByEvent.set(event, (set = new Set()));
-        const f = fn as (p: unknown) => void | Promise<void>;
-        set.add(f);
-        const off = () => void set!.delete(f);
-        slot.disposers.push(off);
-        return off;
-      },
-      emit: (event, payload) => emit(event, payload),
-      call: ((type: string, params?: unknown, o?: CallOptions) => router.call(type, params, { beginWork, signal: o?.signal })) as PluginContext["call"],
-    };
-  };
-
-  // Clients can repeat these at will: one console line a second, with a count.
-  const refusedLine = throttledLine(1000, () => clock.monotonic(), (n) =>
-    log.warn(`over --max-connections (${maxConnections}): refused ${n} connection(s) since the last such line; each was closed at once`),
-  );
-  const silentLine = throttledLine(1000, () => clock.monotonic(), (n) =>
-    log.warn(`closed ${n} connection(s) that sent no complete frame within --frame-timeout-secs (${frameMs / 1000}s) of connecting`),
-  );
-
-  const sweep = () => {
-    sweepTimer = null;
-    const now = clock.monotonic();
-    sessionHost.coarseNow = now;
-    refusedLine.flush();
-    silentLine.flush();
-    let silent = 0;
-    for (const s of sessions) {
-      const serial = s.transport.label.startsWith("serial:");
-      if (!s.framed && !serial && s.partialSince === null && now - s.openedAt > frameMs) {
-        // Connected and silent: it would hold a slot until the idle timeout without ever asking anything.
-        silent++;
-        s.end();
-        s.close();
-      } else if (s.partialSince !== null && !s.isPaused && now - s.partialSince > frameMs) {
-        if (serial) s.resetPartial();
-        else {
-          log.warn(`${s.transport.label}: half a frame stalled for over ${frameMs / 1000}s; closing`);
-          s.end();
-          s.close();
-        }
-      } else if (s.isBackedUp && !serial && now - s.lastProgress > idleMs) {
-        // Its client has read nothing for the idle timeout: the answers it left would be held for ever.
-        log.warn(`${s.transport.label}: ${s.transport.unsent?.() ?? 0} bytes of answers unread for over ${idleMs / 1000}s; closing`);
-        s.abort();
-      } else if (!s.busy && now - s.lastActivity > idleMs && !serial) {
-        log.info(`${s.transport.label}: idle for over ${idleMs / 1000}s; closing`);
-        s.end();
-        s.close();
-      }
-    }
-    if (silent) silentLine.hit(silent);
-    armSweep();
-  };
-  const armSweep = () => {
-    if (sweepTimer || stopping) return;
-    if (sessions.size === 0) return;
-    sweepTimer = clock.setTimeout(sweep, Math.min(1000, frameMs / 2, idleMs / 2));
-  };
-
-  const sessionHost: SessionHost & { coarseNow: number } = {
-    coarseNow: clock.monotonic(),
-    router,
-    log,
-    beginWork,
-    onClosed(s) {
-      sessions.delete(s);
-    },
-  };
-
-  async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-    let t: TimerHandle | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      t = clock.setTimeout(() => rej(new Error(`${what} took longer than ${ms} ms`)), ms);
-    });
-    try {
-      return await Promise.race([p, timeout]);
-    } finally {
-      if (t) clock.clearTimeout(t);
-    }
-  }
-
-  async function stopSlot(slot: PluginSlot): Promise<void> {
-    if (!slot.started) return;
-    slot.started = false;
-    try {
-      await slot.plugin.stop?.();
-    } catch (e) {
-      log.error(`plugin ${slot.plugin.name} failed to stop: ${(e as Error)?.stack ?? e}`);
-    }
-    // Abort runs in flight and wait for them to end (their commands' groups are killed by then),
-    // so nothing a plugin started outlives its stop.
-    const stopped = [...slot.schedules];
-    for (const s of stopped) s.stop();
-    await Promise.all(stopped.map((s) => s.idle()));
-    for (const d of slot.disposers.splice(0).reverse()) {
-      try {
-        await d();
-      } catch (e) {
-        log.error(`plugin ${slot.plugin.name}: a disposer failed: ${(e as Error)?.message ?? e}`);
-      }
-    }
-  }
 
   const agent: Agent = {
     router,
@@ -315,92 +151,32 @@ export function createAgent(opts: AgentOptions): Agent {
     vsockPort,
     startedAt,
     get state() {
-      return state;
+      return host.state;
     },
     get listeners() {
       return listeners;
     },
+    plugins: host.plugins,
     async start() {
       if (started) return;
       started = true;
       router.freeze();
-      for (const slot of slots) {
-        if (!slot.plugin.start) {
-          slot.started = true;
-          continue;
-        }
-        try {
-          slot.started = true;
-          await withTimeout(Promise.resolve(slot.plugin.start(contextFor(slot))), opts.pluginStartTimeoutMs ?? 10_000, `start of plugin ${slot.plugin.name}`);
-        } catch (e) {
-          log.error(`plugin ${slot.plugin.name} failed to start: ${(e as Error)?.message ?? e}`);
-          for (const s of [...slots].reverse()) await stopSlot(s);
-          throw e;
-        }
-      }
-      log.info(`started with plugins: ${slots.map((s) => s.plugin.name).join(", ")}`);
+      await host.start();
     },
-    dispatch(body, o = {}) {
-      return router.dispatch(body, {
-        signal: o.signal,
-        emit: o.onEvent,
-        beginWork,
-      });
-    },
-    call: (type, params) => router.call(type, params, { beginWork }),
-    openSession(transport, kind) {
-      if (stopping) return null;
-      if (sessions.size >= maxConnections) {
-        refusedLine.hit();
-        return null;
-      }
-      if (sessions.size === 0) sessionHost.coarseNow = clock.monotonic();
-      const s = new Session(
-        sessionHost,
-        transport,
-        {
-          kind,
-          maxFrameBytes: config.maxFrameBytes,
-          vsockPort,
-          maxConcurrent: opts.maxConcurrentPerConnection,
-        },
-      );
-      sessions.add(s);
-      armSweep();
-      return s;
-    },
-    addListener(l) {
-      listeners.push(l);
-    },
+    dispatch: (body, o = {}) => router.dispatch(body, { signal: o.signal, emit: o.onEvent, beginWork: work.begin }),
+    call: ((type: string, params?: unknown, o?: CallOptions) => router.call(type, params, { beginWork: work.begin, signal: o?.signal })) as TypedCall,
+    openSession: (transport, kind) => sessions.open(transport, kind),
+    addListener: (l) => void listeners.push(l),
     connections: () => sessions.size,
-    backpressure() {
-      let backedUp = 0;
-      let unsentBytes = 0;
-      for (const s of sessions) {
-        if (s.isBackedUp) backedUp++;
-        unsentBytes += s.transport.unsent?.() ?? 0;
-      }
-      return { backedUp, unsentBytes };
-    },
-    workInFlight: () => work,
-    plugins: slots.map((s) => s.plugin),
+    backpressure: () => sessions.backpressure(),
+    workInFlight: () => work.count,
     async reload() {
       log.info("reload requested");
-      for (const slot of slots) {
-        if (!slot.started || !slot.plugin.reload) continue;
-        try {
-          await slot.plugin.reload();
-        } catch (e) {
-          log.error(`plugin ${slot.plugin.name} failed to reload: ${(e as Error)?.message ?? e}`);
-        }
-      }
-      await emit("reload", {});
+      await host.reload();
     },
     stop(o = {}) {
-      if (stopping) return stopping;
-      stopping = (async () => {
-        if (sweepTimer) clock.clearTimeout(sweepTimer);
-        sweepTimer = null;
+      stopping ??= (async () => {
+        sessions.close();
         for (const l of listeners.splice(0)) {
           try {
             await l.close();
@@ -409,27 +185,14 @@ export function createAgent(opts: AgentOptions): Agent {
           }
         }
         const drainMs = o.drainMs ?? 5000;
-        const drained = Promise.all([...sessions].map((s) => s.drain()));
-        let t: TimerHandle | undefined;
-        const late = await Promise.race([
-          drained.then(() => false),
-          new Promise<boolean>((r) => {
-            t = clock.setTimeout(() => r(true), drainMs);
-          }),
-        ]);
-        if (t) clock.clearTimeout(t);
-        if (late) log.warn(`requests still in flight after ${drainMs} ms; cutting them`);
-        for (const s of [...sessions]) {
-          s.end();
-          s.close();
-        }
-        for (const slot of [...slots].reverse()) await stopSlot(slot);
+        if (await sessions.drain(drainMs)) log.warn(`requests still in flight after ${drainMs} ms; cutting them`);
+        sessions.endAll();
+        await host.stop();
         log.info("stopped");
       })();
       return stopping;
     },
   };
-  agentRef.current = agent;
   return agent;
 }
 

@@ -1,43 +1,46 @@
 // The requests the core serves itself: ping, hello, status.
 
-import { rfc3339 } from "./clock.ts";
-import type { Agent } from "./agent.ts";
-import { defineRequests, type AgentPlugin } from "./plugin.ts";
+import { rfc3339, type Clock } from "./clock.ts";
+import { defineRequests, type AgentConfig, type AgentPlugin } from "./plugin.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
 export const AGENT_NAME = "mvm-guest-agent";
 
-/** Plugin `core`: built into every agent. `agent()` is read lazily, after createAgent returns. */
-export function builtinPlugin(agent: () => Agent): AgentPlugin {
+/** What the core's requests read of the agent (agent.ts wires it; read at request time). */
+export interface CoreView {
+  readonly config: AgentConfig;
+  readonly clock: Clock;
+  /** Wall-clock ms when the agent was created. */
+  readonly startedAt: number;
+  /** The agent's state word (`status.state`). */
+  state(): string;
+  requestNames(): string[];
+  /** Every plugin but the core. */
+  pluginNames(): string[];
+  /** One section per running plugin that has a `status` hook. */
+  statusSections(): Record<string, unknown>;
+  connections(): number;
+  backpressure(): { backedUp: number; unsentBytes: number };
+  workInFlight(): number;
+}
+
+/** Plugin `core`: built into every agent. */
+export function builtinPlugin(a: CoreView): AgentPlugin {
   return {
     name: "core",
     requests: defineRequests(coreRequests, {
       ping: () => ({}),
-      hello: () => {
-        const a = agent();
-        return {
-          agent: AGENT_NAME,
-          version: a.config.version,
-          protocol: PROTOCOL_VERSION,
-          build: a.config.build,
-          requests: a.router.names(),
-          plugins: a.plugins.map((p) => p.name).filter((n) => n !== "core"),
-          max_frame_bytes: a.config.maxFrameBytes,
-        };
-      },
+      hello: () => ({
+        agent: AGENT_NAME,
+        version: a.config.version,
+        protocol: PROTOCOL_VERSION,
+        build: a.config.build,
+        requests: a.requestNames(),
+        plugins: a.pluginNames(),
+        max_frame_bytes: a.config.maxFrameBytes,
+      }),
       status: () => {
-        const a = agent();
         const bp = a.backpressure();
-        const plugins: Record<string, unknown> = {};
-        for (const p of a.plugins) {
-          if (!p.status) continue;
-          try {
-            plugins[p.name] = p.status() ?? null;
-          } catch (e) {
-            a.log.error(`status of plugin ${p.name} failed: ${(e as Error)?.message ?? e}`);
-            plugins[p.name] = { error: "status unavailable" };
-          }
-        }
         return {
           agent: AGENT_NAME,
           version: a.config.version,
@@ -45,16 +48,15 @@ export function builtinPlugin(agent: () => Agent): AgentPlugin {
           pid: process.pid,
           started_at: rfc3339(a.startedAt),
           uptime_secs: Math.round((a.clock.now() - a.startedAt) / 10) / 100,
-          state: a.state,
+          state: a.state(),
           connections: a.connections(),
           connections_backed_up: bp.backedUp,
           unsent_bytes: bp.unsentBytes,
           work_in_flight: a.workInFlight(),
-          plugins,
+          plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
         };
       },
     }),
   };
 }
-

@@ -40,9 +40,30 @@ export function systemClock(): Clock {
 }
 
 /**
- * A clock that moves only when told. `advance(ms)` fires due timers in time order and lets the
- * promises they start settle between firings, so async schedules behave as they would in real time.
- * @example const clock = new ManualClock(); await clock.advance(30_000);
+ * A clock that moves only when told: nothing fires until a test calls `advance`.
+ *
+ * - **The first scheduled run.** `ctx.every(ms, task)` arms its first run with a delay of 0 (unless
+ *   `runNow: false`, then `ms`). On a ManualClock that run is due at once but happens only at the
+ *   next `advance`: call `await clock.advance(0)` after `agent.start()` to get it. Forgetting this
+ *   is why a test waits for a first result that never comes.
+ * - **What `advance(ms)` does.** It fires every timer due within the next `ms`, in due order (ties in
+ *   the order they were set), moving `monotonic()` and `now()` to each timer's due time before it
+ *   fires, and lets promise callbacks and I/O callbacks settle (a few event-loop turns) before and
+ *   after each one. A task that finishes within those turns is re-armed (fixed delay: the next run
+ *   is `ms` after it ended) and, if due within the window, fires in the same `advance`. At the end
+ *   the clock is exactly `ms` later, whatever fired.
+ * - **Work that waits on the outside world** (a child process, a socket) is not finished by
+ *   `advance`: wait for its effect with `waitFor`, then advance again. The agent's timeouts
+ *   (command deadlines, plugin start, the drain on stop) are on the same clock, so they fire only
+ *   when advanced past.
+ * - `now()` starts at `startWallMs` (2026-01-01T00:00:00Z by default); `monotonic()` starts at 0.
+ *   `pending()` counts armed timers: 0 after `agent.stop()` means nothing was left behind.
+ * @example
+ * const clock = new ManualClock();
+ * const agent = createAgent({ plugins: [probesPlugin({ dir })], clock });
+ * await agent.start();
+ * await clock.advance(0);      // the first run of every schedule
+ * await clock.advance(60_000); // one interval later: the second run
  */
 export class ManualClock implements Clock {
   private t: number;

@@ -4,17 +4,10 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "./clock.ts";
-import { failureDetail, outputText, runCommand, trimUtf8End } from "./command.ts";
+import { runCommand } from "./command.ts";
+import { failureDetail, outputText, trimUtf8End } from "./capture.ts";
 import { tempDir, waitFor } from "./testing.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
-}
+import { alive } from "../test/support/index.ts";
 
 describe("runCommand", () => {
   test("shell command: exit code, stdout, stderr, duration", async () => {

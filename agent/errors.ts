@@ -1,4 +1,4 @@
-// The one error class of the agent and the catalog of wire error codes (documented in docs/errors.md).
+// The agent's error classes and their code catalogs: wire codes, and boot codes (both in docs/errors.md).
 
 /** Every code the agent may put on the wire, with the sentence that documents it. */
 export const ERROR_CODES = {
@@ -38,9 +38,31 @@ export class AgentError extends Error {
   }
 }
 
-/** True when `code` is in the catalog. */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+/** Codes of a plugin list that cannot run: never on the wire; the agent refuses to start with the message. */
+export const REGISTRATION_CODES = {
+  E_DUPLICATE_PLUGIN: "Two plugins have the same name (or a plugin is named `core`).",
+  E_DUPLICATE_REQUEST: "Two plugins serve the same request name (or a plugin reuses ping, hello or status).",
+  E_BAD_REQUEST_NAME: "A request name is not kebab-case: a-z and 0-9, with `.`, `_` or `-` after the first character, at most 128.",
+  E_DUPLICATE_SERVICE: "Two plugins provide the same service (`ctx.provide`); the second one's start fails.",
+  E_REGISTRATION_CLOSED: "A request or dialect was registered after the agent started.",
+  E_MISSING_NEED: "A plugin `needs` another that is not loaded; the message names both.",
+  E_NEED_CYCLE: "Plugins need each other in a circle (`needs` and `after`); the message names the circle.",
+} as const;
+
+export type RegistrationCode = keyof typeof REGISTRATION_CODES;
+
+/**
+ * A plugin list that cannot run, found at boot (or at a plugin's start, for services).
+ * @example throw new RegistrationError("E_MISSING_NEED", 'plugin "snapshot" needs plugin "health", which is not loaded');
+ */
+export class RegistrationError extends Error {
+  constructor(
+    readonly code: RegistrationCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = "RegistrationError";
+  }
 }
 
 /** Short text of any thrown value, for console lines. */

@@ -1,4 +1,6 @@
 // The frame codec: u32 big-endian length + UTF-8 JSON, an incremental reader, size caps, text lines.
+// Over 300 lines on purpose: the incremental reader is one state machine (length prefix, handshake lines,
+// serial resync) that reads best whole.
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Longest CONNECT/SYNC line accepted, newline included. */

@@ -7,7 +7,8 @@ import { flagHelp, parseFlags, FlagError } from "./flags.ts";
 import { buildAgent, CORE_FLAGS, main } from "./main.ts";
 import { silentLogger } from "./log.ts";
 import type { PluginModule } from "./plugin.ts";
-import { RawClient, tempDir, waitFor } from "./testing.ts";
+import { spawnAgent } from "../test/support/index.ts";
+import { tempDir, waitFor } from "./testing.ts";
 
 const root = join(import.meta.dir, "..");
 
@@ -85,28 +86,18 @@ describe("main", () => {
 
 describe("the agent as a process", () => {
   test("serves a unix socket, reloads on SIGHUP, exits 0 on SIGTERM and removes its socket", async () => {
-    const d = tempDir();
-    const sock = join(d.path, "a.sock");
-    const proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", d.path], {
-      stderr: "pipe",
-      stdout: "ignore",
-    });
-    let log = "";
-    const reader = (async () => {
-      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(chunk).toString();
-    })();
-    await waitFor(() => log.includes("ready"), 20_000, "agent ready");
-    const c = await RawClient.connect(sock);
+    const a = await spawnAgent();
+    await waitFor(() => a.console().includes("ready"), 20_000, "agent ready");
+    const c = await a.connect();
     expect(await c.request({ type: "hello", id: 1 })).toMatchObject({ ok: true, result: { build: "dev", agent: "mvm-guest-agent" } });
     c.close();
-    proc.kill("SIGHUP");
-    await waitFor(() => log.includes("reload requested"), 10_000, "reload");
-    proc.kill("SIGTERM");
-    expect(await proc.exited).toBe(0);
-    await reader;
-    expect(log).toContain("SIGTERM: stopping");
-    expect(existsSync(sock)).toBe(false);
-    d.cleanup();
+    process.kill(a.pid, "SIGHUP");
+    await waitFor(() => a.console().includes("reload requested"), 10_000, "reload");
+    process.kill(a.pid, "SIGTERM");
+    expect(await a.exited).toBe(0);
+    expect(a.console()).toContain("SIGTERM: stopping");
+    expect(existsSync(a.socket)).toBe(false);
+    await a.stop();
   });
 
   test("a listen address that cannot be served exits 1 with the cause", async () => {

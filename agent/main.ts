@@ -9,7 +9,7 @@ import { didYouMean } from "./argv.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { takeNotifySocket } from "./notify.ts";
-import type { AgentConfig, AgentPlugin, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
+import type { AgentConfig, AgentPlugin, DropinFormat, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
 import { becomeSubreaper, startReaper } from "./reaper.ts";
 import { listen, parseListenAddress } from "./server.ts";
 import { setCommandTracking } from "./track.ts";
@@ -88,6 +88,11 @@ export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): v
     );
 }
 
+/** Every module's drop-in formats by name, for sub-commands (`config check` reads them all). */
+export function dropinFormats(modules: readonly PluginModule[]): Record<string, DropinFormat> {
+  return Object.assign({}, ...modules.map((m) => m.dropins ?? {}));
+}
+
 /** Build an agent from parsed flags (no sockets yet). Exported for tests and custom mains. */
 export function buildAgent(modules: PluginModule[], values: FlagValues, build: "prod" | "dev", log: Logger): { agent: Agent; listens: string[]; socketMode: number } {
   refuseDevOnly(modules, build);
@@ -157,7 +162,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   for (const m of modules) {
     const cmd = first !== undefined && m.commands && Object.hasOwn(m.commands, first) ? m.commands[first] : undefined;
-    if (cmd) return cmd.run(tail);
+    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), stdout: io.stdout, stderr: io.stderr });
   }
   let parsed;
   try {

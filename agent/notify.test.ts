@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { spawnAgent, freshPing } from "../test/reliability/support.ts";
+import { freshPing, spawnAgent } from "../test/support/index.ts";
 import { takeNotifySocket } from "./notify.ts";
 import { NotifyReceiver as Receiver } from "./notify-testing.ts";
 import { tempDir, waitFor } from "./testing.ts";
@@ -41,7 +41,7 @@ describe("the agent process", () => {
     test(`READY=1 once it serves, STOPPING=1 on SIGTERM (${kind}); its commands do not inherit NOTIFY_SOCKET`, async () => {
       const r = new Receiver(kind === "path" ? join(d.path, `agent-${++seq}.sock`) : abstractName());
       const envFile = join(d.path, `env-${seq}.txt`);
-      const a = await spawnAgent({ "integrations.d/env.json": { name: "env", health_cmd: `env > ${envFile}`, health_interval_secs: 3600 } }, [], { NOTIFY_SOCKET: r.address });
+      const a = await spawnAgent({ files: { "integrations.d/env.json": { name: "env", health_cmd: `env > ${envFile}`, health_interval_secs: 3600 } }, env: { NOTIFY_SOCKET: r.address } });
       try {
         expect(await r.next("READY=1")).toBe("READY=1");
         expect(await freshPing(a.socket)).toBe(true);
@@ -59,7 +59,7 @@ describe("the agent process", () => {
 
   test("a NOTIFY_SOCKET nobody listens on: one warning naming it, and the agent serves", async () => {
     const gone = join(d.path, "nobody.sock");
-    const a = await spawnAgent({}, [], { NOTIFY_SOCKET: gone });
+    const a = await spawnAgent({ env: { NOTIFY_SOCKET: gone } });
     let stopped: number | null = null;
     try {
       expect(await freshPing(a.socket)).toBe(true);

@@ -26,7 +26,7 @@ export function becomeSubreaper(on = true): boolean {
 }
 
 /** This process's children that are zombies, from /proc/self/task/TID/children (else a /proc scan). */
-export function zombieChildren(self = process.pid): number[] {
+function zombieChildren(self = process.pid): number[] {
   let kids: number[] = [];
   try {
     for (const tid of readdirSync("/proc/self/task")) {

@@ -1,12 +1,11 @@
-// The request registry: deadlines read from a declaration's own schema, and ctx.call typed from AgentRequests.
+// Request declarations: deadlines read from a declaration's own schema, and defineRequests pairing tables with handlers.
 
 import { expect, test } from "bun:test";
 import { Type } from "@sinclair/typebox";
 import { createAgent } from "./agent.ts";
 import { memoryLogger } from "./log.ts";
-import { defineRequests, type PluginContext, type RequestTable } from "./plugin.ts";
+import { defineRequests, type RequestTable } from "./plugin.ts";
 import { deadlineSecs } from "./requests.ts";
-import "../plugins/requests.ts";
 
 const Drain = Type.Object(
   { drain_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 30 })) },
@@ -47,20 +46,3 @@ test("defineRequests pairs each declaration with its handler and serves it; a mi
     'request "acme.now" is declared but has no handler',
   );
 });
-
-// Type-level checks (tsc --noEmit runs over tests): never called, only compiled.
-async function typedCalls(ctx: PluginContext): Promise<void> {
-  const sleep = await ctx.call("sleep-prep", { drain_timeout_secs: 10 });
-  const ready: boolean = sleep.ready;
-  const health = await ctx.call("health");
-  const names: string[] = health.integrations.map((i) => i.name);
-  const custom: unknown = await ctx.call("acme.flush", { anything: true });
-  // @ts-expect-error a known request's params are checked
-  await ctx.call("sleep-prep", { drain_timeout_secs: "10" });
-  // @ts-expect-error a known request's unknown param is refused
-  await ctx.call("wake", { wall: "now" });
-  // @ts-expect-error a required param cannot be left out
-  await ctx.call("health-check");
-  void [ready, names, custom];
-}
-void typedCalls;

@@ -2,9 +2,9 @@
 
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
-import { AgentError, describeError } from "./errors.ts";
+import { AgentError, describeError, RegistrationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { Dialect, RequestContext, RequestSpec } from "./plugin.ts";
+import type { Dialect, DialectIO, DialectReply, PluginContext, RequestContext, RequestSpec } from "./plugin.ts";
 import { Envelope, type Answer, type EventFrame } from "./wire.ts";
 
 const envelopeCheck = TypeCompiler.Compile(Envelope);
@@ -30,19 +30,26 @@ export function schemaErrors(check: TypeCheck<TSchema>, value: unknown): { path:
   return out;
 }
 
+/** Who serves a request or a dialect: the plugin's name, and its context while it runs. */
+export interface RequestOwner {
+  readonly name: string;
+  /** Undefined before the plugin's start and after its stop: the core then answers E_UNAVAILABLE. */
+  readonly context: PluginContext | undefined;
+}
+
+/** A dialect as sessions serve it: bound to its plugin, which gets its context in `io.plugin`. */
+export interface ServedDialect {
+  readonly name: string;
+  readonly maxFrameBytes?: number;
+  handle(body: unknown, io: Omit<DialectIO, "plugin">): Promise<DialectReply>;
+}
+
 interface Registered {
-  plugin: string;
+  owner: RequestOwner;
   spec: RequestSpec;
   /** Compiled on first use: compiling every schema at boot cost ~10 ms of start-up (measured). */
   params?: TypeCheck<TSchema>;
   result?: TypeCheck<TSchema>;
-}
-
-/** Failure to register (duplicate names, registration after start): stops the agent at boot. */
-export class RegistrationError extends Error {
-  constructor(readonly code: "E_DUPLICATE_PLUGIN" | "E_DUPLICATE_REQUEST" | "E_REGISTRATION_CLOSED", message: string) {
-    super(`${code}: ${message}`);
-  }
 }
 
 export interface DispatchIO {
@@ -61,24 +68,36 @@ const READY = () => Promise.resolve();
 /** Maps request names to handlers; answers decoded bodies with envelopes. */
 export class Router {
   private readonly table = new Map<string, Registered>();
-  readonly dialects: Dialect[] = [];
+  private readonly dialects: { d: Dialect; served: ServedDialect }[] = [];
   private frozen = false;
 
   constructor(private readonly log: Logger, private readonly maxFrameBytes: number) {}
 
-  register(plugin: string, type: string, spec: RequestSpec): void {
+  register(owner: RequestOwner, type: string, spec: RequestSpec): void {
     if (this.frozen) throw new RegistrationError("E_REGISTRATION_CLOSED", `request "${type}" registered after start`);
     if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(type))
-      throw new RegistrationError("E_DUPLICATE_REQUEST", `request name "${type}" is not kebab-case`);
+      throw new RegistrationError("E_BAD_REQUEST_NAME", `request name ${JSON.stringify(type.slice(0, 200))} of plugin "${owner.name}" is not kebab-case`);
     const had = this.table.get(type);
     if (had)
-      throw new RegistrationError("E_DUPLICATE_REQUEST", `request "${type}" of plugin "${plugin}" is already served by "${had.plugin}"`);
-    this.table.set(type, { plugin, spec });
+      throw new RegistrationError("E_DUPLICATE_REQUEST", `request "${type}" of plugin "${owner.name}" is already served by "${had.owner.name}"`);
+    this.table.set(type, { owner, spec });
   }
 
-  addDialect(d: Dialect): void {
+  addDialect(owner: RequestOwner, d: Dialect): void {
     if (this.frozen) throw new RegistrationError("E_REGISTRATION_CLOSED", `dialect "${d.name}" added after start`);
-    this.dialects.push(d);
+    const log = this.log;
+    const served: ServedDialect = {
+      name: d.name,
+      maxFrameBytes: d.maxFrameBytes,
+      async handle(body, io) {
+        const plugin = owner.context;
+        if (plugin) return d.handle(body, { ...io, plugin });
+        const message = `the ${owner.name} plugin is not running`;
+        log.warn(`a ${d.name} frame came while ${message}; ${d.refuse ? "refused" : "closing the connection"}`);
+        return d.refuse ? { body: d.refuse(message) } : { close: true };
+      },
+    };
+    this.dialects.push({ d, served });
   }
 
   freeze(): void {
@@ -95,16 +114,16 @@ export class Router {
   }
 
   /** The dialect that claims a body the native envelope does not accept, if any. */
-  dialectFor(body: unknown): Dialect | undefined {
+  dialectFor(body: unknown): ServedDialect | undefined {
     if (this.dialects.length === 0) return undefined;
     if (body !== null && typeof body === "object" && !Array.isArray(body) && "type" in body) return undefined;
-    return this.dialects.find((d) => {
+    return this.dialects.find(({ d }) => {
       try {
         return d.matches(body);
       } catch {
         return false;
       }
-    });
+    })?.served;
   }
 
   /** Answer one decoded native body. Never throws. */
@@ -143,6 +162,8 @@ export class Router {
   }
 
   private async run(entry: Registered, type: string, id: string | number | undefined, params: unknown, io: DispatchIO) {
+    const plugin = entry.owner.context;
+    if (!plugin) throw new AgentError("E_UNAVAILABLE", `the ${entry.owner.name} plugin is not running`);
     const paramsCheck = (entry.params ??= compiled(entry.spec.params));
     if (!paramsCheck.Check(params)) {
       const data = schemaErrors(paramsCheck, params);
@@ -159,7 +180,8 @@ export class Router {
       signal: io.signal ?? NEVER,
       writable: io.writable ?? READY,
       maxFrameBytes: this.maxFrameBytes,
-      log: this.log,
+      log: plugin.log,
+      plugin,
       emit: (event, data) => {
         const frame: EventFrame = id !== undefined ? { id, type, event, data } : { type, event, data };
         io.emit?.(frame);
@@ -171,7 +193,7 @@ export class Router {
       const resultCheck = (entry.result ??= compiled(entry.spec.result));
       if (!resultCheck.Check(result)) {
         const problems = schemaErrors(resultCheck, result);
-        this.log.error(`request ${type} (plugin ${entry.plugin}) returned a result that fails its schema`, {
+        this.log.error(`request ${type} (plugin ${entry.owner.name}) returned a result that fails its schema`, {
           problems: problems.slice(0, 5),
         });
         throw new AgentError("E_INTERNAL", `internal error in "${type}"`);

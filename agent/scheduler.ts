@@ -1,4 +1,4 @@
-// ctx.every(): fixed-delay schedules on an injected clock, with pause/resume for snapshots.
+// ctx.every(): fixed-delay schedules on an injected clock, paused and resumed all at once (ctx.schedules).
 
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { Logger } from "./log.ts";

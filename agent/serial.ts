@@ -3,7 +3,8 @@
 import { closeSync, openSync, readdirSync, readFileSync, write } from "node:fs";
 import type { Agent, Listener } from "./agent.ts";
 import { readFdInThread, type FdReader } from "./fd-reader.ts";
-import type { Session, Transport } from "./session.ts";
+import type { Session } from "./session.ts";
+import type { Transport } from "./transport.ts";
 
 /** Find `/dev/vportNpM` whose virtio name is `name` (no udev in small guests, so no symlink). */
 export function findSerialPort(name: string, sysDir = "/sys/class/virtio-ports", devDir = "/dev"): string {

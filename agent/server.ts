@@ -3,7 +3,8 @@
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Agent, Listener } from "./agent.ts";
-import type { Session, Transport, TransportKind } from "./session.ts";
+import type { Session } from "./session.ts";
+import type { Transport, TransportKind } from "./transport.ts";
 import { vsockListenFd } from "./vsock.ts";
 import { listenSerial } from "./serial.ts";
 

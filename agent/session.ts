@@ -1,10 +1,12 @@
 // One connection's conversation, whatever the transport: handshake, frames, ordering, answers, limits,
 // and backpressure (a client that does not read its answers stops being read).
+// Over 300 lines on purpose: reading, ordering and backpressure are one state machine over the same
+// fields (held items, queues, the paused flag); split, each part would reach into the others' state.
 
 import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
-import type { Dialect } from "./plugin.ts";
-import type { DispatchIO, Router } from "./router.ts";
+import type { DispatchIO, Router, ServedDialect } from "./router.ts";
+import type { Transport, TransportKind } from "./transport.ts";
 import type { Answer, EventFrame } from "./wire.ts";
 
 /**
@@ -17,28 +19,6 @@ import type { Answer, EventFrame } from "./wire.ts";
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Requests read but not started on one connection before the agent stops reading it. */
 export const MAX_QUEUED_REQUESTS = 1024;
-
-/** The byte pipe under a session. */
-export interface Transport {
-  /** Queue bytes; the transport keeps what the kernel does not take yet (see `unsent`). */
-  write(bytes: Uint8Array): void;
-  /** Close after queued bytes are flushed. */
-  end(): void;
-  /** For console lines: `unix:/run/mvm/agent.sock#3`. */
-  readonly label: string;
-  /**
-   * Bytes written but not yet taken by the kernel. Absent: the transport never queues. A transport that
-   * queues calls `Session.onWritable()` when its queue shrinks.
-   */
-  unsent?(): number;
-  /** Stop delivering received bytes (backpressure); `resumeReading` starts again. */
-  pauseReading?(): void;
-  resumeReading?(): void;
-  /** Close now, dropping what is queued (a client that reads nothing). Absent: `end()`. */
-  abort?(): void;
-}
-
-export type TransportKind = "unix" | "vsock" | "serial";
 
 export interface SessionOptions {
   kind: TransportKind;
@@ -114,6 +94,11 @@ export class Session {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** What the connection came through: the sweeps never close a serial stream for silence. */
+  get kind(): TransportKind {
+    return this.opts.kind;
   }
 
   /** Over MAX_UNSENT_BYTES of unread output: this connection is not being read. */
@@ -330,7 +315,7 @@ export class Session {
     }
   }
 
-  private async serveDialect(d: Dialect, value: unknown): Promise<void> {
+  private async serveDialect(d: ServedDialect, value: unknown): Promise<void> {
     this.inflight++;
     try {
       await this.dialectAnswer(d, value);
@@ -339,7 +324,7 @@ export class Session {
     }
   }
 
-  private async dialectAnswer(d: Dialect, value: unknown): Promise<void> {
+  private async dialectAnswer(d: ServedDialect, value: unknown): Promise<void> {
     if (this.closed) return;
     const max = d.maxFrameBytes ?? this.opts.maxFrameBytes;
     const write = (body: unknown) => {

@@ -1,6 +1,7 @@
-// Test support shared by every suite: a temp agent on a real unix socket, and a raw frame client.
+// The agent's testkit, for the core's tests and plugin authors alike: temp dirs and config files, an agent
+// on a real unix socket, a raw frame client, waiting on conditions, and the manual clock and memory log.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,10 +10,31 @@ import { encodeFrame, FrameReader, decodeBody, type ReaderItem } from "./frame.t
 import { memoryLogger } from "./log.ts";
 import { listen } from "./server.ts";
 
+/** A clock that moves only when told: read its doc for when the first scheduled run happens. */
+export { ManualClock } from "./clock.ts";
+/** A logger that keeps its lines (`log.lines`) for assertions. */
+export { memoryLogger } from "./log.ts";
+
 /** A fresh temp directory; `cleanup()` removes it. */
 export function tempDir(prefix = "mvm-test-"): { path: string; cleanup(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Files by path relative to a dir: a JSON value (written pretty), or text as is. */
+export type TestFiles = Record<string, unknown>;
+
+/**
+ * Write files under `dir` (a config dir: `integrations.d/web.json`, `agent.json`), making directories
+ * as needed. Mode 0644: the agent refuses config files that group or others can write.
+ * @example writeFiles(dir, { "probes.d/disk.json": { name: "disk", command: "df --output=pcent / | tail -1" } });
+ */
+export function writeFiles(dir: string, files: TestFiles): void {
+  for (const [rel, value] of Object.entries(files)) {
+    const path = join(dir, rel);
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value, null, 2), { mode: 0o644 });
+  }
 }
 
 export interface TestAgent {
@@ -24,7 +46,15 @@ export interface TestAgent {
   close(): Promise<void>;
 }
 
-/** Start an agent with these plugins on a unix socket in a new temp dir. */
+/**
+ * Start an agent with these plugins on a unix socket in a new temp dir (`createAgent` options: pass a
+ * ManualClock and advance it yourself, see its doc). `close()` stops it and removes the dir.
+ * @example
+ * const t = await startTestAgent({ plugins: [myPlugin()] });
+ * const c = await RawClient.connect(t.socket);
+ * expect(await c.request({ type: "acme.greet", id: 1, params: { who: "ops" } })).toMatchObject({ ok: true });
+ * await t.close();
+ */
 export async function startTestAgent(opts: Partial<AgentOptions> = {}): Promise<TestAgent> {
   const d = tempDir();
   const log = memoryLogger();

@@ -1,5 +1,7 @@
 // Finding everything a command started, escaped from its process group or not: a cgroup v2 per command
 // where one can be made, else an environment marker found through /proc. Used by the runner at deadlines.
+// Over 300 lines on purpose: two mechanisms behind one interface share the marker, the ids and the kill;
+// split, they would import each other.
 
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -112,7 +114,7 @@ function killMarked(value: string): Promise<number> {
 }
 
 /** The marker alone: found through /proc/PID/environ. A process that clears its environment escapes it (see docs/security.md). */
-export function procTracking(): Tracking {
+function procTracking(): Tracking {
   return {
     mode: "proc",
     where: "/proc",
@@ -158,7 +160,7 @@ export function ownCgroupDir(): string | null {
  * A cgroup per command under `<our cgroup>/mvm-agent-<pid>`. Throws when it cannot be made (no cgroup v2,
  * read-only, not permitted), so that `auto` falls back to the marker.
  */
-export function cgroupTracking(parent = ownCgroupDir()): Tracking {
+function cgroupTracking(parent = ownCgroupDir()): Tracking {
   if (!parent) throw new Error("no cgroup v2 hierarchy is mounted (or this process's cgroup is not in it)");
   removeStale(parent);
   const base = join(parent, `mvm-agent-${process.pid}`);

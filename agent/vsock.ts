@@ -4,9 +4,7 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { constants } from "node:os";
 
 export const AF_VSOCK = 40;
-export const VMADDR_CID_ANY = 0xffffffff;
-export const VMADDR_CID_LOCAL = 1;
-export const VMADDR_CID_HOST = 2;
+const VMADDR_CID_ANY = 0xffffffff;
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
@@ -86,20 +84,6 @@ export function vsockListenFd(port: number, backlog = 128): number {
     const e = errnoName();
     l.close(fd);
     throw explain("listen", e, port);
-  }
-  return fd;
-}
-
-/** A blocking connect to CID:PORT; returns the connected fd. Prefer `vsockConnect` in servers and CLIs. */
-export function vsockConnectFd(cid: number, port: number): number {
-  const l = lib();
-  const fd = l.socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw explain("socket", errnoName(), port, cid);
-  const addr = sockaddr(cid, port);
-  if (l.connect(fd, ptr(addr), addr.length) !== 0) {
-    const e = errnoName();
-    l.close(fd);
-    throw explain("connect", e, port, cid);
   }
   return fd;
 }

@@ -54,11 +54,8 @@ export const HelloResult = Type.Object(
 );
 export type HelloResult = Static<typeof HelloResult>;
 
-export const LifecycleStateSchema = Type.Union([
-  Type.Literal("running"),
-  Type.Literal("preparing"),
-  Type.Literal("sleeping"),
-]);
+/** What an agent state word (`status.state`) may look like: lowercase, at most 32 characters. */
+export const AGENT_STATE_PATTERN = "^[a-z][a-z0-9-]{0,31}$";
 
 export const StatusParams = NoParams;
 export const StatusResult = Type.Object(
@@ -69,7 +66,8 @@ export const StatusResult = Type.Object(
     pid: Type.Integer(),
     started_at: Type.String(),
     uptime_secs: Type.Number(),
-    state: LifecycleStateSchema,
+    /** `running`, or the word of the plugin that holds the agent (the snapshot plugin: `preparing`, `sleeping`). */
+    state: Type.String({ pattern: AGENT_STATE_PATTERN }),
     connections: Type.Integer(),
     /** Connections not being read because their client left over 4 MiB of answers unread (backpressure). */
     connections_backed_up: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -88,5 +86,5 @@ export type StatusResult = Static<typeof StatusResult>;
 export const coreRequests = {
   ping: { params: PingParams, result: PingResult, description: "Liveness: answers {} at once." },
   hello: { params: HelloParams, result: HelloResult, description: "Identity, protocol version, build, requests and plugins." },
-  status: { params: StatusParams, result: StatusResult, description: "Identity, uptime, lifecycle state and one section per plugin." },
+  status: { params: StatusParams, result: StatusResult, description: "Identity, uptime, the agent's state word and one section per plugin." },
 } satisfies RequestTable;

@@ -21,7 +21,7 @@ const LIST_ROUNDS = 15;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-bridge-"));
 // One agent process serving 100 sockets: each VM is its own connection.
-const fleet = await startFleetAgent(dir, VMS).catch((e) => {
+const fleet = await startFleetAgent(VMS).catch((e) => {
   rmSync(dir, { recursive: true, force: true });
   throw e;
 });

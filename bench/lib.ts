@@ -1,8 +1,9 @@
 // Shared helpers of the benchmarks: percentiles, markdown tables, the machine line, result files.
 
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { spawnAgent } from "../test/support/index.ts";
 
 export const root = join(import.meta.dir, "..");
 
@@ -58,26 +59,12 @@ export interface FleetAgent {
   stop(): Promise<void>;
 }
 
-/** Start a FleetAgent in `dir` and wait (at most 30 s) until every socket exists. */
-export async function startFleetAgent(dir: string, count: number): Promise<FleetAgent> {
-  const conf = join(dir, "etc");
-  mkdirSync(conf, { recursive: true });
-  const socks = Array.from({ length: count }, (_, i) => join(dir, `vm${i}.sock`));
-  const agent = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--config-dir", conf, "--log-level", "warn", ...socks.flatMap((s) => ["--listen", `unix:${s}`])], {
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  const stop = async () => {
-    agent.kill("SIGTERM");
-    await agent.exited;
+/** Start a FleetAgent (the shared spawnAgent, from source) and wait (at most 30 s) until every socket exists. */
+export async function startFleetAgent(count: number): Promise<FleetAgent> {
+  const agent = await spawnAgent({ sockets: count, args: ["--log-level", "warn"] });
+  return {
+    socks: agent.sockets,
+    vms: agent.sockets.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` })),
+    stop: async () => void (await agent.stop()),
   };
-  const deadline = Date.now() + 30_000;
-  while (!socks.every((s) => existsSync(s))) {
-    if (Date.now() > deadline || agent.exitCode !== null) {
-      await stop();
-      throw new Error("the agent did not start");
-    }
-    await Bun.sleep(20);
-  }
-  return { socks, vms: socks.map((s, i) => ({ name: `vm${i}`, agent: `unix:${s}` })), stop };
 }

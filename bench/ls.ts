@@ -12,7 +12,7 @@ const ROUNDS = 10;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-ls-"));
 // One agent process serving 100 sockets: each VM is its own connection.
-const fleet = await startFleetAgent(dir, VMS).catch((e) => {
+const fleet = await startFleetAgent(VMS).catch((e) => {
   rmSync(dir, { recursive: true, force: true });
   throw e;
 });

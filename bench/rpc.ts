@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { agentBinaries } from "../test/support/index.ts";
 import { compileC, machineLine, numArg, root, table, writeResult } from "./lib.ts";
 
 const SEQ = numArg("reqs", 20_000);
@@ -59,10 +60,11 @@ async function measure(name: string, argv: string[], ready: (o: string) => boole
 }
 
 async function startupAndRss(): Promise<{ readyMs: number; rssMb: number } | null> {
-  const bin = join(root, "dist/mvm-guest-agent");
-  if (!existsSync(bin)) {
-    const b = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts"), "--prod-only"], { stderr: "pipe" });
-    if (b.exitCode !== 0) return null;
+  let bin: string;
+  try {
+    bin = (await agentBinaries()).prod;
+  } catch {
+    return null;
   }
   const times: number[] = [];
   let rss = 0;

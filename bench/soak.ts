@@ -6,7 +6,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../agent/testing.ts";
-import { machineLine, numArg, root, table, writeResult } from "./lib.ts";
+import { spawnAgent } from "../test/support/index.ts";
+import { machineLine, numArg, table, writeResult } from "./lib.ts";
 
 const MINUTES = numArg("minutes", 10);
 const RATE = numArg("rate", 100);
@@ -30,29 +31,12 @@ for (let i = 0; i < PROBES; i++)
     JSON.stringify({ name: `p${i}`, command: i % 2 ? `echo ${i}` : "cut -d' ' -f1 /proc/loadavg", interval_secs: 10 + (i % 5), output_format: "number" }),
   );
 
-const sock = join(dir, "agent.sock");
-const agent = Bun.spawn(
-  [process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", cfg, "--no-set-clock", "--drop-caches-path", join(dir, "drop_caches"), "--log-level", "warn"],
-  { stdout: "ignore", stderr: "pipe" },
-);
-let console_ = "";
-void (async () => {
-  for await (const c of agent.stderr as ReadableStream<Uint8Array>) console_ = (console_ + Buffer.from(c).toString()).slice(-20_000);
-})();
+const agent = await spawnAgent({ configDir: cfg, args: ["--log-level", "warn"] });
+const sock = agent.socket;
 
 const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const fdCount = () => readdirSync(`/proc/${agent.pid}/fd`).length;
 
-const deadline = Date.now() + 30_000;
-for (;;) {
-  try {
-    (await RawClient.connect(sock)).close();
-    break;
-  } catch {
-    if (Date.now() > deadline || agent.exitCode !== null) throw new Error(`agent did not start:\n${console_}`);
-    await Bun.sleep(50);
-  }
-}
 
 /** The mix: [weight, request]. */
 const MIX: [number, () => Record<string, unknown>][] = [
@@ -115,13 +99,12 @@ const every = (MINUTES * 60_000) / SAMPLES;
 for (let i = 1; i <= SAMPLES; i++) {
   await Bun.sleep(Math.max(0, t0 + i * every - Date.now()));
   samples.push({ min: (Date.now() - t0) / 60_000, rss: rssMb(), fds: fdCount(), served });
-  if (agent.exitCode !== null) break;
+  if (agent.exitCode() !== null) break;
 }
 running = false;
 await Promise.all(clients);
-const alive = agent.exitCode === null;
-agent.kill("SIGTERM");
-await agent.exited;
+const alive = agent.exitCode() === null;
+await agent.stop();
 rmSync(dir, { recursive: true, force: true });
 void endAt;
 

@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { agentBinaries } from "../test/support/index.ts";
 import { compileC, machineLine, numArg, percentile, root, table, writeResult } from "./lib.ts";
 
 const RUNS = numArg("runs", 9);
@@ -18,8 +19,8 @@ function build(args: string[], what: string): void {
   if (p.exitCode !== 0) throw new Error(`${what} failed: ${p.stderr.toString()}${p.stdout.toString()}`);
 }
 
-// Fresh binaries of the code as it is now (dist/ may be stale).
-build([process.execPath, join(root, "scripts/build.ts"), "--out", dir], "scripts/build.ts");
+// Binaries of the code as it is now (dist/ may be stale): the shared cache, keyed by the sources.
+const bins = await agentBinaries();
 build([process.execPath, "build", "--compile", join(root, "bench/echo-bun.ts"), "--outfile", join(dir, "echo-bun")], "bun build --compile echo-bun");
 
 function rssMb(pid: number): number {
@@ -74,8 +75,8 @@ async function once(argv: (sock: string) => string[], i: number): Promise<{ ms: 
 const subjects: [string, (sock: string) => string[]][] = [
   ["C epoll echo (machine floor)", (s) => [echoC, s]],
   ["compiled Bun.listen echo (runtime floor)", (s) => [join(dir, "echo-bun"), s]],
-  ["mvm-guest-agent (prod)", (s) => [join(dir, "mvm-guest-agent"), "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
-  ["mvm-guest-agent-dev (dev)", (s) => [join(dir, "mvm-guest-agent-dev"), "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
+  ["mvm-guest-agent (prod)", (s) => [bins.prod, "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
+  ["mvm-guest-agent-dev (dev)", (s) => [bins.dev, "--listen", `unix:${s}`, "--config-dir", join(dir, "etc"), "--log-level", "warn"]],
 ];
 
 const samples = new Map<string, { ms: number[]; rss: number[]; anon: number[] }>(subjects.map(([n]) => [n, { ms: [], rss: [], anon: [] }]));
@@ -104,7 +105,7 @@ const dev = fig(subjects[3]![0]);
 const md = [
   "## bench:startup — compiled binaries: time to ready and idle RSS",
   "",
-  `Measured ${machineLine()}. Binaries built fresh by scripts/build.ts; the floors are bench/echo-bun.ts compiled with \`bun build --compile\` and bench/c/echoserver.c (gcc -O2). ` +
+  `Measured ${machineLine()}. Binaries built by scripts/build.ts from the current sources (test/support/binaries.ts); the floors are bench/echo-bun.ts compiled with \`bun build --compile\` and bench/c/echoserver.c (gcc -O2). ` +
     `Time to ready: spawn until the first ping (bench/c/rpcclient.c) is answered; median and p90 of ${RUNS} interleaved runs, empty config dir. ` +
     `Idle RSS: VmRSS once it stops moving after that ping; \"anonymous\" is the part that is not file-backed pages of the binary ` +
     `(smaps_rollup: heap, stacks), the rest being code and embedded bytecode the kernel can drop and re-read. Reproduce: \`bun run bench:startup\`.`,

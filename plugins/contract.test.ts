@@ -85,7 +85,7 @@ for (const m of modules) {
       await agent.start();
       await clock.advance(1000);
       await agent.stop({ drainMs: 100 });
-      await p.stop?.();
+      await agent.stop({ drainMs: 100 });
       expect(agent.scheduler.size).toBe(0);
       expect(clock.pending()).toBe(0);
       d.cleanup();

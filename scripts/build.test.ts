@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEV_MARKER } from "../plugins/dev-marker/index.ts";
-import { RawClient, tempDir, waitFor } from "../agent/testing.ts";
+import { tempDir, type RawClient } from "../agent/testing.ts";
+import { spawnAgent, type SpawnedAgent } from "../test/support/index.ts";
 import { build, inspectPlugins } from "./build.ts";
 import { DEBUG_MARKER } from "./fixtures/dev-only-plugin.ts";
 
@@ -18,33 +19,26 @@ describe("production and dev builds with a custom plugin and a dev-only one", ()
   let prodBin = "";
   let devBin = "";
   const said: string[] = [];
-  const procs: ReturnType<typeof Bun.spawn>[] = [];
+  const agents: SpawnedAgent[] = [];
   let prod: RawClient;
   let dev: RawClient;
 
-  async function start(bin: string, name: string): Promise<RawClient> {
-    const sock = join(d.path, `${name}.sock`);
-    const proc = Bun.spawn([bin, "--listen", `unix:${sock}`, "--config-dir", d.path, "--acme-greeting", "hi"], { stderr: "pipe", stdout: "ignore" });
-    procs.push(proc);
-    let log = "";
-    void (async () => {
-      for await (const ch of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
-    })();
-    await waitFor(() => log.includes("ready") || proc.exitCode !== null, 30_000, `${name} agent ready`);
-    if (proc.exitCode !== null) throw new Error(`${name} exited ${proc.exitCode}: ${log}`);
-    return RawClient.connect(sock);
+  /** These binaries hold extra plugins: built here, not taken from the shared cache of plain ones. */
+  async function start(bin: string): Promise<RawClient> {
+    const a = await spawnAgent({ bin, args: ["--acme-greeting", "hi"] });
+    agents.push(a);
+    return a.connect();
   }
 
   beforeAll(async () => {
     [prodBin, devBin] = await build({ out: d.path, flavors: ["prod", "dev"], plugins: [custom, devOnly] }, (l) => said.push(l));
-    prod = await start(prodBin!, "prod");
-    dev = await start(devBin!, "dev");
+    prod = await start(prodBin!);
+    dev = await start(devBin!);
   }, 180_000);
   afterAll(async () => {
     prod?.close();
     dev?.close();
-    for (const p of procs) p.kill("SIGTERM");
-    await Promise.all(procs.map((p) => p.exited));
+    await Promise.all(agents.map((a) => a.stop()));
     d.cleanup();
   });
 

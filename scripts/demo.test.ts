@@ -4,15 +4,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../agent/testing.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from "../test/support/index.ts";
 
 test("demo: bridge answers for the example agent, and SIGINT stops everything cleanly", async () => {
   const demo = Bun.spawn([process.execPath, join(import.meta.dir, "demo.ts"), "--port", "0", "--service-port", "0"], { stdout: "pipe", stderr: "pipe" });

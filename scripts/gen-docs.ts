@@ -1,12 +1,12 @@
-// Generates docs/errors.md from the code catalog in agent/errors.ts (a test keeps the two in step).
+// Generates docs/errors.md from the code catalogs in agent/errors.ts (a test keeps the two in step).
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ERROR_CODES } from "../agent/errors.ts";
+import { ERROR_CODES, REGISTRATION_CODES } from "../agent/errors.ts";
 
 /** The markdown of docs/errors.md. */
 export function errorsDoc(): string {
-  const rows = Object.entries(ERROR_CODES).map(([code, text]) => `| \`${code}\` | ${text} |`);
+  const table = (codes: Record<string, string>) => Object.entries(codes).map(([code, text]) => `| \`${code}\` | ${text} |`);
   return [
     "# Wire error codes",
     "",
@@ -15,7 +15,17 @@ export function errorsDoc(): string {
     "",
     "| code | when |",
     "| --- | --- |",
-    ...rows,
+    ...table(ERROR_CODES),
+    "",
+    "## Boot codes",
+    "",
+    "A plugin list that cannot run never answers anything: the agent refuses to start (or a custom main's",
+    "`createAgent` / `start` throws a `RegistrationError`) with one of these codes and a message naming the",
+    "plugins, requests or services involved.",
+    "",
+    "| code | when |",
+    "| --- | --- |",
+    ...table(REGISTRATION_CODES),
     "",
     "Host-side codes of the client (`ClientError`) are documented in [client.md](client.md).",
     "",

@@ -6,7 +6,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { execPlugin } from "../../plugins/exec/index.ts";
-import { alive, groupMembers } from "../../plugins/exec/test-support.ts";
+import { alive, groupMembers } from "../../test/support/index.ts";
 import { type ServedBridge, serveForTest } from "../testing.ts";
 
 const tmp = tempDir("mvm-disconnect-");

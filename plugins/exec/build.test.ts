@@ -2,58 +2,41 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+import type { RawClient } from "../../agent/testing.ts";
+import { agentBinaries, spawnAgent, type SpawnedAgent } from "../../test/support/index.ts";
 import { EXEC_MARKER } from "./exec.ts";
-
-const root = join(import.meta.dir, "../..");
-const d = tempDir("mvm-exec-build-");
-const prodBin = join(d.path, "mvm-guest-agent");
-const devBin = join(d.path, "mvm-guest-agent-dev");
 
 /** Strings that exist only in the exec plugin's code (the marker, an error text, a schema description, its request table). */
 const EXEC_ONLY = [EXEC_MARKER, "a variable name must be non-empty", "Working directory (must exist)", "Dev builds only: run a command"];
 
-interface Running {
-  proc: ReturnType<typeof Bun.spawn>;
-  client: RawClient;
-}
-const running: Running[] = [];
+let prodBin = "";
+let devBin = "";
+const running: { agent: SpawnedAgent; client: RawClient }[] = [];
 
-/** Start a binary on a unix socket in the temp dir and connect to it once it says ready. */
-async function start(bin: string, name: string, extra: string[] = []): Promise<RawClient> {
-  const sock = join(d.path, `${name}.sock`);
-  const proc = Bun.spawn([bin, "--listen", `unix:${sock}`, "--config-dir", d.path, ...extra], { stdout: "ignore", stderr: "pipe" });
-  let log = "";
-  void (async () => {
-    for await (const ch of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
-  })();
-  await waitFor(() => log.includes("ready") || proc.exitCode !== null, 30_000, `${name} ready`);
-  if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${log}`);
-  const client = await RawClient.connect(sock);
-  running.push({ proc, client });
+/** Start a binary on a unix socket and connect to it once it listens. */
+async function start(bin: string, extra: string[] = []): Promise<RawClient> {
+  const agent = await spawnAgent({ bin, args: extra });
+  const client = await agent.connect();
+  running.push({ agent, client });
   return client;
 }
 
-beforeAll(() => {
-  // The documented interface: bun scripts/build.ts --out DIR -> DIR/mvm-guest-agent and DIR/mvm-guest-agent-dev.
-  const r = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts"), "--out", d.path], { cwd: root, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`build failed:\n${r.stdout.toString()}${r.stderr.toString()}`);
+beforeAll(async () => {
+  // Built once per state of the sources by `bun scripts/build.ts --out DIR` (test/support/binaries.ts).
+  ({ prod: prodBin, dev: devBin } = await agentBinaries());
 }, 300_000);
 
 afterAll(async () => {
   for (const r of running) {
     r.client.close();
-    r.proc.kill("SIGTERM");
-    await r.proc.exited;
+    await r.agent.stop();
   }
-  d.cleanup();
 });
 
 describe("production binary", () => {
   let c: RawClient;
   beforeAll(async () => {
-    c = await start(prodBin, "prod");
+    c = await start(prodBin);
   }, 60_000);
 
   test("the file contains none of the exec plugin's strings", () => {
@@ -74,8 +57,8 @@ describe("dev binary", () => {
   let c: RawClient;
   let off: RawClient;
   beforeAll(async () => {
-    c = await start(devBin, "dev");
-    off = await start(devBin, "dev-no-exec", ["--no-exec"]);
+    c = await start(devBin);
+    off = await start(devBin, ["--no-exec"]);
   }, 60_000);
 
   test("the file has the exec plugin (so the grep above can see it)", () => {

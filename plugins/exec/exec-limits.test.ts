@@ -5,7 +5,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "../../agent/clock.ts";
 import { waitFor } from "../../agent/testing.ts";
-import { alive, execAgent, groupMembers } from "./test-support.ts";
+import { alive, groupMembers } from "../../test/support/index.ts";
+import { execAgent } from "./testkit.ts";
 
 describe("timeouts (manual clock)", () => {
   let t: Awaited<ReturnType<typeof execAgent>>;

@@ -3,12 +3,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RawClient, tempDir } from "../../agent/testing.ts";
+import type { RawClient } from "../../agent/testing.ts";
+import { spawnAgent, type SpawnedAgent } from "../../test/support/index.ts";
 
 const MB = 1024 * 1024;
-const dir = tempDir("mvm-exec-mem-");
-const socket = join(dir.path, "agent.sock");
-let proc: ReturnType<typeof Bun.spawn>;
+let proc: SpawnedAgent;
 let client: RawClient;
 
 /** Peak resident set size of the agent process so far, in bytes. */
@@ -16,18 +15,12 @@ const peakRss = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc
 const produce = (bytes: number) => `head -c ${bytes} /dev/zero | tr '\\0' a`;
 
 beforeAll(async () => {
-  proc = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/exec-agent.ts"), socket], { stdout: "pipe", stderr: "inherit" });
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  const first = await reader.read();
-  expect(new TextDecoder().decode(first.value)).toBe("ready\n");
-  reader.releaseLock();
-  client = await RawClient.connect(socket);
+  proc = await spawnAgent({ entry: join(import.meta.dir, "fixtures/exec-agent.ts"), hostSafe: false, args: ["--log-level", "warn"] });
+  client = await proc.connect();
 });
 afterAll(async () => {
   client?.close();
-  proc.kill("SIGTERM");
-  await proc.exited;
-  dir.cleanup();
+  await proc?.stop();
 });
 
 /** Run one exec to its answer (events read and counted); returns the answer and the streamed text length. */

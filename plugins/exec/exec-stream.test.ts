@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, waitFor } from "../../agent/testing.ts";
-import { execAgent, groupMembers, mkfifo, release } from "./test-support.ts";
+import { groupMembers } from "../../test/support/index.ts";
+import { execAgent, mkfifo, release } from "./testkit.ts";
 
 let t: Awaited<ReturnType<typeof execAgent>>;
 beforeAll(async () => {

@@ -2,7 +2,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execModule } from "./index.ts";
-import { alive, execAgent, mkfifo, release } from "./test-support.ts";
+import { alive } from "../../test/support/index.ts";
+import { execAgent, mkfifo, release } from "./testkit.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, waitFor } from "../../agent/testing.ts";

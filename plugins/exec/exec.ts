@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import type { CommandResult } from "../../agent/command.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { bodyLength } from "../../agent/frame.ts";
-import { defineRequests, type AgentPlugin, type PluginContext, type RequestContext } from "../../agent/plugin.ts";
+import { defineRequests, type AgentPlugin, type RequestContext } from "../../agent/plugin.ts";
 import { fitOutput, StreamPieces, type OutputEncoding } from "./output.ts";
 import {
   DEFAULT_EXEC_MAX_OUTPUT_BYTES,
@@ -34,14 +34,12 @@ interface Running {
  * createAgent({ plugins: [execPlugin()] }).dispatch({ type: "exec", id: 1, params: { argv: ["uname", "-a"] } });
  */
 export function execPlugin(): AgentPlugin {
-  let ctx: PluginContext | undefined;
   const running = new Set<Running>();
   let served = 0;
   let timedOut = 0;
 
   async function handle(p: ExecParams, req: RequestContext): Promise<ExecResult> {
-    if (!ctx) throw new AgentError("E_UNAVAILABLE", "the exec plugin is not started");
-    const pctx = ctx;
+    const pctx = req.plugin;
     const spec = checkParams(p);
     const encoding: OutputEncoding = p.encoding ?? "utf8";
     const maxBytes = p.max_output_bytes ?? DEFAULT_EXEC_MAX_OUTPUT_BYTES;
@@ -137,14 +135,10 @@ export function execPlugin(): AgentPlugin {
   return {
     name: "exec",
     requests: defineRequests(execRequests, { exec: handle }),
-    start(c) {
-      ctx = c;
-    },
     async stop() {
       const all = [...running];
       for (const r of all) r.abort.abort();
       await Promise.allSettled(all.map((r) => r.done));
-      ctx = undefined;
     },
     status: () => ({ marker: EXEC_MARKER, running: running.size, served, timed_out: timedOut }),
   };

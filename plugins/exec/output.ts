@@ -1,6 +1,6 @@
 // Exec output on the wire: stream chunks cut to the frame cap, and final output fitted into one answer.
 
-import { trimUtf8End } from "../../agent/command.ts";
+import { trimUtf8End } from "../../agent/capture.ts";
 
 export type OutputEncoding = "utf8" | "base64";
 

@@ -3,7 +3,6 @@
 import { z } from "zod";
 import { parseSection } from "../../agent/config.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
-import type { Logger } from "../../agent/log.ts";
 import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
 import { compileExcludes, fsDiff } from "./diff.ts";
 import { resolveLayers, type LayerOptions, type Layers } from "./layers.ts";
@@ -27,7 +26,6 @@ export interface FsDiffPluginOptions extends LayerOptions {
 export function fsdiffPlugin(opts: FsDiffPluginOptions = {}): AgentPlugin {
   let defaultExclude = compileExcludes(opts.exclude ?? [], "exclude");
   let last: { layers?: Layers; unavailable?: string } = {};
-  let log: Logger | undefined;
 
   const layers = (): Layers => {
     try {
@@ -46,7 +44,7 @@ export function fsdiffPlugin(opts: FsDiffPluginOptions = {}): AgentPlugin {
       "fs-diff": (params, ctx) => fsDiff(params, ctx, { layers, defaultExclude, port: opts.port }),
     }),
     start(ctx) {
-      log = ctx.log;
+      const log = ctx.log;
       if (opts.section && opts.section.value !== undefined) {
         const section = parseSection(FsDiffSection, opts.section.value, opts.section.where, log);
         try {

@@ -6,7 +6,7 @@ import { AgentError } from "../../agent/errors.ts";
 import { findOverlay, overlayOptions, parseMountinfo, splitLowerdir } from "./mountinfo.ts";
 
 /** Where the original agent looks (`<root>/upper`, `<root>/lower`), in order. */
-export const CONVENTIONAL_ROOTS = ["/overlay", "/run/overlay", "/tmp/overlay"];
+const CONVENTIONAL_ROOTS = ["/overlay", "/run/overlay", "/tmp/overlay"];
 
 export interface LayerOptions {
   /** The merged mount whose upper dir is wanted (default "/"). */

@@ -5,7 +5,7 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 /** libc names to try: glibc first, then musl (Alpine images). */
 const LIBC_NAMES = ["libc.so.6", `libc.musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "libc.so"];
 
-export const ERRNO_NAMES: Record<number, string> = {
+const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
   2: "ENOENT",
   5: "EIO",

@@ -23,7 +23,7 @@ export function compareUtf8(a: string, b: string): number {
 }
 
 /** Native comparison: equals compareUtf8 when no string holds a unit at or above U+D800. */
-export function compareNative(a: string, b: string): number {
+function compareNative(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -1,7 +1,8 @@
 // One health check: run an integration's health_cmd through the shared runner and judge the result.
 
 import { rfc3339 } from "../../agent/clock.ts";
-import { failureDetail, outputText, trimUtf8Start, type CommandResult, type CommandSpec } from "../../agent/command.ts";
+import type { CommandResult, CommandSpec } from "../../agent/command.ts";
+import { failureDetail, outputText, trimUtf8Start } from "../../agent/capture.ts";
 import type { CheckResult } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
 
@@ -34,7 +35,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** The last `max` bytes of stdout then stderr (each already a tail), as text. */
-export function combinedOutput(r: Pick<CommandResult, "stdout" | "stderr">, max = OUTPUT_BYTES): string {
+function combinedOutput(r: Pick<CommandResult, "stdout" | "stderr">, max = OUTPUT_BYTES): string {
   const parts = [outputText(r.stdout), outputText(r.stderr)].filter((s) => s !== "");
   const text = parts.join("\n");
   const bytes = enc.encode(text);

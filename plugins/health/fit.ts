@@ -1,6 +1,6 @@
 // Keeping a `health` answer under the frame cap: shorten check outputs (keep their tails) when needed.
 
-import { trimUtf8Start } from "../../agent/command.ts";
+import { trimUtf8Start } from "../../agent/capture.ts";
 import type { IntegrationEntry } from "./schemas.ts";
 
 const enc = new TextEncoder();

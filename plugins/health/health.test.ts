@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../../agent/testing.ts";
-import { healthFixture, type HealthFixture } from "./fixture.ts";
+import { healthFixture, type HealthFixture } from "./testkit.ts";
 
 let fx: HealthFixture | null = null;
 afterEach(async () => {

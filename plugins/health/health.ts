@@ -41,7 +41,6 @@ interface Live {
 export function healthPlugin(opts: HealthOptions): AgentPlugin {
   const dir = integrationsDir(opts.configDir);
   const limit = new Limit(opts.maxConcurrentChecks ?? 8);
-  let ctx: PluginContext | null = null;
   let live = new Map<string, Live>();
   const inflight = new Set<Promise<void>>();
   /** Bumped at sleep-prep and wake: a check started before either is not recorded. */
@@ -51,8 +50,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   let missingSaid = false;
   let reloads: Promise<void> = Promise.resolve();
 
-  async function check(x: Live, signal: AbortSignal): Promise<void> {
-    const c = ctx!;
+  async function check(c: PluginContext, x: Live, signal: AbortSignal): Promise<void> {
     const started = epoch;
     if (paused || x.retired) return;
     let release: () => void;
@@ -72,8 +70,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     }
   }
 
-  function begin(loaded: LoadedIntegration): Live {
-    const c = ctx!;
+  function begin(c: PluginContext, loaded: LoadedIntegration): Live {
     const state = new IntegrationState(loaded.spec, c.clock, c.log);
     const x: Live = { loaded, state, schedule: null, retired: false };
     if (paused) state.pause();
@@ -81,7 +78,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       x.schedule = c.every(
         loaded.spec.health_interval_secs * 1000,
         (signal) => {
-          const p = check(x, signal);
+          const p = check(c, x, signal);
           inflight.add(p);
           return p.finally(() => inflight.delete(p));
         },
@@ -98,10 +95,10 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   }
 
   /** Load (first call) or reload the directory and apply the difference. */
-  function apply(first: boolean): void {
-    if (stopped || !ctx) return;
-    const log = ctx.log;
-    const next = loadIntegrations(dir, log, { root: opts.configDir, files: ctx.config.files });
+  function apply(c: PluginContext, first: boolean): void {
+    if (stopped) return;
+    const log = c.log;
+    const next = loadIntegrations(dir, log, { root: opts.configDir, files: c.config.files });
     const current = new Map([...live].map(([n, x]) => [n, x.loaded]));
     const plan = planReload(current, next);
     const keptByFile = new Map(plan.kept.map((k) => [k.file, k.name]));
@@ -127,7 +124,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
         continue;
       }
       if (old) retire(old);
-      nextLive.set(name, begin(l));
+      nextLive.set(name, begin(c, l));
     }
     for (const name of plan.removed) retire(live.get(name)!);
     live = nextLive;
@@ -144,8 +141,8 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     for (const name of plan.removed) log.info(`${name}: removed (its file is gone)`);
   }
 
-  function reload(): Promise<void> {
-    reloads = reloads.then(() => apply(false)).catch((e) => ctx?.log.error(`reload failed: ${(e as Error)?.stack ?? e}`));
+  function reload(c: PluginContext): Promise<void> {
+    reloads = reloads.then(() => apply(c, false)).catch((e) => c.log.error(`reload failed: ${(e as Error)?.stack ?? e}`));
     return reloads;
   }
 
@@ -175,7 +172,6 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       },
     }),
     start(c) {
-      ctx = c;
       stopped = false;
       c.provide("integrations", { list: (): IntegrationSpec[] => [...live.values()].map((x) => x.loaded.spec) });
       c.on("sleep-prep", () => {
@@ -190,8 +186,8 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
         for (const x of live.values()) x.state.wake();
         c.log.info(`wake: ${live.size} integration(s) start over (startup grace from now, earlier results cleared)`);
       });
-      apply(true);
-      if (opts.watch !== false) c.onDispose(watchDir(dir, () => void reload()));
+      apply(c, true);
+      if (opts.watch !== false) c.onDispose(watchDir(dir, () => void reload(c)));
     },
     async stop() {
       stopped = true;

@@ -1,11 +1,29 @@
 // The health plugin module: its flag, its file format's JSON Schema, and the factory main calls.
 
 import { intFlag } from "../../agent/flags.ts";
-import type { PluginModule } from "../../agent/plugin.ts";
+import type { DropinFormat, PluginModule } from "../../agent/plugin.ts";
 import { healthPlugin } from "./health.ts";
+import { checkIntegration, loadIntegrations } from "./loader.ts";
 import { integrationJsonSchema } from "./schemas.ts";
 
 export { healthPlugin, type HealthOptions } from "./health.ts";
+
+/** `integrations.d` for tools (`config check|render`): checked and loaded exactly as the plugin loads it. */
+export const integrationFormat: DropinFormat = {
+  dir: "integrations.d",
+  noun: "integration",
+  check: checkIntegration,
+  load(dir, log) {
+    const r = loadIntegrations(dir, log);
+    const loaded = [...r.loaded.values()].map((l) => ({
+      name: l.spec.name,
+      file: l.file,
+      value: l.spec,
+      ...(l.spec.health_cmd ? {} : { note: "no health_cmd: unchecked" }),
+    }));
+    return { loaded, skipped: r.skipped, missing: r.missing };
+  },
+};
 
 /** Health checks of `<config-dir>/integrations.d/*.json`; requests `health` and `health-check`. */
 export const healthModule: PluginModule = {
@@ -18,6 +36,7 @@ export const healthModule: PluginModule = {
     },
   },
   schemas: { integration: integrationJsonSchema },
+  dropins: { integration: integrationFormat },
   create: ({ flags, config }) =>
     healthPlugin({
       configDir: config.configDir,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { memoryLogger } from "../../agent/log.ts";
 import { main } from "../../agent/main.ts";
 import { tempDir } from "../../agent/testing.ts";
-import { healthFixture, type HealthFixture } from "./fixture.ts";
+import { healthFixture, type HealthFixture } from "./testkit.ts";
 import { healthModule } from "./index.ts";
 import { loadIntegrations, planReload } from "./loader.ts";
 import { IntegrationFile } from "./schemas.ts";

@@ -1,7 +1,7 @@
 // Loading integrations.d: drop-in files -> IntegrationSpecs, and what a reload adds, changes and removes.
 
 import { join } from "node:path";
-import { loadDropins, type DropinProblem } from "../../agent/config.ts";
+import { loadDropins, zodIssuesText, type DropinProblem } from "../../agent/config.ts";
 import type { ConfigFiles } from "../../agent/config-file.ts";
 import type { Logger } from "../../agent/log.ts";
 import { IntegrationFile } from "./schemas.ts";
@@ -50,8 +50,14 @@ export function loadIntegrations(dir: string, log: Logger, trust: { root?: strin
   return { loaded, skipped: r.skipped, missing: r.missing };
 }
 
+/** Why one integration file's object would be skipped (one line), or undefined when it loads. */
+export function checkIntegration(raw: Record<string, unknown>): string | undefined {
+  const r = IntegrationFile.safeParse(dropNulls(raw));
+  return r.success ? undefined : zodIssuesText(r.error.issues);
+}
+
 /** Same spec (defaults applied), whatever the file's whitespace or key order. */
-export function sameSpec(a: IntegrationSpec, b: IntegrationSpec): boolean {
+function sameSpec(a: IntegrationSpec, b: IntegrationSpec): boolean {
   return canonical(a) === canonical(b);
 }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ManualClock } from "../../agent/clock.ts";
 import { RawClient, startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { compiled } from "../../agent/router.ts";
-import { healthFixture, type HealthFixture } from "./fixture.ts";
+import { healthFixture, type HealthFixture } from "./testkit.ts";
 import { fitOutputs } from "./fit.ts";
 import { healthPlugin } from "./health.ts";
 import { HealthResult, HealthStatusSection, type IntegrationEntry } from "./schemas.ts";
@@ -123,12 +123,12 @@ describe("sleep-prep and wake", () => {
     expect((await fx.entry("a")).status).toBe("healthy");
 
     await fx.peer.emit("sleep-prep", { at: fx.clock.now() });
-    await fx.peer.lifecycle.pauseSchedules();
+    await fx.peer.schedules.pauseAll();
     let h = await fx.health();
     expect(h.integrations.map((i) => i.status)).toEqual(["paused", "paused"]);
     expect(h.ready).toBe(false);
     await expect(fx.agent.call("health-check", { name: "a" })).rejects.toMatchObject({ code: "E_BUSY" });
-    expect(((await fx.agent.call("status")) as { plugins: { health: unknown } }).plugins.health).toMatchObject({ paused: 2, ready: false });
+    expect((await fx.agent.call("status")).plugins.health).toMatchObject({ paused: 2, ready: false });
 
     await fx.clock.advance(3_600_000); // an hour asleep: nothing runs
     await fx.peer.emit("wake", { at: fx.clock.now(), reason: "wake" });
@@ -138,7 +138,7 @@ describe("sleep-prep and wake", () => {
       ["unchecked", null],
     ]);
     expect(h.integrations[0]!.detail).toBe("in startup grace (30 s left); waiting for the first check");
-    fx.peer.lifecycle.resumeSchedules({ runNow: true });
+    fx.peer.schedules.resumeAll({ runNow: true });
     await fx.tick(0);
     expect((await fx.entry("a")).status).toBe("healthy");
     expect(fx.lines()).toContain("paused 2 integration(s) for a snapshot");
@@ -153,7 +153,7 @@ describe("sleep-prep and wake", () => {
     await fx.clock.advance(0);
     await waitFor(() => existsSync(join(fx!.dir, "started")), 10_000, "the check to start");
     await fx.peer.emit("sleep-prep", { at: fx.clock.now() });
-    const paused = fx.peer.lifecycle.pauseSchedules();
+    const paused = fx.peer.schedules.pauseAll();
     writeFileSync(fifo, "late\n");
     await paused;
     await fx.peer.emit("wake", { at: fx.clock.now(), reason: "wake" });

@@ -36,8 +36,6 @@ export const IntegrationFile = z
   })
   .describe("One integration of the mvm guest agent (integrations.d/*.json)");
 
-export type IntegrationFileInput = z.input<typeof IntegrationFile>;
-
 /** The JSON Schema printed by `mvm-guest-agent schema integration`. */
 export function integrationJsonSchema(): unknown {
   return z.toJSONSchema(IntegrationFile, { io: "input" });

@@ -6,7 +6,7 @@ import { configCommand } from "./cli.ts";
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await configCommand(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
+  const code = await configCommand(args, { dropins: {}, stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 

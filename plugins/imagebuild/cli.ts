@@ -3,16 +3,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { defineFlags, FlagError, parseArgv, unknownCommand } from "../../agent/argv.ts";
-import { loadDropins } from "../../agent/config.ts";
 import { createLogger } from "../../agent/log.ts";
-import { integrationsDir, loadIntegrations } from "../health/loader.ts";
-import { ProbeFile, prepareProbe } from "../probes/schemas.ts";
+import type { CommandEnv, DropinFormat } from "../../agent/plugin.ts";
 import { renderSpec } from "./spec.ts";
 
-export interface ToolIO {
-  stdout(t: string): void;
-  stderr(t: string): void;
-}
+/** Output, and every module's drop-in formats (the composition root hands them over). */
+export type ToolIO = CommandEnv;
 
 const USAGE = [
   "usage:",
@@ -77,7 +73,7 @@ function render(from: string, out: string, io: ToolIO): number {
     io.stderr(`config render: ${from}: ${(e as Error).message}`);
     return 1;
   }
-  const { files, problems } = renderSpec(spec);
+  const { files, problems } = renderSpec(spec, io.dropins);
   if (problems.length) {
     for (const p of problems) io.stderr(`${from}: ${p.entry}: ${p.message}`);
     io.stderr(`config render: nothing written (${problems.length} problem${problems.length > 1 ? "s" : ""})`);
@@ -106,26 +102,28 @@ function render(from: string, out: string, io: ToolIO): number {
 }
 
 function check(dirArg: string, io: ToolIO): number {
-  const dir = resolve(dirArg);
+  return checkTree(resolve(dirArg), Object.values(io.dropins), io);
+}
+
+/**
+ * Load each format's directory under `dir` the way the agent would and say what loads and what is
+ * skipped, with reasons. Returns 1 when anything would be skipped.
+ */
+export function checkTree(dir: string, formats: readonly DropinFormat[], io: Pick<ToolIO, "stdout">): number {
   const warnings: string[] = [];
   const log = createLogger({ sink: () => {} });
   const collect = { ...log, warn: (m: string) => void warnings.push(m) };
   let skipped = 0;
-
-  const ints = loadIntegrations(integrationsDir(dir), collect);
-  if (ints.missing) io.stdout(`integrations.d: missing (zero integrations)`);
-  for (const [name, l] of ints.loaded) io.stdout(`load ${l.file}: integration ${name}${l.spec.health_cmd ? "" : " (no health_cmd: unchecked)"}`);
-  for (const s of ints.skipped) io.stdout(`skip ${s.file}: ${s.message}`);
-  skipped += ints.skipped.length;
-
-  const probes = loadDropins({ dir: join(dir, "probes.d"), schema: ProbeFile, nameOf: (p) => p.name, prepare: prepareProbe, log: collect });
-  if (probes.missing) io.stdout(`probes.d: missing (zero probes)`);
-  for (const [name, e] of probes.entries) io.stdout(`load ${e.file}: probe ${name}`);
-  const probeSkips = probes.skipped;
-  for (const s of probeSkips) io.stdout(`skip ${s.file}: ${s.message}`);
-  skipped += probeSkips.length;
-
+  const counts: string[] = [];
+  for (const f of formats) {
+    const r = f.load(join(dir, f.dir), collect);
+    if (r.missing) io.stdout(`${f.dir}: missing (zero ${f.noun}s)`);
+    for (const l of r.loaded) io.stdout(`load ${l.file}: ${f.noun} ${l.name}${l.note ? ` (${l.note})` : ""}`);
+    for (const s of r.skipped) io.stdout(`skip ${s.file}: ${s.message}`);
+    skipped += r.skipped.length;
+    counts.push(`${r.loaded.length} ${f.noun}(s)`);
+  }
   for (const w of warnings.filter((w) => !w.includes(": skipped: "))) io.stdout(`warn ${w}`);
-  io.stdout(`config check: ${ints.loaded.size} integration(s), ${probes.entries.size} probe(s) would load; ${skipped} file(s) would be skipped`);
+  io.stdout(`config check: ${counts.join(", ")} would load; ${skipped} file(s) would be skipped`);
   return skipped ? 1 : 0;
 }

@@ -3,11 +3,15 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../../agent/testing.ts";
-import { loadIntegrations } from "../health/loader.ts";
 import { silentLogger } from "../../agent/log.ts";
+import { dropinFormats } from "../../agent/main.ts";
+import { tempDir } from "../../agent/testing.ts";
+import { builtinModules } from "../index.ts";
 import { configCommand } from "./cli.ts";
 import { nixJson, renderSpec } from "./spec.ts";
+
+/** The formats of the bundled modules, as the composition root hands them to the sub-command. */
+const formats = dropinFormats(builtinModules());
 
 const SPEC = {
   healthChecks: {
@@ -32,13 +36,13 @@ const SPEC = {
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await configCommand(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
+  const code = await configCommand(args, { dropins: formats, stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
 describe("renderSpec", () => {
   test("camelCase and snake_case in, the agent's file keys out, compact with sorted keys", () => {
-    const { files, problems } = renderSpec(SPEC);
+    const { files, problems } = renderSpec(SPEC, formats);
     expect(problems).toEqual([]);
     const byPath = Object.fromEntries(files.map((f) => [f.path, f.text]));
     expect(Object.keys(byPath).sort()).toEqual([
@@ -55,10 +59,13 @@ describe("renderSpec", () => {
   });
 
   test("errors name the entry and the field; nothing renders when any entry is bad", () => {
-    const { files, problems } = renderSpec({
-      healthChecks: { ok: { healthCmd: "true" }, bad: { healthIntervalSecs: 0 }, typo: { healthCommand: "x" } },
-      probes: { "no-cmd": { unit: "x" }, "bad name!": { command: "true" } },
-    });
+    const { files, problems } = renderSpec(
+      {
+        healthChecks: { ok: { healthCmd: "true" }, bad: { healthIntervalSecs: 0 }, typo: { healthCommand: "x" } },
+        probes: { "no-cmd": { unit: "x" }, "bad name!": { command: "true" } },
+      },
+      formats,
+    );
     expect(files).toEqual([]);
     const text = problems.map((p) => `${p.entry}: ${p.message}`).join("\n");
     expect(text).toContain("healthChecks.bad: field health_interval_secs");
@@ -68,7 +75,13 @@ describe("renderSpec", () => {
   });
 
   test("a spec with other top-level keys is refused", () => {
-    expect(renderSpec({ healthcheck: {} }).problems[0]!.message).toContain("healthcheck");
+    expect(renderSpec({ healthcheck: {} }, formats).problems[0]!.message).toContain("healthcheck");
+  });
+
+  test("entries of a format no module of the build reads are refused, naming it", () => {
+    const { files, problems } = renderSpec(SPEC, { integration: formats.integration! });
+    expect(files).toEqual([]);
+    expect(problems).toEqual([{ entry: "probes", message: "no module of this build reads probe files" }]);
   });
 
   test("nixJson sorts keys at every depth", () => {
@@ -85,9 +98,9 @@ describe("config render / check", () => {
     expect(r).toMatchObject({ code: 0 });
     expect(r.out).toContain("5 files");
     expect(readdirSync(out).sort()).toEqual(["integrations.d", "probes.d"]);
-    const loaded = loadIntegrations(join(out, "integrations.d"), silentLogger);
-    expect([...loaded.loaded.keys()].sort()).toEqual(["db", "my-app", "sidecar"]);
-    expect(loaded.loaded.get("my-app")!.spec).toMatchObject({ critical: true, startup_grace_secs: 120, health_timeout_secs: 10 });
+    const loaded = formats.integration!.load(join(out, "integrations.d"), silentLogger);
+    expect(loaded.loaded.map((l) => l.name).sort()).toEqual(["db", "my-app", "sidecar"]);
+    expect(loaded.loaded.find((l) => l.name === "my-app")!.value).toMatchObject({ critical: true, startup_grace_secs: 120, health_timeout_secs: 10 });
     const c = await run(["check", out]);
     expect(c.code).toBe(0);
     expect(c.out).toContain("3 integration(s), 2 probe(s) would load; 0 file(s) would be skipped");
@@ -147,7 +160,7 @@ describe("nix/mvm-guest-config.nix", () => {
     const p = Bun.spawnSync([nix!, "--eval", "--strict", "--json", join(d.path, "t.nix")], { stdout: "pipe", stderr: "pipe" });
     expect(p.exitCode).toBe(0);
     const fromNix = JSON.parse(p.stdout.toString()) as Record<string, string>;
-    const fromCli = Object.fromEntries(renderSpec(SPEC).files.map((f) => [f.path, f.text]));
+    const fromCli = Object.fromEntries(renderSpec(SPEC, formats).files.map((f) => [f.path, f.text]));
     expect(fromNix).toEqual(fromCli);
     d.cleanup();
   });

@@ -8,11 +8,7 @@ export const imageConfigModule: PluginModule = {
   commands: {
     config: {
       description: "config render --from SPEC --out DIR | config check DIR: drop-in files for images",
-      run: (args) =>
-        configCommand(args, {
-          stdout: (t) => process.stdout.write(t + "\n"),
-          stderr: (t) => process.stderr.write(t + "\n"),
-        }),
+      run: (args, env) => configCommand(args, env),
     },
   },
   create: () => null,

@@ -2,8 +2,7 @@
 
 import { z } from "zod";
 import { zodIssuesText } from "../../agent/config.ts";
-import { IntegrationFile } from "../health/schemas.ts";
-import { ProbeFile, prepareProbe } from "../probes/schemas.ts";
+import type { DropinFormat } from "../../agent/plugin.ts";
 
 /** mkGuest's camelCase option names -> the agent's snake_case file keys (the Nix function has the same table). */
 export const HEALTH_KEYS: Record<string, string> = {
@@ -32,6 +31,12 @@ export const PROBE_KEYS: Record<string, string> = {
 };
 
 const Entries = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+/** Each spec key, the drop-in format (a module's, by name) its entries become, and mkGuest's key table. */
+export const SPEC_GROUPS = [
+  { kind: "healthChecks", format: "integration", table: HEALTH_KEYS },
+  { kind: "probes", format: "probe", table: PROBE_KEYS },
+] as const;
 
 /** The spec file: `{ "healthChecks": { name: {...} }, "probes": { name: {...} } }`. */
 export const Spec = z
@@ -89,30 +94,33 @@ function mapKeys(kind: string, name: string, raw: Record<string, unknown>, table
 }
 
 /**
- * Validate a spec and render its files. Every entry is checked with the zod schema the agent loads
- * it with, so a spec that renders is a spec that loads. Nothing is rendered if any entry is invalid.
- * @example renderSpec({ healthChecks: { web: { healthCmd: "curl -sf localhost" } } }).files[0].path // "integrations.d/web.json"
+ * Validate a spec and render its files. Every entry is checked by its format's own `check` (the
+ * module that loads the files), so a spec that renders is a spec that loads. Nothing is rendered if
+ * any entry is invalid, or names a format no module reads.
+ * @example renderSpec({ healthChecks: { web: { healthCmd: "curl -sf localhost" } } }, formats).files[0].path // "integrations.d/web.json"
  */
-export function renderSpec(spec: unknown): { files: RenderedFile[]; problems: RenderProblem[] } {
+export function renderSpec(spec: unknown, formats: Readonly<Record<string, DropinFormat>>): { files: RenderedFile[]; problems: RenderProblem[] } {
   const problems: RenderProblem[] = [];
   const parsed = Spec.safeParse(spec);
   if (!parsed.success) return { files: [], problems: [{ entry: "spec", message: zodIssuesText(parsed.error.issues) }] };
   const files: RenderedFile[] = [];
-  const groups = [
-    { kind: "healthChecks", dir: "integrations.d", entries: parsed.data.healthChecks ?? {}, table: HEALTH_KEYS, schema: IntegrationFile as z.ZodObject, prepare: (r: Record<string, unknown>) => r },
-    { kind: "probes", dir: "probes.d", entries: parsed.data.probes ?? {}, table: PROBE_KEYS, schema: ProbeFile as z.ZodObject, prepare: prepareProbe },
-  ];
-  for (const g of groups) {
-    for (const name of Object.keys(g.entries).sort()) {
+  for (const g of SPEC_GROUPS) {
+    const entries = parsed.data[g.kind] ?? {};
+    const format = formats[g.format];
+    if (!format) {
+      if (Object.keys(entries).length) problems.push({ entry: g.kind, message: `no module of this build reads ${g.format} files` });
+      continue;
+    }
+    for (const name of Object.keys(entries).sort()) {
       const before = problems.length;
-      const file = mapKeys(g.kind, name, g.entries[name]!, g.table, problems);
+      const file = mapKeys(g.kind, name, entries[name]!, g.table, problems);
       if (problems.length > before) continue;
-      const r = g.schema.safeParse(g.prepare(file));
-      if (!r.success) {
-        problems.push({ entry: `${g.kind}.${name}`, message: zodIssuesText(r.error.issues) });
+      const why = format.check(file);
+      if (why !== undefined) {
+        problems.push({ entry: `${g.kind}.${name}`, message: why });
         continue;
       }
-      files.push({ path: `${g.dir}/${name}.json`, text: nixJson(file) });
+      files.push({ path: `${format.dir}/${name}.json`, text: nixJson(file) });
     }
   }
   return { files: problems.length ? [] : files, problems };

@@ -1,9 +1,11 @@
 // What every mvm verb handler gets (the plugin context, the cap, shared records) and the Error answer.
 
 import { AgentError, describeError } from "../../agent/errors.ts";
-import type { PluginContext } from "../../agent/plugin.ts";
-import type { IntegrationSpec } from "../health/service.ts";
+import type { AgentServices, PluginContext } from "../../agent/plugin.ts";
 import type { MvmError } from "./schemas.ts";
+
+/** One integration as the health plugin's `integrations` service lists it. */
+export type IntegrationSpec = ReturnType<AgentServices["integrations"]["list"]>[number];
 
 export interface VerbDeps {
   ctx: PluginContext;

@@ -1,12 +1,14 @@
 // The pure pieces: which bodies are mvm, decoding, the time format, string fitting, status and probe mapping.
 
 import { expect, test } from "bun:test";
-import type { IntegrationEntry } from "../health/schemas.ts";
-import type { ProbeResult } from "../probes/schemas.ts";
+import type { ResultOf } from "../../agent/plugin.ts";
 import { decodeMvm, isMvmBody } from "./decode.ts";
 import { sleepPrepDetail } from "./lifecycle.ts";
 import { mvmProbe, mvmStatus } from "./reports.ts";
 import { fitJsonString, jsonBytes, mvmTime } from "./text.ts";
+
+type IntegrationEntry = ResultOf<"health">["integrations"][number];
+type ProbeResult = ResultOf<"probes">["probes"][number];
 
 test("isMvmBody: bare strings and objects with a PascalCase key and no type", () => {
   expect(isMvmBody("Ping")).toBe(true);

@@ -5,17 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../../agent/testing.ts";
 import { ask, frame, startCompatAgent, type CompatAgent } from "./testkit.ts";
-
-/** Is there a process with this pid (a zombie counts as gone: it no longer runs)? */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = Bun.spawnSync(["ps", "-o", "stat=", "-p", String(pid)]).stdout.toString().trim();
-  return stat !== "" && !stat.startsWith("Z");
-}
+import { alive } from "../../test/support/index.ts";
 
 describe("lifecycle failures", () => {
   let a: CompatAgent;

@@ -26,14 +26,11 @@ export interface MvmCompatOptions {
 export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
   const maxFrameBytes = opts.maxFrameBytes ?? MVM_MAX_FRAME_BYTES;
   const checkpoints = new Map<string, number>();
-  let ctx: PluginContext | null = null;
   let stopper = new AbortController();
   /** Frames answered, refused (unknown or malformed), and served on a connection without an acknowledged hello. */
   const counts = { answered: 0, refused: 0, without_hello: 0, by_verb: {} as Record<string, number> };
 
-  async function answer(body: unknown, conn: Map<string, unknown>, signal: AbortSignal): Promise<unknown> {
-    const c = ctx;
-    if (!c) return mvmError("the mvm-compat plugin is not running");
+  async function answer(c: PluginContext, body: unknown, conn: Map<string, unknown>, signal: AbortSignal): Promise<unknown> {
     const req = decodeMvm(body);
     if (!req.ok) {
       counts.refused++;
@@ -78,17 +75,19 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
     name: "mvm",
     maxFrameBytes,
     matches: isMvmBody,
+    refuse: (message) => mvmError(message),
     async handle(body, io): Promise<DialectReply> {
+      const log = io.plugin.log;
       let reply: unknown;
       try {
-        reply = await answer(body, io.conn, io.signal);
+        reply = await answer(io.plugin, body, io.conn, io.signal);
       } catch (e) {
-        ctx?.log.error(`mvm frame failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        log.error(`mvm frame failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         reply = mvmError("internal error (the agent's console has the detail)");
       }
       const size = bodyLength(reply);
       if (size > maxFrameBytes) {
-        ctx?.log.error(`an mvm answer of ${size} bytes is over the dialect's frame cap of ${maxFrameBytes} bytes; answering Error instead`);
+        log.error(`an mvm answer of ${size} bytes is over the dialect's frame cap of ${maxFrameBytes} bytes; answering Error instead`);
         reply = mvmError(`the answer (${size} bytes) is over the ${maxFrameBytes}-byte frame cap of the mvm dialect; use the native request, which pages`);
       }
       return { body: reply };
@@ -98,13 +97,11 @@ export function mvmCompatPlugin(opts: MvmCompatOptions = {}): AgentPlugin {
   return {
     name: "mvm-compat",
     dialects: [dialect],
-    start(c) {
-      ctx = c;
+    start() {
       stopper = new AbortController();
     },
     stop() {
       stopper.abort();
-      ctx = null;
     },
     status: () => ({ max_frame_bytes: maxFrameBytes, ...counts, by_verb: { ...counts.by_verb } }),
   };

@@ -3,9 +3,7 @@
 import type { Static } from "@sinclair/typebox";
 import { describeError } from "../../agent/errors.ts";
 import type { ResultOf } from "../../agent/plugin.ts";
-import { runCommandSteps } from "../snapshot/commands.ts";
-import type { IntegrationSpec } from "../health/service.ts";
-import { codeOf, failedCall, integrationSpecs, type VerbDeps } from "./context.ts";
+import { codeOf, failedCall, integrationSpecs, type IntegrationSpec, type VerbDeps } from "./context.ts";
 import type {
   CheckpointIntegrationsPayload,
   CheckpointResult,
@@ -116,14 +114,20 @@ export async function postRestore(d: VerbDeps): Promise<Static<typeof PostRestor
  */
 export async function checkpointIntegrations(d: VerbDeps, p: CheckpointIntegrationsPayload): Promise<Static<typeof CheckpointResult>> {
   const names = [...new Set(p.integrations)];
-  if (d.ctx.lifecycle.state === "preparing" && names.length) {
+  const snapshot = d.ctx.service("snapshot");
+  if (snapshot?.state === "preparing" && names.length) {
     return { CheckpointResult: { success: false, failed: names, detail: "refused: a sleep-prep is running its checkpoints now; ask again after it answers" } };
   }
   const specs = integrationSpecs(d);
   const missing = specs === null ? "no integrations (health plugin not loaded)" : "no such integration";
   const byName = new Map((specs ?? []).map((s) => [s.name, s]));
   const found = names.map((n) => byName.get(n)).filter((s): s is IntegrationSpec => s !== undefined);
-  const steps = await runCommandSteps("checkpoint", found, { run: d.ctx.runCommand, signal: d.stopping });
+  if (found.length && !snapshot) {
+    const detail = "not run: the snapshot plugin, which runs checkpoint commands, is not loaded";
+    d.ctx.log.warn(`CheckpointIntegrations: ${detail}`);
+    return { CheckpointResult: { success: false, failed: names, detail } };
+  }
+  const steps = snapshot ? await snapshot.checkpoint(found, { signal: d.stopping }) : [];
   const stepOf = new Map(steps.map((s) => [s.integration.name, s]));
   const now = d.ctx.clock.now();
   const failed: string[] = [];

@@ -9,20 +9,6 @@ export const MVM_MAX_FRAME_BYTES = 262_144;
 export const MVM_PROTOCOL_VERSION = 1;
 export const MVM_MIN_PROTOCOL_VERSION = 1;
 
-/** Every `GuestCapability` the original knows (wire casing, snake_case). */
-export const MVM_CAPABILITIES = [
-  "ping",
-  "integration_status",
-  "entrypoint_status",
-  "run_entrypoint",
-  "filesystem_rpc",
-  "process_rpc",
-  "console",
-  "volume_mount",
-  "update_idle_timeout",
-  "readiness",
-] as const;
-
 /**
  * The capabilities this agent grants in `ProtocolHelloAck`: only those whose verbs it serves
  * (the rest, e.g. `filesystem_rpc`, would be answered `unsupported request`). Hosts call

@@ -6,13 +6,8 @@ import { ManualClock } from "../../agent/clock.ts";
 import { parseFlags } from "../../agent/flags.ts";
 import type { AgentConfig, AgentPlugin, PluginModule } from "../../agent/plugin.ts";
 import { RawClient, startTestAgent, tempDir, waitFor, type TestAgent } from "../../agent/testing.ts";
-import { execModule } from "../exec/index.ts";
-import { fsdiffModule } from "../fsdiff/index.ts";
-import { healthModule } from "../health/index.ts";
-import { probesModule } from "../probes/index.ts";
-import { snapshotModule } from "../snapshot/index.ts";
-import { workerModule } from "../worker/index.ts";
-import { mvmCompatModule, mvmCompatPlugin, type MvmCompatOptions } from "./index.ts";
+import { builtinModules } from "../index.ts";
+import { mvmCompatPlugin, type MvmCompatOptions } from "./index.ts";
 
 export interface CompatOptions {
   /** integrations.d/<name>.json bodies, given the temp dir (for files the commands write). */
@@ -54,7 +49,12 @@ export async function ask(c: RawClient, json: string): Promise<any> {
   return c.next();
 }
 
-function build(m: PluginModule, argv: string[], config: AgentConfig): AgentPlugin {
+/** The real modules, from the bundled list (this suite maps the mvm dialect onto every one of them). */
+const modules = new Map(builtinModules().map((m) => [m.name, m]));
+
+function build(name: string, argv: string[], config: AgentConfig): AgentPlugin {
+  const m: PluginModule | undefined = modules.get(name);
+  if (!m) throw new Error(`no bundled module named ${name}`);
   const { values } = parseFlags(argv, m.flags ?? {});
   const p = m.create({ flags: values, config });
   if (!p) throw new Error(`module ${m.name} built nothing`);
@@ -79,14 +79,14 @@ export async function startCompatAgent(o: CompatOptions = {}): Promise<CompatAge
   mkdirSync(lower);
   const config: AgentConfig = { configDir: dir, build: o.prod ? "prod" : "dev", version: "9.8.7", maxFrameBytes: 1 << 20, file: {} };
   const plugins = [
-    build(healthModule, [], config),
-    build(probesModule, [], config),
-    build(workerModule, ["--loadavg-path", loadavg], config),
-    build(snapshotModule, ["--drop-caches-path", dropCaches, "--no-set-clock"], config),
-    build(fsdiffModule, ["--overlay-upper", upper, "--overlay-lower", lower], config),
-    o.compat ? mvmCompatPlugin(o.compat) : build(mvmCompatModule, [], config),
+    build("health", [], config),
+    build("probes", [], config),
+    build("worker", ["--loadavg-path", loadavg], config),
+    build("snapshot", ["--drop-caches-path", dropCaches, "--no-set-clock"], config),
+    build("fsdiff", ["--overlay-upper", upper, "--overlay-lower", lower], config),
+    o.compat ? mvmCompatPlugin(o.compat) : build("mvm-compat", [], config),
   ];
-  if (!o.prod) plugins.push(build(execModule, [], config));
+  if (!o.prod) plugins.push(build("exec", [], config));
   const clock = new ManualClock();
   const t = await startTestAgent({ plugins, clock, config });
   await clock.advance(0);

@@ -1,11 +1,10 @@
 // The probes plugin: probes.d/*.json commands on schedules, served as `probes` and `probe-run`.
 
 import { join } from "node:path";
-import { watchDir } from "../../agent/config.ts";
-import { AgentError } from "../../agent/errors.ts";
-import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
-import { ProbeSet } from "./probes.ts";
-import { probeJsonSchema, probesRequests } from "./schemas.ts";
+import { watchDir, zodIssuesText } from "../../agent/config.ts";
+import { defineRequests, type AgentPlugin, type DropinFormat, type PluginModule } from "../../agent/plugin.ts";
+import { loadProbes, ProbeSet } from "./probes.ts";
+import { ProbeFile, prepareProbe, probeJsonSchema, probesRequests } from "./schemas.ts";
 
 export interface ProbesOptions {
   /** The probes.d directory (default `<config-dir>/probes.d`). */
@@ -19,41 +18,45 @@ export interface ProbesOptions {
  * @example createAgent({ plugins: [probesPlugin({ dir: "/etc/mvm/probes.d" })] });
  */
 export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
-  let set: ProbeSet | null = null;
-  const current = (): ProbeSet => {
-    if (!set) throw new AgentError("E_UNAVAILABLE", "the probes plugin is not running");
-    return set;
-  };
+  /** Made by each start; the core calls the handlers and the other hooks only after it. */
+  let set!: ProbeSet;
   return {
     name: "probes",
     requests: defineRequests(probesRequests, {
-      probes: () => ({ probes: current().results() }),
-      "probe-run": ({ name }) => current().runNow(name),
+      probes: () => ({ probes: set.results() }),
+      "probe-run": ({ name }) => set.runNow(name),
     }),
     start(ctx) {
       const dir = opts.dir ?? join(ctx.config.configDir, "probes.d");
-      const s = new ProbeSet(ctx, dir);
-      set = s;
+      const s = (set = new ProbeSet(ctx, dir));
       s.load();
-      if (opts.watch !== false) ctx.onDispose(watchDir(dir, () => set === s && s.load()));
+      if (opts.watch !== false) ctx.onDispose(watchDir(dir, () => s.load()));
       ctx.on("wake", () => s.wake());
-      ctx.onDispose(() => {
-        if (set === s) set = null;
-      });
     },
-    async stop() {
-      // Kill runs in flight and wait for them, so that nothing outlives the agent's stop.
-      await set?.close();
-    },
-    reload() {
-      set?.load();
-    },
-    status: () => set?.status() ?? null,
+    // Kill runs in flight and wait for them, so that nothing outlives the agent's stop.
+    stop: () => set.close(),
+    reload: () => set.load(),
+    status: () => set.status(),
   };
 }
+
+/** `probes.d` for tools (`config check|render`): checked and loaded exactly as the plugin loads it. */
+export const probeFormat: DropinFormat = {
+  dir: "probes.d",
+  noun: "probe",
+  check(raw) {
+    const r = ProbeFile.safeParse(prepareProbe(raw));
+    return r.success ? undefined : zodIssuesText(r.error.issues);
+  },
+  load(dir, log) {
+    const r = loadProbes(dir, log);
+    return { loaded: [...r.entries].map(([name, e]) => ({ name, file: e.file, value: e.value })), skipped: r.skipped, missing: r.missing };
+  },
+};
 
 export const probesModule: PluginModule = {
   name: "probes",
   schemas: { probe: probeJsonSchema },
+  dropins: { probe: probeFormat },
   create: ({ config }) => probesPlugin({ dir: join(config.configDir, "probes.d") }),
 };

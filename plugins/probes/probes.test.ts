@@ -1,66 +1,15 @@
 // The probes plugin with real commands, real files and a manual clock: parsing, timeout, stale, wake, bad files, reload.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createAgent, type Agent } from "../../agent/agent.ts";
-import { ManualClock } from "../../agent/clock.ts";
 import { AgentError } from "../../agent/errors.ts";
-import { memoryLogger } from "../../agent/log.ts";
-import type { AgentPlugin, PluginContext } from "../../agent/plugin.ts";
-import { tempDir, waitFor } from "../../agent/testing.ts";
-import { probesModule, probesPlugin } from "./index.ts";
-import type { ProbeResult } from "./schemas.ts";
+import { waitFor } from "../../agent/testing.ts";
+import { alive } from "../../test/support/index.ts";
+import { probesModule } from "./index.ts";
+import { closeHarnesses, harness, type Harness } from "./testkit.ts";
 
-interface Harness {
-  agent: Agent;
-  clock: ManualClock;
-  log: ReturnType<typeof memoryLogger>;
-  root: string;
-  dir: string;
-  ctx: () => PluginContext;
-  write(file: string, value: unknown): void;
-  probes(): Promise<ProbeResult[]>;
-  probe(name: string): Promise<ProbeResult | undefined>;
-  run(name: string): Promise<ProbeResult>;
-}
-
-const open: { agent: Agent; cleanup(): void }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0)) {
-    await o.agent.stop({ drainMs: 0 });
-    o.cleanup();
-  }
-});
-
-/** An agent with the probes plugin on `<tmp>/probes.d` (files written first), and a plugin that lends its context. */
-async function harness(files: Record<string, unknown>, opts: { watch?: boolean; mkdir?: boolean } = {}): Promise<Harness> {
-  const t = tempDir("mvm-probes-");
-  const dir = join(t.path, "probes.d");
-  if (opts.mkdir !== false) mkdirSync(dir);
-  const write = (file: string, value: unknown) => writeFileSync(join(dir, file), typeof value === "string" ? value : JSON.stringify(value));
-  for (const [f, v] of Object.entries(files)) write(f, v);
-  const clock = new ManualClock();
-  const log = memoryLogger();
-  let context: PluginContext | undefined;
-  const spy: AgentPlugin = { name: "spy", start: (c) => void (context = c) };
-  const agent = createAgent({ plugins: [probesPlugin({ dir, watch: opts.watch ?? false }), spy], clock, log, config: { configDir: t.path } });
-  open.push({ agent, cleanup: t.cleanup });
-  await agent.start();
-  const probes = async () => ((await agent.call("probes")) as { probes: ProbeResult[] }).probes;
-  return {
-    agent,
-    clock,
-    log,
-    root: t.path,
-    dir,
-    ctx: () => context!,
-    write,
-    probes,
-    probe: async (name) => (await probes()).find((p) => p.name === name),
-    run: async (name) => (await agent.call("probe-run", { name })) as ProbeResult,
-  };
-}
+afterEach(closeHarnesses);
 
 const lines = (h: Harness, re: RegExp) => h.log.lines.filter((l) => re.test(l));
 
@@ -235,12 +184,12 @@ describe("files", () => {
 
   test("probe-run is E_BUSY between sleep-prep and wake", async () => {
     const h = await harness({ "a.json": { name: "one", command: "echo 1" } });
-    h.ctx().lifecycle.set("sleeping");
+    h.ctx().setAgentState("sleeping");
     const err = await h.run("one").catch((e) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect(err.code).toBe("E_BUSY");
     expect(err.message).toBe("probes are paused for a snapshot (lifecycle sleeping); send wake first");
-    h.ctx().lifecycle.set("running");
+    h.ctx().setAgentState("running");
     expect(await h.run("one")).toMatchObject({ value: 1 });
   });
 
@@ -299,12 +248,3 @@ describe("files", () => {
   });
 });
 
-/** True while `pid` exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,8 @@
 // The loaded probes: probes.d loading and reload, one schedule per probe, latest results and staleness.
 
-import { loadDropins, type DropinProblem } from "../../agent/config.ts";
+import { loadDropins, type DropinLoad, type DropinProblem } from "../../agent/config.ts";
+import type { ConfigFiles } from "../../agent/config-file.ts";
+import type { Logger } from "../../agent/log.ts";
 import { rfc3339 } from "../../agent/clock.ts";
 import { AgentError } from "../../agent/errors.ts";
 import type { PluginContext } from "../../agent/plugin.ts";
@@ -20,6 +22,11 @@ interface ProbeState {
   beforeWake: boolean;
   /** Removed or replaced by a reload: a run still in flight must not record. */
   gone: boolean;
+}
+
+/** Read every probe file of `dir` (the `cmd` alias mapped); never throws. The plugin and `config check` share it. */
+export function loadProbes(dir: string, log: Logger, files?: ConfigFiles): DropinLoad<ProbeFile> {
+  return loadDropins({ dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe, files });
 }
 
 /** The `status` section of the probes plugin. */
@@ -58,7 +65,7 @@ export class ProbeSet {
   load(): void {
     if (this.closed) return;
     const { log } = this.ctx;
-    const res = loadDropins({ dir: this.dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe, files: this.ctx.config.files });
+    const res = loadProbes(this.dir, log, this.ctx.config.files);
     const dirProblem = res.skipped.find((s) => s.file === this.dir);
     if (dirProblem) {
       // An unreadable directory is not an empty one: keep what runs now.
@@ -164,7 +171,7 @@ export class ProbeSet {
       const names = [...this.probes.keys()];
       throw new AgentError("E_NOT_FOUND", `no probe named "${name}" (loaded: ${names.length ? names.join(", ") : "none"})`);
     }
-    const state = this.ctx.lifecycle.state;
+    const state = this.ctx.agentState;
     if (state !== "running") {
       // A command started now would run into the snapshot (or be frozen in it).
       throw new AgentError("E_BUSY", `probes are paused for a snapshot (lifecycle ${state}); send wake first`, { state });

@@ -1,6 +1,7 @@
 // One probe run: the command through the shared runner, its stdout turned into a value, and the console text.
 
-import { failureDetail, outputText, type CommandResult, type CommandSpec } from "../../agent/command.ts";
+import type { CommandResult, CommandSpec } from "../../agent/command.ts";
+import { failureDetail, outputText } from "../../agent/capture.ts";
 import { parseOutput } from "./parse.ts";
 import type { ProbeFile } from "./schemas.ts";
 
@@ -43,7 +44,7 @@ export async function runProbe(
 }
 
 /** The ok/value/detail of a finished command, per the probe's output_format. */
-export function interpret(
+function interpret(
   probe: Pick<ProbeFile, "output_format">,
   r: CommandResult,
   timeoutMs: number,

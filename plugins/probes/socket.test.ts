@@ -1,10 +1,9 @@
-// probes, probe-run and worker-status over a real unix socket, as a host sees them.
+// probes and probe-run over a real unix socket, as a host sees them.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, startTestAgent, tempDir, type TestAgent } from "../../agent/testing.ts";
-import { workerPlugin } from "../worker/index.ts";
 import { probesPlugin } from "./index.ts";
 
 let t: TestAgent;
@@ -15,8 +14,7 @@ beforeAll(async () => {
   const dir = join(files.path, "probes.d");
   mkdirSync(dir);
   writeFileSync(join(dir, "disk.json"), JSON.stringify({ name: "disk", cmd: "echo 42%", unit: "percent", interval_secs: 3600 }));
-  writeFileSync(join(files.path, "loadavg"), "0.50 0.40 0.30 1/100 4242\n");
-  t = await startTestAgent({ plugins: [probesPlugin({ dir }), workerPlugin({ overrides: { loadavg_path: join(files.path, "loadavg") } })] });
+  t = await startTestAgent({ plugins: [probesPlugin({ dir })] });
   c = await RawClient.connect(t.socket);
 });
 
@@ -41,10 +39,4 @@ test("wire errors: unknown probe, bad params", async () => {
   expect(await c.request({ type: "probe-run", id: 3, params: { name: "nope" } })).toMatchObject({ id: 3, ok: false, error: { code: "E_NOT_FOUND" } });
   expect(await c.request({ type: "probe-run", id: 4, params: {} })).toMatchObject({ id: 4, ok: false, error: { code: "E_INVALID_PARAMS" } });
   expect(await c.request({ type: "probes", id: 5, params: { all: true } })).toMatchObject({ id: 5, ok: false, error: { code: "E_INVALID_PARAMS" } });
-});
-
-test("worker-status over the socket", async () => {
-  const r = await c.request({ type: "worker-status", id: 6 });
-  expect(r).toMatchObject({ id: 6, ok: true, result: { status: "busy", load1: 0.5, load5: 0.4, load15: 0.3, busy_threshold: 0.1 } });
-  expect(Object.keys(r.result).sort()).toEqual(["busy_threshold", "last_busy_at", "load1", "load15", "load5", "since", "status"]);
 });

@@ -1,8 +1,10 @@
-// Integrations' checkpoint and restore commands, run concurrently through the shared runner, as steps.
+// The steps of sleep-prep and wake: integrations' checkpoint and restore commands run concurrently, timed steps, their lines.
 
-import { failureDetail, firstLine, outputText, type CommandResult, type CommandSpec } from "../../agent/command.ts";
-import type { IntegrationSpec } from "../health/service.ts";
+import type { CommandResult, CommandSpec } from "../../agent/command.ts";
+import { failureDetail, firstLine, outputText } from "../../agent/capture.ts";
+import type { PluginContext } from "../../agent/plugin.ts";
 import type { Step } from "./schemas.ts";
+import type { IntegrationSpec } from "./service.ts";
 
 export type CommandKind = "checkpoint" | "restore";
 
@@ -24,12 +26,12 @@ export interface RunStepsOptions {
 const KEEP_BYTES = 4096;
 
 /** `checkpoint:my-db` */
-export function stepName(kind: CommandKind, name: string): string {
+function stepName(kind: CommandKind, name: string): string {
   return `${kind}:${name}`;
 }
 
 /** Integrations that have a command of this kind, in list order. */
-export function withCommand(list: readonly IntegrationSpec[], kind: CommandKind): IntegrationSpec[] {
+function withCommand(list: readonly IntegrationSpec[], kind: CommandKind): IntegrationSpec[] {
   return list.filter((i) => (kind === "checkpoint" ? i.checkpoint_cmd : i.restore_cmd)?.trim());
 }
 
@@ -72,4 +74,29 @@ export async function runCommandSteps(kind: CommandKind, list: readonly Integrat
 /** The wire form of a step (drops the bookkeeping fields). */
 export function wireStep(s: Step): Step {
   return { name: s.name, ok: s.ok, duration_ms: s.duration_ms, detail: s.detail };
+}
+
+/** Milliseconds to two decimals, as steps report them. */
+export const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Time one step of sleep-prep or wake; a throw becomes a failed step with `onError`'s detail. */
+export async function timedStep(c: PluginContext, name: string, fn: () => Promise<string>, onError: (e: unknown) => string): Promise<Step> {
+  const t0 = c.clock.monotonic();
+  let ok = true;
+  let detail: string;
+  try {
+    detail = await fn();
+  } catch (e) {
+    ok = false;
+    detail = onError(e);
+  }
+  return { name, ok, duration_ms: round(c.clock.monotonic() - t0), detail };
+}
+
+/** One console line per step: info when ok, warn when it failed, error when a critical one failed. */
+export function logStep(c: PluginContext, op: "sleep-prep" | "wake", s: Step, critical = false): void {
+  const line = `${op}: ${s.name} ${s.ok ? "ok" : critical ? "FAILED" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
+  if (s.ok) c.log.info(line);
+  else if (critical) c.log.error(line);
+  else c.log.warn(line);
 }

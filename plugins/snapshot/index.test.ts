@@ -1,7 +1,9 @@
 // Tests of the snapshot module: flags to options, bad flags, and the plugin it builds.
 
 import { expect, test } from "bun:test";
+import { createAgent } from "../../agent/agent.ts";
 import { parseFlags } from "../../agent/flags.ts";
+import { memoryLogger } from "../../agent/log.ts";
 import { snapshotModule, snapshotOptionsFromFlags } from "./index.ts";
 
 const config = { configDir: "/nonexistent", build: "dev" as const, version: "0", maxFrameBytes: 1 << 20, file: {} };
@@ -22,9 +24,13 @@ test("bad flags name the flag", () => {
   expect(() => snapshotOptionsFromFlags({ "drop-caches-path": "" })).toThrow("--drop-caches-path: expected a file path");
 });
 
-test("the module builds the snapshot plugin with sleep-prep, wake and a status section", () => {
+test("the module builds the snapshot plugin with sleep-prep, wake and a status section", async () => {
   const p = snapshotModule.create({ flags: {}, config })!;
   expect(p.name).toBe("snapshot");
   expect(Object.keys(p.requests!)).toEqual(["sleep-prep", "wake"]);
-  expect(p.status?.()).toMatchObject({ state: "running", busy: null, last_sleep_prep: null, last_wake: null });
+  const agent = createAgent({ plugins: [p], log: memoryLogger() });
+  await agent.start();
+  const status = await agent.call("status");
+  expect(status.plugins.snapshot).toMatchObject({ state: "running", busy: null, last_sleep_prep: null, last_wake: null });
+  await agent.stop();
 });

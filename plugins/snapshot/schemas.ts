@@ -2,10 +2,16 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
-import { LifecycleStateSchema } from "../../agent/wire.ts";
 
 /** RFC 3339 date-time with a zone (`2026-11-28T10:57:19.123Z`, `...+02:00`). */
 export const RFC3339_PATTERN = "^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-]\\d{2}:\\d{2})$";
+
+/**
+ * The guest's snapshot state, owned by this plugin and shown as the agent's state word
+ * (`status.state`): `preparing` during sleep-prep, `sleeping` from its answer until wake.
+ */
+export const SnapshotState = Type.Union([Type.Literal("running"), Type.Literal("preparing"), Type.Literal("sleeping")]);
+export type SnapshotState = Static<typeof SnapshotState>;
 
 export const DEFAULT_DRAIN_TIMEOUT_SECS = 30;
 /** Longest drain a sleep-prep may ask for (one hour). */
@@ -79,7 +85,7 @@ export type ClockNotSet = NonNullable<WakeResult["clock_not_set"]>;
 /** The `snapshot` section of the built-in `status` answer. */
 export const SnapshotStatus = Type.Object(
   {
-    state: LifecycleStateSchema,
+    state: SnapshotState,
     /** The operation running now, if any. */
     busy: Type.Union([Type.Literal("sleep-prep"), Type.Literal("wake"), Type.Null()]),
     last_sleep_prep: Type.Union([
@@ -131,4 +137,12 @@ export const snapshotRequests = {
 
 declare module "../../agent/plugin.ts" {
   interface AgentRequests extends RequestTypes<typeof snapshotRequests> {}
+
+  /** The events this plugin emits; other plugins listen (health and probes pause and start over). */
+  interface AgentEvents {
+    /** sleep-prep started: every schedule is about to pause. */
+    "sleep-prep": { at: number };
+    /** Running again after a snapshot was restored (wake), or the watchdog gave up on the host. */
+    wake: { at: number; reason: "wake" | "watchdog" };
+  }
 }

@@ -7,7 +7,8 @@ import { Value } from "@sinclair/typebox/value";
 import { listen } from "../../agent/server.ts";
 import { RawClient, waitFor } from "../../agent/testing.ts";
 import { SleepPrepResult, SnapshotStatus } from "./schemas.ts";
-import { alive, harness, integration, pidIn, type Harness } from "./testkit.ts";
+import { alive } from "../../test/support/index.ts";
+import { harness, integration, pidIn, type Harness } from "./testkit.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -3,16 +3,17 @@
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
-import type { IntegrationSpec } from "../health/service.ts";
-import { runCommandSteps, wireStep, type CommandStep } from "./commands.ts";
+import { logStep, round, runCommandSteps, timedStep, wireStep, type CommandStep } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
   snapshotRequests,
   type SleepPrepResult,
+  type SnapshotState,
   type SnapshotStatus,
   type Step,
   type WakeResult,
 } from "./schemas.ts";
+import type { IntegrationSpec } from "./service.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
 import { clockPolicy, parseRfc3339, syncWallClock } from "./wallclock.ts";
 import { watchdog, type Watchdog } from "./watchdog.ts";
@@ -39,26 +40,26 @@ const SYNC_MIN_MS = 5000;
 type Op = "sleep-prep" | "wake";
 type Reason = "wake" | "watchdog";
 
-const round = (ms: number) => Math.round(ms * 100) / 100;
-
 /**
- * sleep-prep and wake, driving the core's lifecycle state and schedules.
+ * sleep-prep and wake: this plugin owns the guest's snapshot state (running, preparing, sleeping),
+ * shows it as the agent's state word, and pauses and resumes every schedule through the core.
  * @example createAgent({ plugins: [healthPlugin(...), snapshotPlugin({ resumeAfterSecs: 600 })] })
  */
 export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   const resumeAfterMs = (opts.resumeAfterSecs ?? 600) * 1000;
   const dropPath = opts.dropCachesPath ?? DEFAULT_DROP_CACHES_PATH;
-  let ctx: PluginContext | null = null;
   let sys: SnapshotSys | null = null;
   let stopper = new AbortController();
   let busy: Op | null = null;
+  let state: SnapshotState = "running";
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
-  const need = (): PluginContext => {
-    if (!ctx) throw new AgentError("E_UNAVAILABLE", "the snapshot plugin is not running");
-    return ctx;
+  /** Move the snapshot state; the agent's state word (`status.state`) follows it. */
+  const moveTo = (c: PluginContext, next: SnapshotState) => {
+    state = next;
+    c.setAgentState(next);
   };
   const alive = () => {
     if (stopper.signal.aborted) throw new AgentError("E_UNAVAILABLE", "the agent is stopping");
@@ -73,7 +74,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     );
 
   async function fireWatchdog(c: PluginContext): Promise<void> {
-    if (busy || c.lifecycle.state !== "sleeping" || stopper.signal.aborted) return;
+    if (busy || state !== "sleeping" || stopper.signal.aborted) return;
     c.log.error(
       `WATCHDOG: no wake came within ${resumeAfterMs / 1000} s of guest run time after sleep-prep; ` +
         "assuming the host abandoned the snapshot: running restore commands and resuming every schedule",
@@ -96,7 +97,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       handle = c.clock.setTimeout(() => r("late"), deadline + PAUSE_GRACE_MS);
     });
     try {
-      const r = await Promise.race([c.lifecycle.pauseSchedules(deadline), late]);
+      const r = await Promise.race([c.schedules.pauseAll(deadline), late]);
       return r === "late" ? { aborted: 0, late: true } : { aborted: r.aborted, late: false };
     } finally {
       if (handle) c.clock.clearTimeout(handle);
@@ -118,32 +119,12 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     }
   }
 
-  async function timedStep(c: PluginContext, name: string, fn: () => Promise<string>, onError: (e: unknown) => string): Promise<Step> {
-    const t0 = c.clock.monotonic();
-    let ok = true;
-    let detail: string;
-    try {
-      detail = await fn();
-    } catch (e) {
-      ok = false;
-      detail = onError(e);
-    }
-    return { name, ok, duration_ms: round(c.clock.monotonic() - t0), detail };
-  }
-
-  function logStep(c: PluginContext, op: Op, s: Step, critical = false): void {
-    const line = `${op}: ${s.name} ${s.ok ? "ok" : critical ? "FAILED" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
-    if (s.ok) c.log.info(line);
-    else if (critical) c.log.error(line);
-    else c.log.warn(line);
-  }
-
   async function prepare(c: PluginContext, drainMs: number): Promise<SleepPrepResult> {
     const { clock, log } = c;
     const t0 = clock.monotonic();
     const at = clock.now();
     const left = () => t0 + drainMs - clock.monotonic();
-    c.lifecycle.set("preparing");
+    moveTo(c, "preparing");
     log.info(`sleep-prep: preparing under a drain deadline of ${drainMs / 1000} s`);
     try {
       await c.emit("sleep-prep", { at });
@@ -179,7 +160,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         steps: [...listing, ...checkpoints.map(wireStep), sync, drop],
         duration_ms: round(clock.monotonic() - t0),
       };
-      c.lifecycle.set("sleeping");
+      moveTo(c, "sleeping");
       lastSleep = { at: rfc3339(at), result };
       timer?.arm();
       if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
@@ -189,7 +170,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       if (stopper.signal.aborted) throw e;
       // A bug, not a refusal: do not leave the guest paused with its integrations checkpointed.
       log.error(`sleep-prep failed: ${describeError(e)}; resuming at once`);
-      c.lifecycle.set("sleeping");
+      moveTo(c, "sleeping");
       await resume(c, "watchdog", null).catch((e2) => log.error(`resuming after the failure failed: ${describeError(e2)}`));
       throw e;
     }
@@ -216,7 +197,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       steps.push(o.step);
       logStep(c, "wake", o.step);
     }
-    const wasSleeping = c.lifecycle.state === "sleeping";
+    const wasSleeping = state === "sleeping";
     if (wasSleeping) {
       timer?.disarm();
       const restores = await runCommandSteps("restore", integrations(c, "wake") ?? [], { run: c.runCommand, signal: stopper.signal });
@@ -224,8 +205,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       steps.push(...restores.map(wireStep));
       alive();
       await c.emit("wake", { at: clock.now(), reason });
-      c.lifecycle.resumeSchedules({ runNow: true });
-      c.lifecycle.set("running");
+      c.schedules.resumeAll({ runNow: true });
+      moveTo(c, "running");
     }
     const result: WakeResult = {
       was_sleeping: wasSleeping,
@@ -243,11 +224,14 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
 
   return {
     name: "snapshot",
+    // Reads the health plugin's `integrations` service at sleep-prep and wake when it is loaded
+    // (checkpoint and restore commands); without it there is simply no command to run.
+    after: ["health"],
     requests: defineRequests(snapshotRequests, {
-      "sleep-prep": async (p) => {
-        const c = need();
+      "sleep-prep": async (p, req) => {
+        const c = req.plugin;
         if (busy) throw busyError(busy, "sleep-prep");
-        if (c.lifecycle.state === "sleeping" && lastSleep) {
+        if (state === "sleeping" && lastSleep) {
           timer?.arm();
           c.log.info(`sleep-prep: already sleeping since ${lastSleep.at}; answering again${timer?.armed ? " (watchdog restarted)" : ""}`);
           return lastSleep.result;
@@ -259,8 +243,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
           busy = null;
         }
       },
-      wake: async (p) => {
-        const c = need();
+      wake: async (p, req) => {
+        const c = req.plugin;
         let hostMs: number | null = null;
         if (p.wall_clock !== undefined) {
           hostMs = parseRfc3339(p.wall_clock);
@@ -279,22 +263,26 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       },
     }),
     start(c) {
-      ctx = c;
+      state = "running";
       timer = watchdog(c.clock, resumeAfterMs, () => void fireWatchdog(c));
       stopper = new AbortController();
       sys = { ...defaultSys(c.runCommand), ...opts.sys };
+      c.provide("snapshot", {
+        get state() {
+          return state;
+        },
+        checkpoint: (list, o) => runCommandSteps("checkpoint", list, { run: c.runCommand, signal: o?.signal }),
+      });
     },
-    stop() {
-      if (!ctx) return;
+    stop(c) {
       timer?.disarm();
       stopper.abort();
-      if (ctx.lifecycle.state !== "running") ctx.log.warn(`stopping while ${ctx.lifecycle.state}: restore commands were not run`);
-      ctx = null;
+      if (state !== "running") c.log.warn(`stopping while ${state}: restore commands were not run`);
     },
-    status(): SnapshotStatus {
+    status(c): SnapshotStatus {
       const left = timer?.leftMs() ?? null;
       return {
-        state: ctx?.lifecycle.state ?? "running",
+        state,
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,

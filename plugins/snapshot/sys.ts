@@ -4,7 +4,7 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import type { CommandResult, CommandSpec } from "../../agent/command.ts";
-import { failureDetail } from "../../agent/command.ts";
+import { failureDetail } from "../../agent/capture.ts";
 import { describeError } from "../../agent/errors.ts";
 
 export const DEFAULT_DROP_CACHES_PATH = "/proc/sys/vm/drop_caches";

@@ -8,13 +8,25 @@ import { memoryLogger } from "../../agent/log.ts";
 import type { AgentPlugin, PluginContext } from "../../agent/plugin.ts";
 import type { Answer } from "../../agent/wire.ts";
 import { tempDir } from "../../agent/testing.ts";
-import { IntegrationFile } from "../health/schemas.ts";
-import type { IntegrationSpec } from "../health/service.ts";
+import type { IntegrationSpec } from "./service.ts";
 import { snapshotPlugin, type SnapshotOptions } from "./snapshot.ts";
 
-/** An integration with the health plugin's defaults (taken from its file schema), then `over`. */
+/**
+ * An integration with the health plugin's file defaults, then `over`. plugins/fakes.test.ts checks
+ * these defaults against the health plugin's own schema, so the fake cannot drift from it.
+ */
 export function integration(name: string, over: Partial<IntegrationSpec> = {}): IntegrationSpec {
-  return { ...IntegrationFile.parse({ name }), ...over };
+  return {
+    name,
+    health_interval_secs: 30,
+    health_timeout_secs: 10,
+    startup_grace_secs: 0,
+    failure_threshold: 1,
+    success_threshold: 1,
+    checkpoint_timeout_secs: 30,
+    critical: false,
+    ...over,
+  };
 }
 
 export interface Seen {
@@ -110,16 +122,6 @@ export async function harness(
       d.cleanup();
     },
   };
-}
-
-/** True while a process with this pid runs (a zombie waiting for a reaper counts as gone). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The pid a command wrote to a file in the temp dir, once it is there. */

@@ -23,7 +23,6 @@ type MaybeLoads = Loads | typeof NO_LOADS;
  */
 export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
   const overrides = opts.overrides ?? {};
-  let ctx: PluginContext | null = null;
   let cfg: WorkerConfig;
   let state: BusyState;
   let loads: MaybeLoads = NO_LOADS;
@@ -87,13 +86,12 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
   return {
     name: "worker",
     requests: defineRequests(workerRequests, {
-      "worker-status": () => {
-        if (ctx) sample(ctx);
+      "worker-status": (_p, req) => {
+        sample(req.plugin);
         return result();
       },
     }),
     start(c) {
-      ctx = c;
       cfg = resolveWorkerConfig(c.config.file, overrides, c.config.configDir, c.log);
       state = new BusyState(c.clock.now());
       loads = NO_LOADS;
@@ -108,13 +106,10 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
         c.log.info(`wake: reset from a fresh sample: ${now} (load1 ${fmt(loads.load1)})`);
       });
       c.onDispose(() => {
-        ctx = null;
         schedule = null;
       });
     },
-    reload() {
-      const c = ctx;
-      if (!c) return;
+    reload(c) {
       const next = resolveWorkerConfig(readAgentFile(c.config.configDir, c.log), overrides, c.config.configDir, c.log);
       const changed = (Object.keys(next) as (keyof WorkerConfig)[]).filter((k) => next[k] !== cfg[k]);
       if (changed.length === 0) return;
@@ -124,18 +119,18 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
       sample(c);
       if (rearm) arm(c);
     },
-    status: () =>
-      ctx
-        ? {
-            ...result(),
-            work_in_flight: ctx.workInFlight(),
-            idle_after_secs: cfg.idle_after_secs,
-            sample_interval_secs: cfg.sample_interval_secs,
-            loadavg_path: cfg.loadavg_path,
-            sampled_at: sampledAt === null ? null : rfc3339(sampledAt),
-            quiet_for_secs: ((q) => (q === null ? null : q / 1000))(state.quietForMs(ctx.clock.monotonic())),
-            read_error: readError,
-          }
-        : null,
+    status: (c) => {
+      const quietMs = state.quietForMs(c.clock.monotonic());
+      return {
+        ...result(),
+        work_in_flight: c.workInFlight(),
+        idle_after_secs: cfg.idle_after_secs,
+        sample_interval_secs: cfg.sample_interval_secs,
+        loadavg_path: cfg.loadavg_path,
+        sampled_at: sampledAt === null ? null : rfc3339(sampledAt),
+        quiet_for_secs: quietMs === null ? null : quietMs / 1000,
+        read_error: readError,
+      };
+    },
   };
 }

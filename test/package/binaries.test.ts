@@ -41,7 +41,7 @@ describe("the compiled binaries", () => {
 
   beforeAll(async () => {
     bin = await compiledOnce();
-    console.log(bin.reused ? `dist/mvm-guest-agent and dist/mvmctl: an earlier run's build of the same sources (${bin.dir})` : `compiled dist/mvm-guest-agent and dist/mvmctl in ${(bin.ms / 1000).toFixed(1)} s`);
+    console.log(bin.reused ? "dist/mvm-guest-agent and dist/mvmctl: from the binary cache (same sources)" : `compiled dist/mvm-guest-agent and dist/mvmctl in ${(bin.ms / 1000).toFixed(1)} s`);
     cwd = hostileCwd(d.path, marker);
   }, 180_000);
   afterAll(async () => {

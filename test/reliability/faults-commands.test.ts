@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ERROR_CODES } from "../../agent/errors.ts";
 import { RawClient, waitFor } from "../../agent/testing.ts";
-import { call, fds, liveWithMarker, request, spawnAgent, waitConnections, zombies, type AgentProcess } from "./support.ts";
+import { call, fds, liveWithMarker, request, spawnAgent, waitConnections, zombies, type SpawnedAgent as AgentProcess } from "../support/index.ts";
 
 // Every process a fault starts is a `sleep` with a duration no other process on the machine uses:
 // its command line is the marker that finds survivors, wherever they were reparented.
@@ -32,7 +32,7 @@ let a: AgentProcess;
 let c: RawClient;
 
 beforeAll(async () => {
-  a = await spawnAgent(files, ["--log-level", "warn"]);
+  a = await spawnAgent({ files, args: ["--log-level", "warn"] });
   c = await RawClient.connect(a.socket);
 });
 

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
-import { call, liveWithMarker, request, spawnAgent, writeConfig, zombies, type AgentProcess } from "./support.ts";
+import { call, liveWithMarker, request, spawnAgent, writeFiles, zombies, type SpawnedAgent as AgentProcess } from "../support/index.ts";
 
 const MARK = `${process.pid % 10_000}${Date.now() % 100_000}`;
 const slp = (n: number) => `sleep ${2000 + n}.${MARK}`;
@@ -17,7 +17,7 @@ async function clean(a: AgentProcess): Promise<void> {
 }
 
 async function withAgent(files: Record<string, unknown>, extra: string[], fn: (a: AgentProcess) => Promise<void>, wrap: string[] = []): Promise<void> {
-  const a = await spawnAgent(files, ["--log-level", "warn", ...extra], {}, wrap);
+  const a = await spawnAgent({ files, args: ["--log-level", "warn", ...extra], wrap });
   try {
     await fn(a);
   } catch (e) {
@@ -44,7 +44,7 @@ test("config dir deleted and recreated while running: requests keep answering, t
       // Gone: every request still answers (with an empty or the last good set), nothing crashes.
       for (const type of ["ping", "status", "health", "probes", "worker-status"]) expect((await call(a.socket, { type })).ok).toBe(true);
       await waitFor(async () => names((await call(a.socket, { type: "health" })).result.integrations).length === 0, 20_000, "health to drop the deleted integration");
-      writeConfig(a.configDir, {
+      writeFiles(a.configDir, {
         "integrations.d/b.json": { name: "b", health_cmd: "true", health_interval_secs: 3600 },
         "probes.d/pb.json": { name: "pb", command: "echo 2", interval_secs: 3600 },
       });

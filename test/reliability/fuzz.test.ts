@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { ERROR_CODES } from "../../agent/errors.ts";
 import { RawClient, waitFor } from "../../agent/testing.ts";
 import { FrameGen, requestCatalog, type Frame, seedFromEnv } from "./gen.ts";
-import { fds, freshPing, idleRssFloor, rssKb, request, spawnAgent, waitConnections, zombies, type AgentProcess } from "./support.ts";
+import { fds, freshPing, idleRssFloor, rssKb, request, spawnAgent, waitConnections, zombies, type SpawnedAgent as AgentProcess } from "../support/index.ts";
 
 const SEED = seedFromEnv();
 // 100 000 frames (the issue's count) took 74-108 s on the shared 2-core CI machine (load ~10), over the
@@ -141,11 +141,15 @@ async function withChaos(a: AgentProcess, gen: FrameGen, t: Tally, body: () => P
 
 test(`fuzz the wire: ${FRAMES} seeded frames against an agent process (seed ${SEED})`, async () => {
   console.log(`fuzz seed ${SEED}: replay with MVM_FUZZ_SEED=${SEED} bun test test/reliability/fuzz.test.ts`);
-  const a = await spawnAgent(FIXTURE, ["--frame-timeout-secs", "5", "--idle-timeout-secs", "6", "--log-level", process.env.MVM_FUZZ_LOG ?? "warn"], {
-    // "After a GC": the collector runs often (asynchronously) in this agent, so RSS samples compare
-    // live memory rather than when JSC last happened to collect. Without it RSS swings 78-140 MB at random.
-    BUN_GARBAGE_COLLECTOR_LEVEL: "1",
-    MIMALLOC_PURGE_DELAY: "0",
+  const a = await spawnAgent({
+    files: FIXTURE,
+    args: ["--frame-timeout-secs", "5", "--idle-timeout-secs", "6", "--log-level", process.env.MVM_FUZZ_LOG ?? "warn"],
+    env: {
+      // "After a GC": the collector runs often (asynchronously) in this agent, so RSS samples compare
+      // live memory rather than when JSC last happened to collect. Without it RSS swings 78-140 MB at random.
+      BUN_GARBAGE_COLLECTOR_LEVEL: "1",
+      MIMALLOC_PURGE_DELAY: "0",
+    },
   });
   const t: Tally = { frames: 0, answers: 0, chaos: 0, chaosClosed: 0, chaosAnswered: 0, pings: 0, codes: new Map(), examples: new Map(), problems: [] };
   const t0 = performance.now();

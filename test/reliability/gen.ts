@@ -1,10 +1,10 @@
 // Seeded generator of hostile frames for the wire fuzzer: request catalog from the real plugins, mutations, chaos.
+// Over 300 lines on purpose: the fuzzer's frame catalog (valid, mutated, hostile, chaos) reads as one list.
 
 import type { TSchema } from "@sinclair/typebox";
-import { builtinPlugin } from "../../agent/builtin.ts";
-import type { Agent } from "../../agent/agent.ts";
 import type { AgentConfig, FlagValues } from "../../agent/plugin.ts";
 import { compiled } from "../../agent/router.ts";
+import { coreRequests } from "../../agent/wire.ts";
 import { builtinModules } from "../../plugins/index.ts";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -33,7 +33,7 @@ export function seedFromEnv(): number {
 /** Every request the agent serves, with its params schema: core built-ins plus each module's plugin. */
 export function requestCatalog(configDir: string): Map<string, TSchema> {
   const out = new Map<string, TSchema>();
-  for (const [name, spec] of Object.entries(builtinPlugin(() => undefined as unknown as Agent).requests ?? {})) out.set(name, spec.params);
+  for (const [name, decl] of Object.entries(coreRequests)) out.set(name, decl.params);
   const config: AgentConfig = { configDir, build: "dev", version: "0", maxFrameBytes: 1 << 20, file: {} };
   for (const m of builtinModules()) {
     const flags: FlagValues = {};

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { RawClient, waitFor } from "../../agent/testing.ts";
 import { framed } from "./gen.ts";
-import { fds, freshPing, request, spawnAgent, waitConnections, zombies } from "./support.ts";
+import { fds, freshPing, request, spawnAgent, waitConnections, zombies } from "../support/index.ts";
 
 const CONNS = Number(process.env.MVM_LOAD_CONNS ?? 1000);
 const PINGS = 100;
@@ -56,7 +56,7 @@ async function slowClient(socket: string): Promise<{ cutByAgent: boolean; bytesS
 test(`load: ${CONNS} connections x ${PINGS} pings with ids, and ${SLOW} slow clients cut at the frame timeout`, async () => {
   const need = CONNS + SLOW + 200;
   if (fdLimit() < need) throw new Error(`this test needs ${need} open files in the test process and in the agent; raise it with \`ulimit -n ${need * 2}\` (now ${fdLimit()})`);
-  const a = await spawnAgent({}, ["--max-connections", String(CONNS + SLOW + 100), "--frame-timeout-secs", String(FRAME_TIMEOUT_SECS), "--log-level", "warn"]);
+  const a = await spawnAgent({ args: ["--max-connections", String(CONNS + SLOW + 100), "--frame-timeout-secs", String(FRAME_TIMEOUT_SECS), "--log-level", "warn"] });
   try {
     let ctl = await RawClient.connect(a.socket);
     await waitConnections(ctl, 1);

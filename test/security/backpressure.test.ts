@@ -8,31 +8,23 @@ import net from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeBody, encodeFrame, FrameReader } from "../../agent/frame.ts";
-import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+import { waitFor, type RawClient } from "../../agent/testing.ts";
+import { spawnAgent, type SpawnedAgent } from "../support/index.ts";
 
 const MB = 1024 * 1024;
 const root = join(import.meta.dir, "../..");
-const d = tempDir("mvm-backpressure-");
-afterAll(() => d.cleanup());
 
 const kb = (pid: number, field: "VmRSS" | "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 
 interface Proc {
-  proc: ReturnType<typeof Bun.spawn>;
+  proc: SpawnedAgent;
   sock: string;
   ctl: RawClient;
 }
 
-async function spawn(argv: string[], sock: string, ready: (out: string) => boolean): Promise<Proc> {
-  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
-  let out = "";
-  for (const s of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
-    void (async () => {
-      for await (const ch of s) out += Buffer.from(ch).toString();
-    })();
-  await waitFor(() => ready(out) || proc.exitCode !== null, 30_000, "agent ready");
-  if (proc.exitCode !== null) throw new Error(`agent exited: ${out}`);
-  return { proc, sock, ctl: await RawClient.connect(sock) };
+async function spawn(entry?: string): Promise<Proc> {
+  const proc = await spawnAgent({ entry, hostSafe: entry === undefined, args: ["--log-level", "warn"] });
+  return { proc, sock: proc.socket, ctl: await proc.connect() };
 }
 
 /** A raw socket that does not read until told (the attacker), and reads every frame afterwards. */
@@ -68,21 +60,12 @@ const status = async (p: Proc) => (await p.ctl.request({ type: "status" })).resu
 describe("unread answers (a full agent process, unix socket)", () => {
   let a: Proc;
   beforeAll(async () => {
-    const sock = join(d.path, "full.sock");
-    a = await spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", d.path, "--log-level", "warn"], sock, () => {
-      try {
-        readFileSync(sock);
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code !== "ENOENT";
-      }
-      return true;
-    });
+    a = await spawn();
     for (let i = 0; i < 20; i++) await status(a); // warm-up
   }, 60_000);
   afterAll(async () => {
     a.ctl.close();
-    a.proc.kill("SIGTERM");
-    await a.proc.exited;
+    await a.proc.stop();
   });
 
   test("50 000 requests never read raise the agent's RSS by less than 64 MB; every answer arrives once read", async () => {
@@ -111,13 +94,11 @@ describe("unread answers (a full agent process, unix socket)", () => {
 describe("unread streamed exec output (an exec agent process)", () => {
   let a: Proc;
   beforeAll(async () => {
-    const sock = join(d.path, "exec.sock");
-    a = await spawn([process.execPath, join(root, "plugins/exec/fixtures/exec-agent.ts"), sock], sock, (o) => o.includes("ready"));
+    a = await spawn(join(root, "plugins/exec/fixtures/exec-agent.ts"));
   }, 60_000);
   afterAll(async () => {
     a.ctl.close();
-    a.proc.kill("SIGTERM");
-    await a.proc.exited;
+    await a.proc.stop();
   });
 
   /** 8 streamed `seq` execs on one connection, read at once or only after the agent stopped reading; every stream checked. */

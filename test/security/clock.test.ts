@@ -5,26 +5,19 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
+import { tempDir } from "../../agent/testing.ts";
+import { spawnAgent } from "../support/index.ts";
 
-const root = join(import.meta.dir, "../..");
 const hasSetpriv = Bun.spawnSync(["setpriv", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 const d = tempDir("mvm-clock-");
 afterAll(() => d.cleanup());
 
-let n = 0;
 /** Start an agent without CAP_SYS_TIME with these extra args; send wake with a wall clock far ahead; stop it. */
 async function wakeWith(extra: string[]): Promise<{ clock_set: boolean; clock_not_set: string | null; steps: { name: string; detail: string }[] }> {
-  const sock = join(d.path, `a${++n}.sock`);
-  const argv = ["setpriv", "--inh-caps=-sys_time", "--bounding-set=-sys_time", process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, ...extra, "--config-dir", d.path, "--drop-caches-path", join(d.path, "dc")];
-  const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
-  let log = "";
-  void (async () => {
-    for await (const ch of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
-  })();
+  // hostSafe off: these tests choose --set-clock themselves (drop_caches still goes to a temp file).
+  const proc = await spawnAgent({ wrap: ["setpriv", "--inh-caps=-sys_time", "--bounding-set=-sys_time"], hostSafe: false, args: [...extra, "--drop-caches-path", join(d.path, "dc")] });
   try {
-    await waitFor(() => log.includes("ready (") || proc.exitCode !== null, 30_000, "agent ready");
-    const c = await RawClient.connect(sock);
+    const c = await proc.connect();
     try {
       const a = await c.request({ type: "wake", id: 1, params: { wall_clock: "2031-01-01T00:00:00Z" } });
       expect(a.ok).toBe(true);
@@ -33,8 +26,7 @@ async function wakeWith(extra: string[]): Promise<{ clock_set: boolean; clock_no
       c.close();
     }
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await proc.stop();
   }
 }
 

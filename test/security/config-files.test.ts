@@ -5,11 +5,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { RawClient, tempDir, waitFor } from "../../agent/testing.ts";
-import { healthFixture, type HealthFixture } from "../../plugins/health/fixture.ts";
+import { tempDir, waitFor, type RawClient } from "../../agent/testing.ts";
+import { spawnAgent, type SpawnedAgent } from "../support/index.ts";
+import { healthFixture, type HealthFixture } from "../../plugins/health/testkit.ts";
 
 const isRoot = process.getuid?.() === 0;
-const root = join(import.meta.dir, "../..");
 const NOBODY = 65534;
 type Refusal = { file: string; reason: string };
 
@@ -56,9 +56,7 @@ describe("hostile files at start-up (a real agent process)", () => {
   const idir = join(cfg, "integrations.d");
   const outside = join(d.path, "outside");
   const marker = join(d.path, "outside-ran");
-  const sock = join(d.path, "a.sock");
-  let proc: ReturnType<typeof Bun.spawn>;
-  let log = "";
+  let proc: SpawnedAgent;
   let c: RawClient;
 
   beforeAll(async () => {
@@ -76,17 +74,13 @@ describe("hostile files at start-up (a real agent process)", () => {
     writeFileSync(join(cfg, "shared/in.json"), JSON.stringify({ name: "inside" }));
     symlinkSync("../shared/in.json", join(idir, "in.json"));
     writeFileSync(join(idir, "ok.json"), JSON.stringify({ name: "ok" }));
-    proc = Bun.spawn([process.execPath, join(root, "agent/bin.ts"), "--listen", `unix:${sock}`, "--config-dir", cfg], { stdout: "ignore", stderr: "pipe" });
-    void (async () => {
-      for await (const ch of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(ch).toString();
-    })();
-    await waitFor(() => log.includes("ready (") || proc.exitCode !== null, 30_000, "the agent ready");
-    c = await RawClient.connect(sock);
+    proc = await spawnAgent({ configDir: cfg });
+    await waitFor(() => proc.console().includes("ready ("), 30_000, "the agent ready");
+    c = await proc.connect();
   }, 60_000);
   afterAll(async () => {
     c?.close();
-    proc?.kill("SIGTERM");
-    await proc?.exited;
+    await proc?.stop();
     d.cleanup();
   });
 
@@ -100,7 +94,7 @@ describe("hostile files at start-up (a real agent process)", () => {
       "integrations.d/fifo.json": "a FIFO, not a regular file",
       "integrations.d/out.json": expect.stringContaining("leads out of the config dir"),
     });
-    for (const r of status.config_refused) expect(log.split("\n").filter((l) => l.includes(`${r.file}: `) && l.includes("refused"))).toHaveLength(1);
+    for (const r of status.config_refused) expect(proc.console().split("\n").filter((l) => l.includes(`${r.file}: `) && l.includes("refused"))).toHaveLength(1);
     const health = (await c.request({ type: "health", id: 2 })).result as { integrations: { name: string }[] };
     expect(health.integrations.map((i) => i.name).sort()).toEqual(["inside", "ok"]);
     expect(existsSync(marker)).toBe(false);

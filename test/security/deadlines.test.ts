@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ownCgroupDir } from "../../agent/track.ts";
 import { RawClient, waitFor } from "../../agent/testing.ts";
-import { liveWithMarker, request, spawnAgent, zombies, type AgentProcess } from "../reliability/support.ts";
+import { liveWithMarker, request, spawnAgent, zombies, type SpawnedAgent as AgentProcess } from "../support/index.ts";
 
 /** A tag in each sleep's argv (`sleep 300.<tag>` lives 300 s), so that only this test's processes are looked at. */
 const TAG = `${process.pid % 10_000}${Date.now() % 100_000}`;
@@ -33,7 +33,7 @@ for (const mode of ["cgroup", "proc"] as const) {
     let a: AgentProcess;
     let c: RawClient;
     beforeAll(async () => {
-      a = await spawnAgent({ "integrations.d/esc.json": { name: "esc", checkpoint_cmd: `setsid ${SLEEP} & wait`, checkpoint_timeout_secs: 60 } }, ["--command-tracking", mode, "--log-level", "info"]);
+      a = await spawnAgent({ files: { "integrations.d/esc.json": { name: "esc", checkpoint_cmd: `setsid ${SLEEP} & wait`, checkpoint_timeout_secs: 60 } }, args: ["--command-tracking", mode, "--log-level", "info"] });
       c = await RawClient.connect(a.socket);
       expect(a.console()).toContain(mode === "cgroup" ? "through a cgroup v2 per command" : "through an environment marker found through /proc");
       expect(a.console()).toContain("child subreaper: orphans are reaped here");

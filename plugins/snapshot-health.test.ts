@@ -3,12 +3,12 @@
 import { afterEach, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { createAgent, type Agent } from "../../agent/agent.ts";
-import { ManualClock } from "../../agent/clock.ts";
-import { memoryLogger } from "../../agent/log.ts";
-import { tempDir, waitFor } from "../../agent/testing.ts";
-import { healthModule } from "../health/index.ts";
-import { snapshotModule } from "./index.ts";
+import { createAgent, type Agent } from "../agent/agent.ts";
+import { ManualClock } from "../agent/clock.ts";
+import { memoryLogger } from "../agent/log.ts";
+import { tempDir, waitFor } from "../agent/testing.ts";
+import { healthModule } from "./health/index.ts";
+import { snapshotModule } from "./snapshot/index.ts";
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

@@ -1,40 +1,10 @@
-// Test support for the exec suites: live members of a process group (from /proc), an exec agent, fifos.
+// Test support for the exec suites: an exec agent, fifos as barriers (process helpers: test/support).
 
-import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import type { Clock } from "../../agent/clock.ts";
 import type { AgentConfig } from "../../agent/plugin.ts";
 import { RawClient, startTestAgent, waitFor, type TestAgent } from "../../agent/testing.ts";
 import { execPlugin } from "./exec.ts";
-
-/** Pids of live (not zombie) processes whose process group is `pgid`, read from /proc. */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(join("/proc", name, "stat"), "utf8");
-    } catch {
-      continue; // exited while we looked
-    }
-    // pid (comm) state ppid pgrp ...; comm may hold spaces and parens, so split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") out.push(Number(name));
-  }
-  return out;
-}
-
-/** True while `pid` exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 /** An agent serving only the exec plugin on a temp unix socket, and a connected client. */
 export async function execAgent(opts: { clock?: Clock; config?: Partial<AgentConfig> } = {}): Promise<TestAgent & { client: RawClient }> {
