@@ -7,6 +7,14 @@ import type { Router } from "./router.ts";
 import { Session, type SessionHost } from "./session.ts";
 import type { Transport, TransportKind } from "./transport.ts";
 
+/** What `status` tells of backpressure, over every connection. */
+export interface Backpressure {
+  backedUp: number;
+  unsentBytes: number;
+  /** Bytes of requests read but not started (each connection stops being read past MAX_QUEUED_BYTES). */
+  queuedBytes: number;
+}
+
 export interface SessionTableOptions {
   clock: Clock;
   log: Logger;
@@ -81,15 +89,17 @@ export class SessionTable {
     return s;
   }
 
-  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), and the bytes queued on all. */
-  backpressure(): { backedUp: number; unsentBytes: number } {
+  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), the bytes queued on all, and the requests read but not started. */
+  backpressure(): Backpressure {
     let backedUp = 0;
     let unsentBytes = 0;
+    let queuedBytes = 0;
     for (const s of this.sessions) {
       if (s.isBackedUp) backedUp++;
       unsentBytes += s.transport.unsent?.() ?? 0;
+      queuedBytes += s.queuedBytes;
     }
-    return { backedUp, unsentBytes };
+    return { backedUp, unsentBytes, queuedBytes };
   }
 
   /** Take no more sessions and stop the sweeps (the agent is stopping). */
