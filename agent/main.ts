@@ -22,7 +22,7 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   "config-dir": { type: "string", description: "Directory of agent.json, integrations.d/ and probes.d/", default: "/etc/mvm" },
   "vsock-port": { type: "number", description: "Port that CONNECT lines must name (default: the first vsock listen port, else 52)" },
   "max-frame-bytes": { type: "number", description: "Largest frame body read or written", default: 1048576 },
-  "max-connections": { type: "number", description: "Concurrent connections; more are closed at once", default: 256 },
+  "max-connections": { type: "number", description: "Concurrent connections; at the cap the one idle the longest makes room (busy ones never do)", default: 256 },
   "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
   "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
   "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },

@@ -150,13 +150,19 @@ describe("bad input gets a clear answer, and the agent lives on", () => {
     await waitFor(() => t!.agent.connections() === 0);
   });
 
-  test("past --max-connections new connections are closed at once", async () => {
-    t = await startTestAgent({ maxConnections: 2 });
+  test("past --max-connections, with every slot busy, new connections are closed at once", async () => {
+    const gate = gatePlugin();
+    t = await startTestAgent({ maxConnections: 2, plugins: [gate.plugin] });
     const a = await RawClient.connect(t.socket);
     const b = await RawClient.connect(t.socket);
-    await waitFor(() => t!.agent.connections() === 2);
+    a.send({ type: "t.wait", id: "a", params: { key: "a" } });
+    b.send({ type: "t.wait", id: "b", params: { key: "b" } });
+    await waitFor(() => gate.has("a") && gate.has("b"));
     const c = await RawClient.connect(t.socket);
     await c.waitClosed();
+    gate.open("a");
+    gate.open("b");
+    expect(await a.next()).toMatchObject({ id: "a", ok: true });
     expect(await a.request({ type: "ping", id: 1 })).toMatchObject({ ok: true });
     a.close();
     b.close();

@@ -129,6 +129,14 @@ export class Session {
     return this.inflight > 0 || this.backedUp || this.held.length > 0;
   }
 
+  /**
+   * May be closed to admit a new connection at the cap: nothing in flight, waiting or unsent, no half
+   * frame in hand, and not a serial stream (the host's one way in over virtio-serial).
+   */
+  get evictable(): boolean {
+    return !this.busy && !this.closed && this.orderedCount === 0 && this.waiting.length === 0 && this.partialSince === null && this.opts.kind !== "serial";
+  }
+
   onData(chunk: Uint8Array): void {
     if (this.closed || this.ending) return;
     this.lastActivity = this.host.coarseNow;
