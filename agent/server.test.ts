@@ -1,7 +1,7 @@
 // Listener tests over real unix sockets: bad input, handshake, limits, timeouts, socket files.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { statSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { ManualClock } from "./clock.ts";
@@ -254,6 +254,32 @@ describe("unix socket files", () => {
     const c = await RawClient.connect(path);
     expect(await c.request({ type: "ping", id: 1 })).toMatchObject({ ok: true });
     c.close();
+    await a.stop();
+    d.cleanup();
+  });
+
+  test("the socket file is never more open than --socket-mode, not even between bind and chmod (umask 0)", async () => {
+    const d = tempDir();
+    const a = createAgent({ plugins: [], log: memoryLogger() });
+    await a.start();
+    // What the file's mode is the instant Bun.listen returns (before the chmod), under the loosest umask.
+    const atBind: Record<string, number> = {};
+    const realListen = Bun.listen;
+    const old = process.umask(0);
+    (Bun as { listen: unknown }).listen = (o: { unix: string }) => {
+      const server = (realListen as (o: unknown) => unknown)(o);
+      atBind[o.unix] = lstatSync(o.unix).mode & 0o777;
+      return server;
+    };
+    try {
+      await listen(a, `unix:${join(d.path, "default.sock")}`);
+      await listen(a, `unix:${join(d.path, "group.sock")}`, { socketMode: 0o660 });
+      expect(process.umask()).toBe(0); // restored after each bind
+    } finally {
+      (Bun as { listen: unknown }).listen = realListen;
+      process.umask(old);
+    }
+    expect(atBind).toEqual({ [join(d.path, "default.sock")]: 0o600, [join(d.path, "group.sock")]: 0o660 });
     await a.stop();
     d.cleanup();
   });
