@@ -114,7 +114,9 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
   if (spec.signal?.aborted) return finish({ aborted: true, spawn_error: "aborted before start" });
 
   const track = trackingFor(spec.tracking).begin();
-  const env = spec.inheritEnv === false ? { ...spec.env, ...track.env } : { ...process.env, ...spec.env, ...track.env };
+  // The tracking marker goes first (a key keeps its first place when spread again to win over spec.env):
+  // a /proc scan reads only the start of each environment (MAX_ENVIRON_SCAN_BYTES in track.ts).
+  const env = spec.inheritEnv === false ? { ...track.env, ...spec.env, ...track.env } : { ...track.env, ...process.env, ...spec.env, ...track.env };
   const wrapped = track.wrap(argv);
   // Through the cgroup shell, a missing program would be the shell's exit 127: say it as spawn would.
   const cannot = wrapped !== argv ? cannotSpawn(argv[0]!, spec.cwd, env.PATH) : null;
