@@ -2,7 +2,7 @@
 
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
-import { isRunnerChild, onEscapesKilled } from "./command.ts";
+import { CODE_LOADING_ENV, isRunnerChild, onEscapesKilled } from "./command.ts";
 import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
@@ -198,6 +198,12 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   const log = createLogger({ format: fmt, level: level as "info" });
   const notify = takeNotifySocket(process.env, (m) => log.warn(m)); // before any command can inherit it
+  const knobs = CODE_LOADING_ENV.filter((k) => process.env[k] !== undefined);
+  if (knobs.length && io.build === "prod")
+    log.warn(
+      `${knobs.join(", ")} set in the agent's environment: these make Bun or Node load code (BUN_OPTIONS --preload runs a file before this binary's own code); ` +
+        "commands do not inherit them; unset them where the agent is started (the systemd unit's UnsetEnvironment= does)",
+    );
   let built;
   try {
     built = buildAgent(modules, parsed.values, io.build, log);
