@@ -6,7 +6,7 @@ import { VmmError } from "../vmm/errors.ts";
 import { checkedCall } from "../checked.ts";
 import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { readManifest, verifyManifest, type Manifest } from "./manifest.ts";
-import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
+import { claimVm, errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
 
 export interface RestoreRequest extends LoopRequest {
   /** Load a snapshot taken of another VM (a clone). */
@@ -67,6 +67,15 @@ function healthDetail(h: RestoredHealth | null): string {
  * @example const report = await restoreSnapshot({ vm: "web1", vmm: openVmm(vm.vmm!), agent, dir, callTimeoutMs: 5000, now: Date.now });
  */
 export async function restoreSnapshot(req: RestoreRequest): Promise<RestoreReport> {
+  const release = claimVm(req, "restore");
+  try {
+    return await restoreLoop(req);
+  } finally {
+    release();
+  }
+}
+
+async function restoreLoop(req: RestoreRequest): Promise<RestoreReport> {
   const t0 = performance.now();
   const steps = new Steps(req.onStep);
   const callMs = req.callTimeoutMs;
