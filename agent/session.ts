@@ -20,9 +20,10 @@ export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Requests read but not started on one connection before the agent stops reading it. */
 export const MAX_QUEUED_REQUESTS = 1024;
 /**
- * Bytes of request bodies read but not started on one connection before the agent stops reading it:
- * 4 MiB. A waiting request is kept as its undecoded frame body (a copy, counted here) and decoded when
- * its turn comes, so what it holds is what is counted, whatever its JSON would grow to once parsed.
+ * Bytes of requests read but not started on one connection before the agent stops reading it: 4 MiB.
+ * A waiting request is kept as the text of its frame body, counted at two bytes a character (what a
+ * string can take), and parsed when its turn comes: what it holds is what is counted, whatever its
+ * JSON would grow to once parsed.
  */
 export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
@@ -277,7 +278,7 @@ export class Session {
       const serve = (v: unknown) => (dialect ? this.serveDialect(dialect, v) : this.serveNative(v));
       if (this.orderedCount === 0 && !this.backedUp) this.inOrder(() => serve(value));
       else {
-        const later = this.hold(body);
+        const later = this.hold(decoded.text);
         this.inOrder(() => serve(later()));
       }
       return;
@@ -287,7 +288,7 @@ export class Session {
       void this.serveNative(value, true);
     } else {
       this.inflight++;
-      const later = this.hold(body);
+      const later = this.hold(decoded.text);
       this.waiting.push(() => {
         this.inflight--;
         this.concurrent++;
@@ -297,18 +298,21 @@ export class Session {
   }
 
   /**
-   * Keep a request that must wait as a copy of its frame body (not a view that would pin the whole chunk
-   * it came in, not its parsed value, which can be many times larger), counted in MAX_QUEUED_BYTES.
-   * The returned function, called when its turn comes, uncounts it and decodes it again.
+   * Keep a request that must wait as the text of its body (a string of its own: not a view that would
+   * pin the chunk it came in, not its parsed value, which can be many times larger), counted in
+   * MAX_QUEUED_BYTES. The returned function, called when its turn comes, uncounts it and parses it again.
    */
-  private hold(body: Uint8Array): () => unknown {
-    const copy = body.slice();
-    this.queued += copy.length;
+  private hold(text: string): () => unknown {
+    const bytes = text.length * 2;
+    this.queued += bytes;
     return () => {
-      this.queued -= copy.length;
-      if (this.closed) return null; // nobody to answer: not decoded for nothing
-      const d = decodeBody(copy);
-      return d.ok ? d.value : null; // it decoded once: it decodes again
+      this.queued -= bytes;
+      if (this.closed) return null; // nobody to answer: not parsed for nothing
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null; // it parsed once: it parses again
+      }
     };
   }
 
