@@ -10,7 +10,7 @@ import { callDeadlineMs } from "../deadlines.ts";
 import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { prepareTargetDir } from "./dir.ts";
 import { describeFiles, MANIFEST_FORMAT, writeManifest, type Manifest } from "./manifest.ts";
-import { claimVm, errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
+import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord, withVmClaimed } from "./steps.ts";
 
 /** What happens to the VM once its state is written. */
 export type AfterSnapshot = "resume" | "stop";
@@ -58,13 +58,8 @@ function stem(now: number): string {
  * @example
  * const report = await takeSnapshot({ vm: "web1", vmm: openVmm(vm.vmm!), agent, dir: "/srv/snap/web1", then: "resume", callTimeoutMs: 5000, now: Date.now, onStep: print });
  */
-export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport> {
-  const release = claimVm(req, "snapshot");
-  try {
-    return await snapshotLoop(req);
-  } finally {
-    release();
-  }
+export function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport> {
+  return withVmClaimed(req, "snapshot", () => snapshotLoop(req));
 }
 
 async function snapshotLoop(req: SnapshotRequest): Promise<SnapshotReport> {

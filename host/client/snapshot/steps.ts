@@ -76,24 +76,24 @@ export class LoopError extends Error {
 const claimed = new Set<string>();
 
 /**
- * Claim the request's VM for one loop of this process, or throw LoopError at step `check` with an
- * E_BUSY cause when another loop holds it: two loops on one VM interleave (the second's sleep-prep is
- * refused, and its recovery wakes the guest between the first one's sleep-prep and pause). Returns the
- * release, to call when the loop ends, whatever way. The key is the VMM's socket (`vmm.label`).
- * @example const release = claimVm(req, "snapshot"); try { ... } finally { release(); }
+ * Run `loop` with the request's VM claimed for it in this process, or reject with LoopError at step
+ * `check` (an E_BUSY cause) when another loop holds it: two loops on one VM interleave (the second's
+ * sleep-prep is refused, and its recovery wakes the guest between the first one's sleep-prep and
+ * pause). The claim ends with the loop, whatever way. The key is the VMM's socket (`vmm.label`).
+ * @example return withVmClaimed(req, "snapshot", () => snapshotLoop(req));
  */
-export function claimVm(req: LoopRequest, what: "snapshot" | "restore"): () => void {
+export async function withVmClaimed<T>(req: LoopRequest, what: "snapshot" | "restore", loop: () => Promise<T>): Promise<T> {
   const key = req.vmm.label;
   if (claimed.has(key)) {
     const cause = new ClientError("E_BUSY", `another snapshot or restore of ${req.vm} (${key}) is running in this process`);
     throw new LoopError("check", cause, `${what} of ${req.vm} refused at step check: ${errorText(cause)}; nothing was done`, []);
   }
   claimed.add(key);
-  let held = true;
-  return () => {
-    if (held) claimed.delete(key);
-    held = false;
-  };
+  try {
+    return await loop();
+  } finally {
+    claimed.delete(key);
+  }
 }
 
 /** An error as one printable line, with its code when it has one (`... [E_VMM_TIMEOUT]`). */
