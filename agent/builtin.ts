@@ -2,6 +2,7 @@
 
 import { rfc3339, type Clock } from "./clock.ts";
 import { defineRequests, type AgentConfig, type AgentPlugin } from "./plugin.ts";
+import type { Backpressure } from "./sessions.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
 export const AGENT_NAME = "mvm-guest-agent";
@@ -20,7 +21,7 @@ export interface CoreView {
   /** One section per running plugin that has a `status` hook. */
   statusSections(): Record<string, unknown>;
   connections(): number;
-  backpressure(): { backedUp: number; unsentBytes: number };
+  backpressure(): Backpressure;
   workInFlight(): number;
 }
 
@@ -52,6 +53,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           connections: a.connections(),
           connections_backed_up: bp.backedUp,
           unsent_bytes: bp.unsentBytes,
+          queued_bytes: bp.queuedBytes,
           work_in_flight: a.workInFlight(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],

@@ -127,6 +127,8 @@ export interface ServedBridge {
   url: string;
   port: number;
   token: string | null;
+  /** The dashboard's login address (with `?token=`), as onListening tells it. */
+  loginUrl: string;
   /** What serve printed (one entry per line) and wrote to stderr. */
   out: string[];
   err: string[];
@@ -139,15 +141,15 @@ export interface ServedBridge {
  * default token file); rejects with its stderr when it exits instead of listening.
  * @example const b = await serveForTest({ vms: vmsFile, auth: { token: "t0ken" } }, { XDG_CONFIG_HOME: dir }); ...; expect(await b.stop()).toBe(0);
  */
-export async function serveForTest(opts: ServeOptions, env: Record<string, string | undefined>): Promise<ServedBridge> {
+export async function serveForTest(opts: ServeOptions, env: Record<string, string | undefined>, io: { stdoutIsTTY?: boolean } = {}): Promise<ServedBridge> {
   const out: string[] = [];
   const err: string[] = [];
   const stop = new AbortController();
-  let listening!: (v: { url: string; token: string | null }) => void;
-  const ready = new Promise<{ url: string; token: string | null }>((r) => (listening = r));
-  const exit = serveBridge({ port: 0, ...opts }, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), signal: stop.signal, env, onListening: (url, a) => listening({ url, token: a.token }) });
-  const { url, token } = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
-  return { url, port: Number(new URL(url).port), token, out, err, stop: () => (stop.abort(), exit) };
+  let listening!: (v: { url: string; token: string | null; loginUrl: string }) => void;
+  const ready = new Promise<{ url: string; token: string | null; loginUrl: string }>((r) => (listening = r));
+  const exit = serveBridge({ port: 0, ...opts }, { ...io, stdout: (t) => out.push(t), stderr: (t) => err.push(t), signal: stop.signal, env, onListening: (url, a) => listening({ url, token: a.token, loginUrl: a.loginUrl }) });
+  const { url, token, loginUrl } = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
+  return { url, port: Number(new URL(url).port), token, loginUrl, out, err, stop: () => (stop.abort(), exit) };
 }
 
 export interface SseEvent {

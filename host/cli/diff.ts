@@ -2,7 +2,7 @@
 
 import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
 import { defineCommand, EXIT, UsageError } from "./command.ts";
-import { formatBytes } from "./format.ts";
+import { formatBytes, safeText } from "./format.ts";
 import { paint } from "./io.ts";
 
 type Change = ResultOf<"fs-diff">["changes"][number];
@@ -15,7 +15,7 @@ function diffLine(ch: Change, color: boolean): string {
   const mark = MARK[ch.kind];
   const colour = ch.kind === "created" ? "green" : ch.kind === "modified" ? "yellow" : "red";
   const size = ch.kind === "created" && ch.type !== "dir" ? ` (${formatBytes(ch.size)})` : "";
-  return `${paint(color, colour, mark)} ${path}${size}`;
+  return `${paint(color, colour, mark)} ${safeText(path)}${size}`;
 }
 
 export const diffCommand = defineCommand({
@@ -59,7 +59,7 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
       upper = page.upper_dir;
       lowerKnown &&= page.lower_known;
       for (const e of page.errors) {
-        const line = `${e.path}: ${e.message}`;
+        const line = safeText(`${e.path}: ${e.message}`);
         if (!seenErrors.has(line)) ctx.io.err(`${vm.name}: could not read ${line}\n`);
         seenErrors.add(line);
       }
@@ -78,7 +78,7 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
       return EXIT.OK;
     }
     const summary = `${totals.created} created, ${totals.modified} modified, ${totals.deleted} deleted, ${formatBytes(totals.bytes)} in created and modified files`;
-    ctx.io.out(count ? `${summary}\n` : `no changes (${upper})\n`);
+    ctx.io.out(count ? `${summary}\n` : `no changes (${safeText(upper)})\n`);
     if (!lowerKnown) ctx.io.err(`${vm.name}: the agent found no lower layer, so created and modified cannot be told apart\n`);
     return EXIT.OK;
   },

@@ -1,20 +1,41 @@
-// Human output helpers for mvmctl: aligned tables, sizes, durations, ages.
+// Human output helpers for mvmctl: aligned tables, sizes, durations, ages, and the escaping of what came
+// from outside (an agent's answer, a guest's file name, a command's output) before it reaches a terminal.
 
-import { paint, visibleLength, type Colour } from "./io.ts";
+import { escapeControl } from "../../agent/log.ts";
+import { PAINT_SGR, paint, visibleLength, type Colour } from "./io.ts";
+
+/**
+ * Text from outside made safe for one terminal line: control characters, bidi controls and U+2028/9
+ * escaped (agent/log.ts `escapeControl`: `\e`, `\n`, `\x07`, `\u202e`). With `color`, the exact
+ * escapes mvmctl's own `paint` writes are kept: a cell may hold a status word in colour. table(),
+ * short(), statusWord() and ago() apply it; a command that prints outside text on a line of its own
+ * passes it through here.
+ * @example safeText("evil\x1b]0;title\x07\nFORGED") // "evil\\e]0;title\\x07\\nFORGED"
+ */
+export function safeText(s: string, color = false): string {
+  if (!color) return escapeControl(s);
+  let out = "";
+  let last = 0;
+  for (const m of s.matchAll(PAINT_SGR)) {
+    out += escapeControl(s.slice(last, m.index)) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + escapeControl(s.slice(last));
+}
 
 /**
  * Align rows under a header; cells may hold colour escapes. The last column is not padded.
  * @example table(["NAME", "STATE"], [["vm1", "running"]]) // "NAME  STATE\nvm1   running\n"
  */
 export function table(header: string[], rows: string[][], color = false): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map((cell) => safeText(cell, color)));
   const widths = header.map((_, c) => Math.max(...all.map((r) => visibleLength(r[c] ?? ""))));
   const line = (r: string[]) =>
     r
       .map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c]! - visibleLength(cell))))
       .join("  ")
       .trimEnd();
-  return [paint(color, "bold", line(header)), ...rows.map(line)].join("\n") + "\n";
+  return [paint(color, "bold", line(all[0]!)), ...all.slice(1).map(line)].join("\n") + "\n";
 }
 
 /** `1.5 KiB`, `12 B`, `3.2 MiB`. */
@@ -46,7 +67,7 @@ export function formatDuration(ms: number): string {
 export function ago(time: string | null | undefined, now: number): string {
   if (!time) return "-";
   const t = Date.parse(time);
-  if (Number.isNaN(t)) return time;
+  if (Number.isNaN(t)) return safeText(time);
   const d = now - t;
   return d < 0 ? `in ${formatDuration(-d)}` : `${formatDuration(d)} ago`;
 }
@@ -75,12 +96,12 @@ export function statusWord(word: string, color: boolean): string {
     unchecked: "gray",
   };
   const colour = c[word];
-  return colour ? paint(color, colour, word) : word;
+  return colour ? paint(color, colour, word) : safeText(word);
 }
 
 /** Any JSON value as one short line (probe values, status sections). */
 export function short(v: unknown, max = 60): string {
   const s = typeof v === "string" ? v : JSON.stringify(v) ?? "null";
-  const one = s.replace(/\s+/g, " ");
+  const one = safeText(s.replace(/\s+/g, " "));
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }

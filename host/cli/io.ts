@@ -45,6 +45,9 @@ export function paint(on: boolean, colour: Colour, text: string): string {
   return on ? `\x1b[${CODES[colour]}m${text}\x1b[0m` : text;
 }
 
+/** Exactly the escapes `paint` writes (its palette and the reset): nothing else may pass mvmctl's escaping. */
+export const PAINT_SGR = new RegExp(`\x1b\\[(?:0|${Object.values(CODES).join("|")})m`, "g");
+
 /** Visible width of a string (ANSI escapes excluded). */
 export function visibleLength(s: string): number {
   return s.replace(/\x1b\[[0-9;]*m/g, "").length;

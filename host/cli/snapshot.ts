@@ -3,7 +3,7 @@
 import type { ParamsOf, ResultOf } from "../../agent/plugin.ts";
 import { callDeadlineMs, paramLimits } from "../client/deadlines.ts";
 import { defineCommand, EXIT, secondsFlag } from "./command.ts";
-import { formatDuration, statusWord } from "./format.ts";
+import { formatDuration, statusWord, safeText } from "./format.ts";
 import { paint } from "./io.ts";
 
 type Step = ResultOf<"sleep-prep">["steps"][number];
@@ -14,7 +14,7 @@ const DRAIN = paramLimits("sleep-prep", "drain_timeout_secs");
 function stepLines(steps: Step[], color: boolean): string {
   const w = Math.max(4, ...steps.map((s) => s.name.length));
   return steps
-    .map((s) => `  ${s.ok ? statusWord("ok", color) + "  " : paint(color, "red", "FAIL")}  ${s.name.padEnd(w)}  ${formatDuration(s.duration_ms).padStart(8)}${s.detail ? `  ${s.detail}` : ""}\n`)
+    .map((s) => `  ${s.ok ? statusWord("ok", color) + "  " : paint(color, "red", "FAIL")}  ${safeText(s.name).padEnd(w)}  ${formatDuration(s.duration_ms).padStart(8)}${s.detail ? `  ${safeText(s.detail)}` : ""}\n`)
     .join("");
 }
 

@@ -1,7 +1,7 @@
 // `mvmctl status VM` and `mvmctl ping VM`: the agent's identity, state and plugin sections; liveness and round trip.
 
 import { defineCommand, EXIT } from "./command.ts";
-import { formatDuration, short, statusWord } from "./format.ts";
+import { formatDuration, short, statusWord, safeText } from "./format.ts";
 import { paint } from "./io.ts";
 
 const json = { json: { type: "boolean", description: "Print the answer as JSON." } } as const;
@@ -29,7 +29,7 @@ export const statusCommand = defineCommand({
       ["connections", String(st.connections)],
       ["work in flight", String(st.work_in_flight)],
     ];
-    let out = `${paint(c, "bold", vm.name)}\n` + rows.map(([k, v]) => `  ${k.padEnd(15)}${v}\n`).join("");
+    let out = `${paint(c, "bold", vm.name)}\n` + rows.map(([k, v]) => `  ${k.padEnd(15)}${safeText(v, c)}\n`).join("");
     const names = Object.keys(st.plugins).sort();
     if (names.length) {
       out += "  plugins:\n";
@@ -39,8 +39,8 @@ export const statusCommand = defineCommand({
           const fields = Object.entries(sec as Record<string, unknown>)
             .filter(([, v]) => v === null || typeof v !== "object" || (Array.isArray(v) && v.length > 0))
             .map(([k, v]) => `${k}=${short(v, 40)}`);
-          out += `    ${n.padEnd(12)} ${short(fields.join(" "), 140)}\n`;
-        } else out += `    ${n.padEnd(12)} ${short(sec)}\n`;
+          out += `    ${safeText(n).padEnd(12)} ${short(fields.join(" "), 140)}\n`;
+        } else out += `    ${safeText(n).padEnd(12)} ${short(sec)}\n`;
       }
     }
     ctx.io.out(out);

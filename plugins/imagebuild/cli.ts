@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { defineFlags, FlagError, parseArgv, unknownCommand } from "../../agent/argv.ts";
-import { createLogger } from "../../agent/log.ts";
+import { createLogger, escapeControl } from "../../agent/log.ts";
 import type { CommandEnv, DropinFormat } from "../../agent/plugin.ts";
 import { renderSpec } from "./spec.ts";
 
@@ -109,7 +109,9 @@ function check(dirArg: string, io: ToolIO): number {
  * Load each format's directory under `dir` the way the agent would and say what loads and what is
  * skipped, with reasons. Returns 1 when anything would be skipped.
  */
-export function checkTree(dir: string, formats: readonly DropinFormat[], io: Pick<ToolIO, "stdout">): number {
+export function checkTree(dir: string, formats: readonly DropinFormat[], out: Pick<ToolIO, "stdout">): number {
+  // Each line names files and quotes their contents: escaped, so a file name cannot drive the terminal.
+  const io = { stdout: (line: string) => out.stdout(escapeControl(line)) };
   const warnings: string[] = [];
   const log = createLogger({ sink: () => {} });
   const collect = { ...log, warn: (m: string) => void warnings.push(m) };
