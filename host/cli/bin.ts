@@ -27,6 +27,7 @@ async function main(): Promise<number> {
       errBytes: write(process.stderr),
       readStdin: async () => new Uint8Array(await new Response(Bun.stdin.stream()).arrayBuffer()),
       stdoutIsTTY: process.stdout.isTTY === true,
+      ...(process.stdout.isTTY ? { columns: process.stdout.columns, rows: process.stdout.rows } : {}),
       env: process.env,
       signal: stop.signal,
       now: () => Date.now(),

@@ -1,20 +1,44 @@
 // Human output helpers for mvmctl: aligned tables, sizes, durations, ages.
 
-import { paint, visibleLength, type Colour } from "./io.ts";
+import { printable } from "../client/printable.ts";
+import { cut, paint, visibleLength, type Colour } from "./io.ts";
+
+export interface TableOptions {
+  color?: boolean;
+  /** Fit every line into this many columns (io.width); undefined: whole lines. */
+  width?: number | undefined;
+  /** Print the header row (false: `--no-headers`). Default true. */
+  headers?: boolean;
+}
+
+/** The last column keeps at least this many columns before whole lines are cut instead. */
+const MIN_LAST = 12;
 
 /**
- * Align rows under a header; cells may hold colour escapes. The last column is not padded.
+ * Align rows under a header; cells may hold colour escapes (and must hold nothing else raw: pass
+ * outside text through `short` or `printable`). The last column is not padded; with a `width`, it
+ * gives up space first (cut with `…`), then whole lines are cut.
  * @example table(["NAME", "STATE"], [["vm1", "running"]]) // "NAME  STATE\nvm1   running\n"
  */
-export function table(header: string[], rows: string[][], color = false): string {
+export function table(header: string[], rows: string[][], opts: boolean | TableOptions = {}): string {
+  const o = typeof opts === "boolean" ? { color: opts } : opts;
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((r) => visibleLength(r[c] ?? ""))));
+  const last = header.length - 1;
+  const before = widths.slice(0, last).reduce((a, w) => a + w + 2, 0);
+  const room = o.width === undefined ? undefined : o.width - before;
+  const lastRoom = room !== undefined && room >= MIN_LAST ? room : undefined;
   const line = (r: string[]) =>
-    r
-      .map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c]! - visibleLength(cell))))
-      .join("  ")
-      .trimEnd();
-  return [paint(color, "bold", line(header)), ...rows.map(line)].join("\n") + "\n";
+    cut(
+      r
+        .map((cell, c) => (c === last ? cut(cell, lastRoom) : cell + " ".repeat(widths[c]! - visibleLength(cell))))
+        .join("  ")
+        .trimEnd(),
+      o.width,
+    );
+  const lines = rows.map(line);
+  if (o.headers !== false) lines.unshift(paint(o.color === true, "bold", line(header)));
+  return lines.length ? lines.join("\n") + "\n" : "";
 }
 
 /** `1.5 KiB`, `12 B`, `3.2 MiB`. */
@@ -78,9 +102,13 @@ export function statusWord(word: string, color: boolean): string {
   return colour ? paint(color, colour, word) : word;
 }
 
-/** Any JSON value as one short line (probe values, status sections). */
-export function short(v: unknown, max = 60): string {
-  const s = typeof v === "string" ? v : JSON.stringify(v) ?? "null";
-  const one = s.replace(/\s+/g, " ");
-  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+/**
+ * Any JSON value (an agent's text, a probe value, a status section) as one line safe for a console:
+ * runs of spaces, tabs and newlines become one space, other control characters are escaped
+ * (`\x1b`), and it is cut to `max` characters.
+ * @example short("exit 7:\n\x1b[2Jrefused", 60) // "exit 7: \\x1b[2Jrefused"
+ */
+export function short(v: unknown, max = 500): string {
+  const s = typeof v === "string" ? v : (JSON.stringify(v) ?? "null");
+  return printable(s.replace(/[ \t\n\r\f\v]+/g, " "), max);
 }

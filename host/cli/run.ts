@@ -13,6 +13,7 @@ import { serveCommand } from "./serve.ts";
 import { sleepPrepCommand, wakeCommand } from "./snapshot.ts";
 import { restoreCommand, snapshotCommand } from "./snapshot-vm.ts";
 import { pingCommand, statusCommand } from "./status.ts";
+import { colorChoice, liveOutput, outputWidth } from "./terminal.ts";
 
 /** Every command, in the order `mvmctl --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -34,8 +35,8 @@ export const COMMANDS: Command[] = [
 
 const DEFAULT_TIMEOUT_SECS = 5;
 
-/** The process side of CliIO; runCli adds colour and the global flags. */
-export type BaseIO = Omit<CliIO, "color" | "globals"> & { stdoutIsTTY: boolean };
+/** The process side of CliIO; runCli adds colour, liveness, width and the global flags. */
+export type BaseIO = Omit<CliIO, "color" | "globals" | "live" | "width"> & { stdoutIsTTY: boolean };
 
 /** What may come before the command: the global flags, `--help` and `--version`. */
 const FIRST_FLAGS = defineFlags({
@@ -93,7 +94,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   };
   const ioWith = (g: ReturnType<typeof globalsOf>): CliIO => {
     const { color, ...globals } = g;
-    return { ...base, color: color ?? (base.stdoutIsTTY && !base.env.NO_COLOR), globals };
+    return { ...base, color: colorChoice(color, base.env, base.stdoutIsTTY), live: liveOutput(base), width: outputWidth(base), globals };
   };
   let cmd: Command | undefined;
   let parsed: ReturnType<typeof parseCommandArgs>;

@@ -4,30 +4,16 @@ import { printable } from "../client/printable.ts";
 import { SnapshotDirError, checkDirText } from "../client/snapshot/dir.ts";
 import { restoreSnapshot } from "../client/snapshot/restore.ts";
 import { takeSnapshot } from "../client/snapshot/snapshot.ts";
-import type { LoopRequest, StepEvent } from "../client/snapshot/steps.ts";
+import type { LoopRequest } from "../client/snapshot/steps.ts";
 import { openVmm, type VmmDriver } from "../client/vmm/driver.ts";
 import type { VmEntry, VmmConfig } from "../client/vm-list.ts";
 import { paramLimits } from "../client/deadlines.ts";
 import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./command.ts";
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
+import { stepRenderer } from "./progress.ts";
 
 const STEP_WIDTH = 10;
-
-/** The step lines: one per finished step; on a terminal, a `..` line while a step runs, rewritten when it ends. */
-function stepPrinter(ctx: Ctx, json: boolean): (e: StepEvent) => void {
-  const io = ctx.io;
-  const live = io.stdoutIsTTY === true;
-  return (e) => {
-    if (json) return;
-    if (e.status === "running") {
-      if (live) io.out(`  ${paint(io.color, "gray", "..  ")}  ${e.step.padEnd(STEP_WIDTH)}`);
-      return;
-    }
-    const mark = e.status === "ok" ? `${statusWord("ok", io.color)}  ` : paint(io.color, "red", "FAIL");
-    io.out(`${live ? "\r\x1b[2K" : ""}  ${mark}  ${e.step.padEnd(STEP_WIDTH)}  ${formatDuration(e.ms).padStart(8)}  ${printable(e.detail, 400)}\n`);
-  };
-}
 
 function vmmOf(vm: VmEntry, cmd: string): VmmConfig {
   if (!vm.vmm)
@@ -67,6 +53,7 @@ async function runLoop<R>(
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
   ctx.io.signal.addEventListener("abort", say, { once: true });
+  const steps = json ? null : stepRenderer(ctx.io, STEP_WIDTH);
   try {
     const r = await op({
       vm: vm.name,
@@ -75,11 +62,12 @@ async function runLoop<R>(
       callTimeoutMs: ctx.io.globals.timeoutMs,
       wakeTimeoutMs: wake * 1000,
       now: () => ctx.io.now(),
-      onStep: stepPrinter(ctx, json),
+      onStep: (e) => steps?.step({ name: e.step, status: e.status, ms: e.ms, detail: e.detail }),
     });
     if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
     return r;
   } finally {
+    steps?.close();
     ctx.io.signal.removeEventListener("abort", say);
   }
 }
