@@ -93,16 +93,24 @@ export class Ctx {
     return this.list;
   }
 
+  /** Read the VM list again (`ls --watch` picks up VMs added to or removed from vms.json). */
+  reloadVms(): VmList {
+    this.list = null;
+    return this.vms();
+  }
+
   vm(name: string): VmEntry {
     return findVm(this.vms(), name);
   }
 
   /** The client of one VM (one connection per VM for the whole command); closed when the command ends. */
   client(vm: VmEntry): AgentClient {
-    let c = this.clients.get(vm.name);
+    // By name and address: a VM whose address changed in a re-read list gets a client of its own.
+    const key = `${vm.name}\0${vm.agent}`;
+    let c = this.clients.get(key);
     if (!c) {
       c = new AgentClient(vm.agent, { timeoutMs: this.io.globals.timeoutMs });
-      this.clients.set(vm.name, c);
+      this.clients.set(key, c);
     }
     return c;
   }
@@ -180,7 +188,7 @@ export function secondsFlag(cmd: string, flag: string, v: number | undefined, ma
 export const GLOBAL_FLAGS = {
   vms: { type: "string", arg: "FILE", description: "VM list (default: $MVMCTL_VMS, else ~/.config/mvm/vms.json)" },
   timeout: { type: "number", arg: "SECS", description: "Deadline of each agent call (default 5)" },
-  color: { type: "boolean", description: "Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)" },
+  color: { type: "boolean", description: "Force colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, off with TERM=dumb, else on when stdout is a terminal)" },
 } as const satisfies ArgSpecs;
 
 const HELP = { help: { type: "boolean", short: "h", description: "Show this help." } } as const satisfies ArgSpecs;

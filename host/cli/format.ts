@@ -98,8 +98,9 @@ export function statusWord(word: string, color: boolean): string {
     stale: "yellow",
     unchecked: "gray",
   };
-  const colour = c[word];
-  return colour ? paint(color, colour, word) : word;
+  const colour = Object.hasOwn(c, word) ? c[word] : undefined;
+  // Any other word may be an agent's own text: escaped.
+  return colour ? paint(color, colour, word) : printable(word, 100);
 }
 
 /**

@@ -12,6 +12,7 @@ import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./comman
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
+import { JSON_OUTPUT, outputMode } from "./output.ts";
 
 const STEP_WIDTH = 10;
 
@@ -42,14 +43,14 @@ async function runLoop<R>(
   ctx: Ctx,
   what: "snapshot" | "restore",
   vmName: string,
-  values: { "wake-timeout": number; json?: boolean | undefined },
+  values: { "wake-timeout": number; json?: boolean | undefined; output?: string | undefined },
   header: (vmm: VmmDriver) => string,
   op: (base: Omit<LoopRequest, "dir">) => Promise<R>,
 ): Promise<R> {
   const vm = ctx.vm(vmName);
   const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
   const wake = secondsFlag(what, "wake-timeout", values["wake-timeout"], 3600)!;
-  const json = values.json === true;
+  const json = outputMode(what, values, ["json"]) === "json";
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
   ctx.io.signal.addEventListener("abort", say, { once: true });
@@ -75,7 +76,7 @@ async function runLoop<R>(
 export const snapshotCommand = defineCommand({
   name: "snapshot",
   summary: "Snapshot a VM through its VMM: sleep-prep, pause, write, then resume and wake (or stop), manifest.",
-  usage: "snapshot VM --to DIR [--resume | --stop] [--overwrite] [--drain-timeout SECS] [--write-timeout SECS] [--json]",
+  usage: "snapshot VM --to DIR [--resume | --stop] [--overwrite] [--drain-timeout SECS] [--write-timeout SECS] [-o json]",
   details: `
 Steps, each printed with its time as it ends:
   check       the directory, the agent's status, the VMM runs the VM
@@ -90,7 +91,7 @@ A failure in sleep-prep, pause or write resumes the VM, wakes the agent and remo
 the message names the step. A DIR that already holds a snapshot is refused (--overwrite replaces it;
 the old one stays whole until the new one is). DIR must be writable by the VMM's user.
 Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other commands); 6 the VMM.
---json prints one document at the end: { vm, vmm, dir, then, steps: [{ step, ok, ms, detail }], manifest, duration_ms }.`,
+-o json (or --json) prints one document at the end: { vm, vmm, dir, then, steps: [{ step, ok, ms, detail }], manifest, duration_ms }.`,
   flags: {
     to: { type: "string", description: "The directory to write the snapshot to (created 0700 if missing)." },
     resume: { type: "boolean", description: "Afterwards, let the VM run again and wake its agent (the default)." },
@@ -99,7 +100,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
     "drain-timeout": { type: "number", description: `sleep-prep's deadline in seconds (the agent's default is ${paramLimits("sleep-prep", "drain_timeout_secs").default}).` },
     "write-timeout": { type: "number", description: "Deadline of the write step in seconds.", default: 600 },
     "wake-timeout": { type: "number", description: "How long wake is retried after resume, in seconds.", default: 60 },
-    json: { type: "boolean", description: "Print one JSON document at the end (nothing on failure)." },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
@@ -118,7 +119,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
         writeTimeoutMs: write * 1000,
       }),
     );
-    if (values.json !== true) {
+    if (outputMode("snapshot", values, ["json"]) !== "json") {
       const n = r.manifest.files.length;
       const bytes = r.manifest.files.reduce((a, f) => a + f.size, 0);
       ctx.io.out(`${r.vm}: ${statusWord("ok", ctx.io.color)}: snapshot in ${printable(dir)} (${n} file${n === 1 ? "" : "s"}, ${formatBytes(bytes)}) in ${formatDuration(r.duration_ms)}; the VM ${then === "resume" ? "runs" : "is paused"}\n`);
@@ -130,7 +131,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
 export const restoreCommand = defineCommand({
   name: "restore",
   summary: "Restore a VM's snapshot into a VMM waiting for it, wake the agent with the host's clock, show health.",
-  usage: "restore VM --from DIR [--other-vm] [--load-timeout SECS] [--wake-timeout SECS] [--json]",
+  usage: "restore VM --from DIR [--other-vm] [--load-timeout SECS] [--wake-timeout SECS] [-o json]",
   details: `
 Start the VMM first, waiting for state: QEMU with the VM's devices and -incoming defer (and -S, so
 that it starts only when loaded), or a fresh firecracker --api-sock process. Then:
@@ -140,13 +141,13 @@ that it starts only when loaded), or a fresh firecracker --api-sock process. The
   wake    the agent, with the host's time (the guest's clock is back in the present); retried while it comes back
   health  the agent's state and health now (integrations restart their startup grace at wake)
 Exit codes: 0 done; 1 damaged or mismatched snapshot, or a restore command failed in wake; 3/4/5 the
-agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores, state, health, duration_ms }.`,
+agent; 6 the VMM. -o json (or --json): { vm, vmm, dir, manifest, steps, wake, failed_restores, state, health, duration_ms }.`,
   flags: {
     from: { type: "string", description: "The snapshot directory (holding manifest.json)." },
     "other-vm": { type: "boolean", description: "Load a snapshot taken of another VM (a clone)." },
     "load-timeout": { type: "number", description: "Deadline of the load step in seconds.", default: 600 },
     "wake-timeout": { type: "number", description: "How long wake is retried while the agent comes back, in seconds.", default: 60 },
-    json: { type: "boolean", description: "Print one JSON document at the end (nothing on failure)." },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
@@ -156,7 +157,7 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
       restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
     );
     const failed = r.failed_restores.length > 0;
-    if (values.json !== true) {
+    if (outputMode("restore", values, ["json"]) !== "json") {
       const c = ctx.io.color;
       const health = r.health ? (r.health.ready ? statusWord("ready", c) : statusWord("not ready", c)) : "no health plugin";
       const head = failed ? paint(c, "red", `restored, but ${r.failed_restores.join(", ")} failed`) : statusWord("ok", c);

@@ -9,6 +9,7 @@ import { defineCommand, EXIT, secondsFlag, type Ctx } from "./command.ts";
 import { formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
+import { JSON_OUTPUT, outputMode } from "./output.ts";
 
 type Step = ResultOf<"sleep-prep">["steps"][number];
 
@@ -44,25 +45,26 @@ async function withSteps<K extends "sleep-prep" | "wake">(ctx: Ctx, vm: VmEntry,
 export const sleepPrepCommand = defineCommand({
   name: "sleep-prep",
   summary: "Prepare a VM for a snapshot: pause schedulers, run checkpoints, sync, drop caches.",
-  usage: "sleep-prep VM [--drain-timeout SECS] [--json]",
+  usage: "sleep-prep VM [--drain-timeout SECS] [-o json]",
   details: `
 Prints each step as it ends (on a terminal, the steps running now on a last line with their
 elapsed time), then whether the guest is ready. Exit code 0 when ready, 1 when not (a critical
 checkpoint failed): do not snapshot then. The call waits for the drain deadline plus --timeout.
---json prints the agent's answer: { ready, state, steps: [{ name, ok, duration_ms, detail }], duration_ms }.`,
+-o json (or --json) prints the agent's answer: { ready, state, steps: [{ name, ok, duration_ms, detail }], duration_ms }.`,
   flags: {
-    "drain-timeout": { type: "number", description: `Seconds everything must fit in (the agent's default is ${DRAIN.default}).` },
-    json: { type: "boolean", description: "Print the answer as JSON." },
+    "drain-timeout": { type: "number", arg: "SECS", description: `Seconds everything must fit in (the agent's default is ${DRAIN.default}).` },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
+    const json = outputMode("sleep-prep", values, ["json"]) === "json";
     const drain = secondsFlag("sleep-prep", "drain-timeout", values["drain-timeout"], DRAIN.maximum);
     const params: ParamsOf<"sleep-prep"> = drain === undefined ? {} : { drain_timeout_secs: drain };
     // The drain the agent will use (this one, or its schema's default), plus --timeout.
-    const r = await withSteps(ctx, vm, "sleep-prep", params, values.json === true);
+    const r = await withSteps(ctx, vm, "sleep-prep", params, json);
     const c = ctx.io.color;
-    if (values.json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
     else ctx.io.out(`${vm.name}: ${statusWord(r.ready ? "ready" : "not ready", c)} for a snapshot in ${formatDuration(r.duration_ms)} (state ${r.state})\n`);
     return r.ready ? EXIT.OK : EXIT.NOT_OK;
   },
@@ -71,23 +73,24 @@ checkpoint failed): do not snapshot then. The call waits for the drain deadline 
 export const wakeCommand = defineCommand({
   name: "wake",
   summary: "Wake a VM after its snapshot was restored: set its clock, run restores, resume checks.",
-  usage: "wake VM [--no-clock] [--json]",
+  usage: "wake VM [--no-clock] [-o json]",
   details: `
 Sends the host's current time so that the guest reports its clock skew and sets its clock (when it
 may); --no-clock leaves the guest's clock alone. Each step is printed as it ends (on a terminal,
 the running ones on a last line with their elapsed time). Exit code 1 when a restore command failed.
---json prints the agent's answer: { was_sleeping, clock_skew_ms, clock_set, steps, duration_ms }.`,
+-o json (or --json) prints the agent's answer: { was_sleeping, clock_skew_ms, clock_set, steps, duration_ms }.`,
   flags: {
     clock: { type: "boolean", description: "Send the host's time (use --no-clock to leave the guest clock alone).", default: true },
-    json: { type: "boolean", description: "Print the answer as JSON." },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
+    const json = outputMode("wake", values, ["json"]) === "json";
     const params: ParamsOf<"wake"> = values.clock ? { wall_clock: new Date(ctx.io.now()).toISOString() } : {};
-    const r = await withSteps(ctx, vm, "wake", params, values.json === true);
+    const r = await withSteps(ctx, vm, "wake", params, json);
     const failed = r.steps.some((s) => !s.ok && s.name.startsWith("restore:"));
-    if (values.json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
     else {
       const c = ctx.io.color;
       const notes = [r.was_sleeping ? "was sleeping" : "was not sleeping: nothing to do"];

@@ -3,20 +3,21 @@
 import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
+import { JSON_OUTPUT, outputMode } from "./output.ts";
 
-const json = { json: { type: "boolean", description: "Print the answer as JSON." } } as const;
 
 export const statusCommand = defineCommand({
   name: "status",
   summary: "Show one VM's agent: identity, uptime, lifecycle state, connections and each plugin's section.",
-  usage: "status VM [--json]",
-  details: "--json prints the agent's `status` answer unchanged.",
-  flags: json,
+  usage: "status VM [-o json]",
+  details: "-o json (or --json) prints the agent's `status` answer unchanged.",
+  flags: JSON_OUTPUT,
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
+    const json = outputMode("status", values, ["json"]) === "json";
     const st = await ctx.call(vm, "status");
-    if (values.json) {
+    if (json) {
       ctx.io.out(JSON.stringify(st, null, 2) + "\n");
       return EXIT.OK;
     }
@@ -51,19 +52,20 @@ export const statusCommand = defineCommand({
 export const pingCommand = defineCommand({
   name: "ping",
   summary: "Check that a VM's agent answers, and how fast.",
-  usage: "ping VM [--json]",
-  details: "Connects (handshake included), then times one `ping` round trip. --json prints { vm, connect_ms, rtt_ms }.",
-  flags: json,
+  usage: "ping VM [-o json]",
+  details: "Connects (handshake included), then times one `ping` round trip. -o json (or --json) prints { vm, connect_ms, rtt_ms }.",
+  flags: JSON_OUTPUT,
   args: { min: 1, max: 1 },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
+    const json = outputMode("ping", values, ["json"]) === "json";
     const t0 = performance.now();
     await ctx.call(vm, "ping"); // the first call connects
     const t1 = performance.now();
     await ctx.call(vm, "ping");
     const rtt = performance.now() - t1;
     const connect = t1 - t0;
-    if (values.json) ctx.io.out(JSON.stringify({ vm: vm.name, connect_ms: round(connect), rtt_ms: round(rtt) }) + "\n");
+    if (json) ctx.io.out(JSON.stringify({ vm: vm.name, connect_ms: round(connect), rtt_ms: round(rtt) }) + "\n");
     else ctx.io.out(`pong from ${vm.name}: ${round(rtt)} ms (first call with connect ${round(connect)} ms)\n`);
     return EXIT.OK;
   },
