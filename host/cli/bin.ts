@@ -31,6 +31,8 @@ async function main(): Promise<number> {
       env: process.env,
       signal: stop.signal,
       now: () => Date.now(),
+      // A compiled binary runs its entry from Bun's embedded file system.
+      compiled: (process.argv[1] ?? "").includes("$bunfs"),
     },
     // Imported, not read at run time: a compiled dist/mvmctl has no package.json beside it.
     pkg.version,

@@ -2,6 +2,7 @@
 
 import { callDeadlineMs } from "../client/deadlines.ts";
 import { defineCommand, EXIT, UsageError } from "./command.ts";
+import { jsonText } from "./output.ts";
 
 export const callCommand = defineCommand({
   name: "call",
@@ -37,11 +38,11 @@ Examples:
     if (secs !== undefined && !(secs > 0)) throw new UsageError(`call: --call-timeout expects seconds above 0, got ${secs}`);
     // A request that declares how long its work may take (sleep-prep's drain, exec's timeout_secs) gets that long plus --timeout.
     const timeoutMs = secs !== undefined ? secs * 1000 : callDeadlineMs(type, params, ctx.io.globals.timeoutMs);
-    const result = await ctx.call(vm, type, params as Record<string, unknown>, {
+    const result = await ctx.callUnchecked(vm, type, params as Record<string, unknown>, {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      onEvent: values.events ? (event, data) => ctx.io.out(JSON.stringify({ event, data }) + "\n") : undefined,
+      onEvent: values.events ? (event, data) => ctx.io.out(jsonText({ event, data }, 0)) : undefined,
     });
-    ctx.io.out(JSON.stringify(result, null, 2) + "\n");
+    ctx.io.out(jsonText(result));
     return EXIT.OK;
   },
 });

@@ -3,7 +3,9 @@
 import { escapeControl } from "../../agent/log.ts";
 import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
 import { AgentClient, ClientError, type CallArgs, type CallOptions, type CallResult } from "../client/agent-client.ts";
+import { checkAnswer } from "../client/checked.ts";
 import type { VmCall } from "../client/overview.ts";
+import { bundledRequest } from "../../plugins/requests.ts";
 import { printable } from "../client/printable.ts";
 import { ManifestError } from "../client/snapshot/manifest.ts";
 import { LoopError } from "../client/snapshot/steps.ts";
@@ -85,7 +87,11 @@ export class Ctx {
   private list: VmList | null = null;
   private readonly clients = new Map<string, AgentClient>();
 
-  constructor(readonly io: CliIO) {}
+  /** `version`: mvmctl's own version (from package.json, through runCli). */
+  constructor(
+    readonly io: CliIO,
+    readonly version = "0.0.0",
+  ) {}
 
   /** The VM list (`--vms`, MVMCTL_VMS, ~/.config/mvm/vms.json). */
   vms(): VmList {
@@ -118,9 +124,25 @@ export class Ctx {
   /** Calls as the fleet summary makes them: on this command's clients, errors as the client gives them. */
   readonly vmCall: VmCall = (vm, type, params, opts) => this.client(vm).call(type, params, opts);
 
-  /** One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. */
+  /**
+   * One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. The
+   * answer to a bundled request is checked against the result schema its plugin declares: an answer
+   * that breaks it is an E_PROTOCOL error (exit 3), never half-printed.
+   */
   call<K extends string>(vm: VmEntry, type: K, ...args: CallArgs<K>): Promise<CallResult<K>>;
   async call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
+    const result = await this.callUnchecked(vm, type, params, opts);
+    const decl = bundledRequest(type);
+    if (!decl) return result;
+    try {
+      return checkAnswer(type, decl.result, result);
+    } catch (e) {
+      throw withVm(e, vm.name);
+    }
+  }
+
+  /** A call whose answer is handed back as the agent gave it (`mvmctl call` prints any JSON). */
+  async callUnchecked(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
     try {
       return await this.client(vm).call(type, params, opts);
     } catch (e) {
@@ -198,7 +220,10 @@ const HELP = { help: { type: "boolean", short: "h", description: "Show this help
  * the tail. Throws FlagError naming the flag (with the nearest one), UsageError for a wrong count.
  */
 export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { globals: ArgValues<typeof GLOBAL_FLAGS>; help: boolean } {
-  const specs = { ...cmd.flags, ...GLOBAL_FLAGS, ...HELP };
+  // A command's own flag of a global's name wins after the command (wait's --timeout is the whole
+  // wait); the global one is then given before the command name (mvmctl --timeout 2 wait ...).
+  const specs = { ...GLOBAL_FLAGS, ...HELP, ...cmd.flags };
+  const own = (k: string) => Object.hasOwn(cmd.flags, k);
   let p;
   try {
     p = parseArgv(argv, specs, { help: `see mvmctl ${cmd.name} --help` });
@@ -207,9 +232,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { g
     throw e;
   }
   const values: Record<string, unknown> = { ...p.values };
-  const globals = { vms: p.values.vms, timeout: p.values.timeout, color: p.values.color } as ArgValues<typeof GLOBAL_FLAGS>;
+  const g = p.values as Record<string, unknown>;
+  const globals = { vms: own("vms") ? undefined : g.vms, timeout: own("timeout") ? undefined : g.timeout, color: own("color") ? undefined : g.color } as ArgValues<typeof GLOBAL_FLAGS>;
   for (const k of [...Object.keys(GLOBAL_FLAGS), ...Object.keys(HELP)]) if (!Object.hasOwn(cmd.flags, k)) delete values[k];
-  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: p.values.help === true };
+  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: g.help === true };
 }
 
 /** `mvmctl CMD --help`. */

@@ -5,7 +5,7 @@ import { printable } from "../client/printable.ts";
 import { CliFailure, defineCommand, EXIT, UsageError } from "./command.ts";
 import { formatBytes } from "./format.ts";
 import { paint } from "./io.ts";
-import { JSON_OUTPUT, outputMode } from "./output.ts";
+import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 type Change = ResultOf<"fs-diff">["changes"][number];
 
@@ -73,7 +73,7 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
       for (const ch of page.changes) {
         totals[ch.kind]++;
         if (ch.kind !== "deleted") totals.bytes += ch.size;
-        if (mode === "json") json.push(JSON.stringify({ path: ch.path, kind: ch.kind, size: ch.size }));
+        if (mode === "json") json.push(jsonText({ path: ch.path, kind: ch.kind, size: ch.size }, 0).trimEnd());
         else text += mode === "name" ? `${printable(ch.path, 4096)}\n` : `${diffLine(ch, c)}\n`;
         count++;
       }

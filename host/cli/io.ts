@@ -44,6 +44,8 @@ export interface CliIO {
   /** Aborted on SIGINT/SIGTERM: following and serving commands stop cleanly and return. */
   readonly signal: AbortSignal;
   readonly globals: GlobalFlags;
+  /** mvmctl runs as a compiled single binary (dist/mvmctl), not from its sources (`mvmctl version` says so). */
+  readonly compiled?: boolean;
   /** Wall clock in ms (tests may fix it). */
   now(): number;
 }

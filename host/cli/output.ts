@@ -39,3 +39,17 @@ export function outputMode(cmd: string, values: { output?: string | undefined; j
   if (values.json && o !== undefined && o !== "json") throw new FlagError(`${cmd}: --json and -o ${o} ask for two formats: give one`);
   return values.json ? "json" : ((o as OutputMode | undefined) ?? "table");
 }
+
+/** Characters JSON.stringify leaves raw that a terminal may act on (DEL, C1 such as CSI) or that break lines in some readers. */
+const JSON_RAW = /[\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * A JSON document as mvmctl prints it: indented by `indent` (0: one line), then a newline. DEL, C1
+ * controls and U+2028/2029 are written as `\u` escapes (the same JSON value), so that an agent's text
+ * cannot act on a terminal even in JSON; C0 controls JSON escapes itself.
+ * @example io.out(jsonText(answer)); // "{\n  \"ready\": true\n}\n"
+ */
+export function jsonText(value: unknown, indent = 2): string {
+  const text = JSON.stringify(value, null, indent) ?? "null";
+  return `${text.replace(JSON_RAW, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`;
+}

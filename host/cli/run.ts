@@ -13,6 +13,8 @@ import { serveCommand } from "./serve.ts";
 import { sleepPrepCommand, wakeCommand } from "./snapshot.ts";
 import { restoreCommand, snapshotCommand } from "./snapshot-vm.ts";
 import { pingCommand, statusCommand } from "./status.ts";
+import { versionCommand } from "./version.ts";
+import { waitCommand } from "./wait.ts";
 import { colorChoice, liveOutput, outputWidth } from "./terminal.ts";
 
 /** Every command, in the order `mvmctl --help` lists them. */
@@ -22,6 +24,7 @@ export const COMMANDS: Command[] = [
   healthCommand,
   probesCommand,
   pingCommand,
+  waitCommand,
   logsCommand,
   diffCommand,
   sleepPrepCommand,
@@ -30,6 +33,7 @@ export const COMMANDS: Command[] = [
   restoreCommand,
   execCommand,
   callCommand,
+  versionCommand,
   serveCommand,
 ];
 
@@ -135,7 +139,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   } catch (e) {
     return fail(e);
   }
-  const ctx = new Ctx(io);
+  const ctx = new Ctx(io, version);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

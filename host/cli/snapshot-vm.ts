@@ -12,7 +12,7 @@ import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./comman
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
-import { JSON_OUTPUT, outputMode } from "./output.ts";
+import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 const STEP_WIDTH = 10;
 
@@ -65,7 +65,7 @@ async function runLoop<R>(
       now: () => ctx.io.now(),
       onStep: (e) => steps?.step({ name: e.step, status: e.status, ms: e.ms, detail: e.detail }),
     });
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(jsonText(r));
     return r;
   } finally {
     steps?.close();

@@ -9,7 +9,7 @@ import { defineCommand, EXIT, secondsFlag, type Ctx } from "./command.ts";
 import { formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
-import { JSON_OUTPUT, outputMode } from "./output.ts";
+import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 type Step = ResultOf<"sleep-prep">["steps"][number];
 
@@ -64,7 +64,7 @@ checkpoint failed): do not snapshot then. The call waits for the drain deadline 
     // The drain the agent will use (this one, or its schema's default), plus --timeout.
     const r = await withSteps(ctx, vm, "sleep-prep", params, json);
     const c = ctx.io.color;
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(jsonText(r));
     else ctx.io.out(`${vm.name}: ${statusWord(r.ready ? "ready" : "not ready", c)} for a snapshot in ${formatDuration(r.duration_ms)} (state ${r.state})\n`);
     return r.ready ? EXIT.OK : EXIT.NOT_OK;
   },
@@ -90,7 +90,7 @@ the running ones on a last line with their elapsed time). Exit code 1 when a res
     const params: ParamsOf<"wake"> = values.clock ? { wall_clock: new Date(ctx.io.now()).toISOString() } : {};
     const r = await withSteps(ctx, vm, "wake", params, json);
     const failed = r.steps.some((s) => !s.ok && s.name.startsWith("restore:"));
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(jsonText(r));
     else {
       const c = ctx.io.color;
       const notes = [r.was_sleeping ? "was sleeping" : "was not sleeping: nothing to do"];

@@ -3,7 +3,7 @@
 import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
-import { JSON_OUTPUT, outputMode } from "./output.ts";
+import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 
 export const statusCommand = defineCommand({
@@ -18,7 +18,7 @@ export const statusCommand = defineCommand({
     const json = outputMode("status", values, ["json"]) === "json";
     const st = await ctx.call(vm, "status");
     if (json) {
-      ctx.io.out(JSON.stringify(st, null, 2) + "\n");
+      ctx.io.out(jsonText(st));
       return EXIT.OK;
     }
     const c = ctx.io.color;
@@ -65,7 +65,7 @@ export const pingCommand = defineCommand({
     await ctx.call(vm, "ping");
     const rtt = performance.now() - t1;
     const connect = t1 - t0;
-    if (json) ctx.io.out(JSON.stringify({ vm: vm.name, connect_ms: round(connect), rtt_ms: round(rtt) }) + "\n");
+    if (json) ctx.io.out(jsonText({ vm: vm.name, connect_ms: round(connect), rtt_ms: round(rtt) }, 0));
     else ctx.io.out(`pong from ${vm.name}: ${round(rtt)} ms (first call with connect ${round(connect)} ms)\n`);
     return EXIT.OK;
   },

@@ -2,7 +2,7 @@
 
 import { table } from "./format.ts";
 import type { CliIO } from "./io.ts";
-import type { OutputMode } from "./output.ts";
+import { jsonText, type OutputMode } from "./output.ts";
 
 /** One row: its cells (the wide ones after), and what counts as a change of it for `--watch`. */
 export interface ViewRow {
@@ -48,7 +48,7 @@ export function renderOptions(io: CliIO, mode: OutputMode, noHeaders: boolean | 
  * @example io.out(renderView(view, renderOptions(io, mode, values["no-headers"])));
  */
 export function renderView(v: TableView, o: RenderOptions): string {
-  if (o.mode === "json") return JSON.stringify(v.doc, null, 2) + "\n";
+  if (o.mode === "json") return jsonText(v.doc);
   if (o.mode === "name") return v.rows.map((r) => `${r.id}\n`).join("");
   const wide = o.mode === "wide";
   let text = "";

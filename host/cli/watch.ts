@@ -4,7 +4,7 @@
 import { FlagError } from "../../agent/argv.ts";
 import { EXIT, failure, type Ctx } from "./command.ts";
 import { cut, paint } from "./io.ts";
-import type { OutputMode } from "./output.ts";
+import { jsonText, type OutputMode } from "./output.ts";
 import { clockOf, sleepOn, unlessAborted } from "./pace.ts";
 import { renderOptions, renderView, type TableView } from "./view.ts";
 import { table } from "./format.ts";
@@ -75,7 +75,7 @@ export async function watchView(ctx: Ctx, cmd: string, fetch: () => Promise<Tabl
     const gone = before === null ? [] : [...before.keys()].filter((id) => !now.has(id));
     seen = now;
     if (mode === "json") {
-      if (first || changed.length || gone.length) io.out(JSON.stringify(v.doc) + "\n");
+      if (first || changed.length || gone.length) io.out(jsonText(v.doc, 0));
     } else if (first) io.out(renderView(v, opts));
     else if (mode === "name") {
       for (const r of added) io.out(`${r.id}\n`);
