@@ -33,10 +33,10 @@ describe("help and usage", () => {
     expect((await mvmctl(["logs", "-h"])).stdout).toContain("usage: mvmctl logs VM [-f] [-n N]");
   });
 
-  test("no command: usage on stderr, exit 2; unknown command and flag: exit 2", async () => {
+  test("no command: the help on stdout, exit 0 (as kubectl, docker, gh); unknown command and flag: exit 2", async () => {
     const none = await mvmctl([]);
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain("usage: mvmctl");
+    expect(none).toMatchObject({ code: 0, stderr: "" });
+    expect(none.stdout).toContain("usage: mvmctl");
     const bad = await mvmctl(["frobnicate"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown command "frobnicate"');

@@ -114,13 +114,9 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
     }
     if (name === undefined || name === "help") {
       const topic = name === "help" ? first.rest.find((a) => !a.startsWith("-")) : undefined;
-      const text = topic ? commandHelp(findCommand(topic)) : usage(version);
-      if (first.values.help || name === "help") {
-        base.out(text);
-        return EXIT.OK;
-      }
-      base.err(text);
-      return EXIT.USAGE;
+      // Bare `mvmctl` is a request for help too (as kubectl, docker and gh): stdout, exit 0.
+      base.out(topic ? commandHelp(findCommand(topic)) : usage(version));
+      return EXIT.OK;
     }
     // An unknown flag before an unknown command: the flag is the mistake to name (`--vsm FILE ls`).
     if (!COMMANDS.some((c) => c.name === name) && first.unknown.length) parseArgv(first.unknown, FIRST_FLAGS, { help: "see mvmctl --help" });
