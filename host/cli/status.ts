@@ -2,7 +2,8 @@
 
 import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
-import { paint } from "./io.ts";
+import { cut, paint } from "./io.ts";
+import { printable } from "../client/printable.ts";
 import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 
@@ -22,15 +23,16 @@ export const statusCommand = defineCommand({
       return EXIT.OK;
     }
     const c = ctx.io.color;
+    // Every string of the answer is the agent's own text: escaped (short) before it reaches the terminal.
     const rows: [string, string][] = [
-      ["agent", `${st.agent} ${st.version} (${st.build} build), pid ${st.pid}`],
-      ["address", vm.agent],
+      ["agent", `${short(st.agent, 80)} ${short(st.version, 40)} (${st.build} build), pid ${st.pid}`],
+      ["address", printable(vm.agent)],
       ["state", statusWord(st.state, c)],
-      ["uptime", `${formatDuration(st.uptime_secs * 1000)} (started ${st.started_at})`],
+      ["uptime", `${formatDuration(st.uptime_secs * 1000)} (started ${short(st.started_at, 40)})`],
       ["connections", String(st.connections)],
       ["work in flight", String(st.work_in_flight)],
     ];
-    let out = `${paint(c, "bold", vm.name)}\n` + rows.map(([k, v]) => `  ${k.padEnd(15)}${v}\n`).join("");
+    let out = `${paint(c, "bold", vm.name)}\n` + rows.map(([k, v]) => `${cut(`  ${k.padEnd(15)}${v}`, ctx.io.width)}\n`).join("");
     const names = Object.keys(st.plugins).sort();
     if (names.length) {
       out += "  plugins:\n";
@@ -39,9 +41,9 @@ export const statusCommand = defineCommand({
         if (sec && typeof sec === "object" && !Array.isArray(sec)) {
           const fields = Object.entries(sec as Record<string, unknown>)
             .filter(([, v]) => v === null || typeof v !== "object" || (Array.isArray(v) && v.length > 0))
-            .map(([k, v]) => `${k}=${short(v, 40)}`);
-          out += `    ${n.padEnd(12)} ${short(fields.join(" "), 140)}\n`;
-        } else out += `    ${n.padEnd(12)} ${short(sec)}\n`;
+            .map(([k, v]) => `${short(k, 40)}=${short(v, 40)}`);
+          out += cut(`    ${short(n, 40).padEnd(12)} ${short(fields.join(" "), 500)}`, ctx.io.width) + "\n";
+        } else out += cut(`    ${short(n, 40).padEnd(12)} ${short(sec)}`, ctx.io.width) + "\n";
       }
     }
     ctx.io.out(out);
