@@ -39,6 +39,7 @@ Examples:
     "call-timeout": { type: "number", description: "Seconds to wait for the answer (default: the request's own declared bound plus --timeout, else --timeout)." },
   },
   args: { min: 2, max: 3 },
+  complete: { args: ["vm", "request"] },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
     const type = args[1]!;

@@ -67,7 +67,20 @@ export interface CommandSpec<F extends ArgSpecs> {
   args: { min: number; max: number };
   /** Takes the words after `--` (exec's command line); other commands refuse them. */
   tail?: boolean;
+  /** What the shell completion (and the man page) offers for its positionals and flag values. */
+  complete?: CompletionSpec;
   run(ctx: Ctx, parsed: ParsedArgs<F>): Promise<number>;
+}
+
+/** A positional as completion sees it: a VM name, VM names (repeatable), a bundled request name, or one of these words. */
+export type PositionalKind = "vm" | "vms" | "request" | readonly string[];
+
+/** Completion hints of a command (host/cli/completion.ts writes them into each shell's script). */
+export interface CompletionSpec {
+  /** Each positional in order; a last "vms" repeats. */
+  args?: readonly PositionalKind[];
+  /** A flag's values: these words, or paths ("file", "dir"). Flags not listed take free text. */
+  values?: Record<string, readonly string[] | "file" | "dir">;
 }
 
 /** Any command, as the command table holds them. */
@@ -87,10 +100,14 @@ export class Ctx {
   private list: VmList | null = null;
   private readonly clients = new Map<string, AgentClient>();
 
-  /** `version`: mvmctl's own version (from package.json, through runCli). */
+  /**
+   * `version`: mvmctl's own version (from package.json, through runCli); `table`: the command table
+   * (`completion` writes its scripts from it).
+   */
   constructor(
     readonly io: CliIO,
     readonly version = "0.0.0",
+    readonly table: readonly Command[] = [],
   ) {}
 
   /** The VM list (`--vms`, MVMCTL_VMS, ~/.config/mvm/vms.json). */

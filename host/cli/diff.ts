@@ -7,6 +7,9 @@ import { formatBytes } from "./format.ts";
 import { paint } from "./io.ts";
 import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
+/** diff -o: one JSON array, or the paths. */
+const DIFF_FORMATS = ["json", "name"] as const;
+
 type Change = ResultOf<"fs-diff">["changes"][number];
 
 const MARK = { created: "+", modified: "~", deleted: "-" } as const;
@@ -40,9 +43,10 @@ Globs are picomatch patterns on absolute paths; exclude beats include. Example:
     "page-size": { type: "number", description: "Entries asked for per page (the agent may return fewer)." },
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: DIFF_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const mode = outputMode("diff", values, ["json", "name"]);
+    const mode = outputMode("diff", values, DIFF_FORMATS);
     const c = ctx.io.color;
     const params: ParamsOf<"fs-diff"> = {};
     if (values.include.length) params.include = values.include;

@@ -5,7 +5,7 @@ import { FlagError } from "../../agent/argv.ts";
 import { defineCommand, EXIT, type Ctx } from "./command.ts";
 import { ago, formatDuration, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
-import { outputMode, TABLE_OUTPUT, type OutputMode } from "./output.ts";
+import { outputMode, TABLE_FORMATS, TABLE_OUTPUT, type OutputMode } from "./output.ts";
 import { renderOptions, renderView, type TableView, type ViewRow } from "./view.ts";
 import { checkWatchFlags, WATCH_FLAGS, watchView } from "./watch.ts";
 
@@ -67,9 +67,10 @@ Ctrl-C stops it with exit 0.`,
     ...WATCH_FLAGS,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: TABLE_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const mode = outputMode("health", values, ["json", "wide", "name"]);
+    const mode = outputMode("health", values, TABLE_FORMATS);
     const c = ctx.io.color;
     if (values.check !== undefined) {
       oneShot("health", "check", values);
@@ -124,9 +125,10 @@ Ctrl-C stops it with exit 0.`,
     ...WATCH_FLAGS,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: TABLE_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const mode = outputMode("probes", values, ["json", "wide", "name"]);
+    const mode = outputMode("probes", values, TABLE_FORMATS);
     const c = ctx.io.color;
     if (values.run !== undefined) {
       oneShot("probes", "run", values);

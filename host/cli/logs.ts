@@ -53,6 +53,7 @@ a pipe or a file the lines are written as the guest wrote them.`,
     "poll-ms": { type: "number", description: "How often -f looks at the file.", default: 200 },
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"] },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
     const io = ctx.io;

@@ -6,7 +6,7 @@ import { printable } from "../client/printable.ts";
 import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
-import { outputMode, TABLE_OUTPUT } from "./output.ts";
+import { outputMode, TABLE_FORMATS, TABLE_OUTPUT } from "./output.ts";
 import { renderOptions, renderView, type TableView } from "./view.ts";
 import { checkWatchFlags, WATCH_FLAGS, watchView } from "./watch.ts";
 
@@ -61,8 +61,9 @@ a VM's row is printed again when it changes (with -o json, one compact document 
 stops it (exit 0). See docs/mvmctl.md.`,
   flags: { ...TABLE_OUTPUT, ...WATCH_FLAGS },
   args: { min: 0, max: 0 },
+  complete: { values: { output: TABLE_FORMATS } },
   async run(ctx, { values }) {
-    const mode = outputMode("ls", values, ["json", "wide", "name"]);
+    const mode = outputMode("ls", values, TABLE_FORMATS);
     const list = ctx.vms();
     // A watch reads vms.json again each time: VMs added or removed show up.
     const fetch = async () => lsView(await fleetSummary((values.watch ? ctx.reloadVms() : list).vms, ctx.vmCall, ctx.io.globals.timeoutMs), ctx.io.color);

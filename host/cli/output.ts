@@ -5,6 +5,11 @@ import { FlagError, unknownCommand, type ArgSpecs } from "../../agent/argv.ts";
 /** `table` is the default human output; the rest are asked for with `-o`. */
 export type OutputMode = "table" | "json" | "wide" | "name";
 
+/** The formats a table command offers with -o (ls, health, probes). */
+export const TABLE_FORMATS = ["json", "wide", "name"] as const;
+/** The format a document command offers with -o. */
+export const JSON_FORMATS = ["json"] as const;
+
 const jsonAlias = { json: { type: "boolean", description: "Print JSON (the same as -o json)." } } as const;
 
 /**

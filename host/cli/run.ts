@@ -15,6 +15,7 @@ import { restoreCommand, snapshotCommand } from "./snapshot-vm.ts";
 import { pingCommand, statusCommand } from "./status.ts";
 import { versionCommand } from "./version.ts";
 import { waitCommand } from "./wait.ts";
+import { completionCommand, hiddenComplete } from "./completion.ts";
 import { colorChoice, liveOutput, outputWidth } from "./terminal.ts";
 
 /** Every command, in the order `mvmctl --help` lists them. */
@@ -34,6 +35,7 @@ export const COMMANDS: Command[] = [
   execCommand,
   callCommand,
   versionCommand,
+  completionCommand,
   serveCommand,
 ];
 
@@ -118,6 +120,8 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
       base.out(topic ? commandHelp(findCommand(topic)) : usage(version));
       return EXIT.OK;
     }
+    // The completion scripts' own entry (not in the table, so not in --help): never an error.
+    if (name === "__complete") return hiddenComplete(first.rest[0], first.values.vms, base);
     // An unknown flag before an unknown command: the flag is the mistake to name (`--vsm FILE ls`).
     if (!COMMANDS.some((c) => c.name === name) && first.unknown.length) parseArgv(first.unknown, FIRST_FLAGS, { help: "see mvmctl --help" });
     cmd = findCommand(name);
@@ -135,7 +139,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   } catch (e) {
     return fail(e);
   }
-  const ctx = new Ctx(io, version);
+  const ctx = new Ctx(io, version, COMMANDS);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

@@ -12,7 +12,7 @@ import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./comman
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
-import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
+import { JSON_FORMATS, JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 const STEP_WIDTH = 10;
 
@@ -50,7 +50,7 @@ async function runLoop<R>(
   const vm = ctx.vm(vmName);
   const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
   const wake = secondsFlag(what, "wake-timeout", values["wake-timeout"], 3600)!;
-  const json = outputMode(what, values, ["json"]) === "json";
+  const json = outputMode(what, values, JSON_FORMATS) === "json";
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
   ctx.io.signal.addEventListener("abort", say, { once: true });
@@ -103,6 +103,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
     ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { to: "dir", output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     if (values.resume && values.stop) throw new UsageError("snapshot: --resume and --stop exclude each other");
     const dir = dirArg(values.to, "to", "snapshot");
@@ -119,7 +120,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
         writeTimeoutMs: write * 1000,
       }),
     );
-    if (outputMode("snapshot", values, ["json"]) !== "json") {
+    if (outputMode("snapshot", values, JSON_FORMATS) !== "json") {
       const n = r.manifest.files.length;
       const bytes = r.manifest.files.reduce((a, f) => a + f.size, 0);
       ctx.io.out(`${r.vm}: ${statusWord("ok", ctx.io.color)}: snapshot in ${printable(dir)} (${n} file${n === 1 ? "" : "s"}, ${formatBytes(bytes)}) in ${formatDuration(r.duration_ms)}; the VM ${then === "resume" ? "runs" : "is paused"}\n`);
@@ -150,6 +151,7 @@ agent; 6 the VMM. -o json (or --json): { vm, vmm, dir, manifest, steps, wake, fa
     ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { from: "dir", output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const dir = dirArg(values.from, "from", "restore");
     const load = secondsFlag("restore", "load-timeout", values["load-timeout"], 86_400)!;
@@ -157,7 +159,7 @@ agent; 6 the VMM. -o json (or --json): { vm, vmm, dir, manifest, steps, wake, fa
       restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
     );
     const failed = r.failed_restores.length > 0;
-    if (outputMode("restore", values, ["json"]) !== "json") {
+    if (outputMode("restore", values, JSON_FORMATS) !== "json") {
       const c = ctx.io.color;
       const health = r.health ? (r.health.ready ? statusWord("ready", c) : statusWord("not ready", c)) : "no health plugin";
       const head = failed ? paint(c, "red", `restored, but ${r.failed_restores.join(", ")} failed`) : statusWord("ok", c);

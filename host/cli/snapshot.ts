@@ -9,7 +9,7 @@ import { defineCommand, EXIT, secondsFlag, type Ctx } from "./command.ts";
 import { formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { stepRenderer } from "./progress.ts";
-import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
+import { JSON_FORMATS, JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 type Step = ResultOf<"sleep-prep">["steps"][number];
 
@@ -56,9 +56,10 @@ checkpoint failed): do not snapshot then. The call waits for the drain deadline 
     ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const json = outputMode("sleep-prep", values, ["json"]) === "json";
+    const json = outputMode("sleep-prep", values, JSON_FORMATS) === "json";
     const drain = secondsFlag("sleep-prep", "drain-timeout", values["drain-timeout"], DRAIN.maximum);
     const params: ParamsOf<"sleep-prep"> = drain === undefined ? {} : { drain_timeout_secs: drain };
     // The drain the agent will use (this one, or its schema's default), plus --timeout.
@@ -84,9 +85,10 @@ the running ones on a last line with their elapsed time). Exit code 1 when a res
     ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const json = outputMode("wake", values, ["json"]) === "json";
+    const json = outputMode("wake", values, JSON_FORMATS) === "json";
     const params: ParamsOf<"wake"> = values.clock ? { wall_clock: new Date(ctx.io.now()).toISOString() } : {};
     const r = await withSteps(ctx, vm, "wake", params, json);
     const failed = r.steps.some((s) => !s.ok && s.name.startsWith("restore:"));

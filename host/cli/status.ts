@@ -4,7 +4,7 @@ import { defineCommand, EXIT } from "./command.ts";
 import { formatDuration, short, statusWord } from "./format.ts";
 import { cut, paint } from "./io.ts";
 import { printable } from "../client/printable.ts";
-import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
+import { JSON_FORMATS, JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 
 export const statusCommand = defineCommand({
@@ -14,9 +14,10 @@ export const statusCommand = defineCommand({
   details: "-o json (or --json) prints the agent's `status` answer unchanged.",
   flags: JSON_OUTPUT,
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const json = outputMode("status", values, ["json"]) === "json";
+    const json = outputMode("status", values, JSON_FORMATS) === "json";
     const st = await ctx.call(vm, "status");
     if (json) {
       ctx.io.out(jsonText(st));
@@ -58,9 +59,10 @@ export const pingCommand = defineCommand({
   details: "Connects (handshake included), then times one `ping` round trip. -o json (or --json) prints { vm, connect_ms, rtt_ms }.",
   flags: JSON_OUTPUT,
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
-    const json = outputMode("ping", values, ["json"]) === "json";
+    const json = outputMode("ping", values, JSON_FORMATS) === "json";
     const t0 = performance.now();
     await ctx.call(vm, "ping"); // the first call connects
     const t1 = performance.now();

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { resolveVmsPath, type VmEntry } from "../client/vm-list.ts";
 import { defineCommand, EXIT, failure, type Ctx } from "./command.ts";
 import { short, statusWord } from "./format.ts";
-import { JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
+import { JSON_FORMATS, JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 import { renderOptions, renderView } from "./view.ts";
 
 /** One VM's agent as `version` reports it. */
@@ -52,8 +52,9 @@ named is not in it (2). -o json (or --json):
 { "client": { name, version, runtime, compiled }, "agents": [{ vm, reachable, agent, version, build, protocol, error }] }`,
   flags: JSON_OUTPUT,
   args: { min: 0, max: 1000 },
+  complete: { args: ["vms"], values: { output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
-    const mode = outputMode("version", values, ["json"]);
+    const mode = outputMode("version", values, JSON_FORMATS);
     const client: VersionDoc["client"] = { name: "mvmctl", version: ctx.version, runtime: `bun ${Bun.version}`, compiled: ctx.io.compiled === true };
     // The default list may simply not exist on this machine: the client's version is still the answer.
     const src = { flag: ctx.io.globals.vms, env: ctx.io.env };

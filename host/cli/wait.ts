@@ -110,6 +110,7 @@ Example: mvmctl wait web1 --for healthy --timeout 120 && curl http://web1/`,
     timeout: { type: "number", arg: "SECS", description: `The whole wait, in seconds (default ${DEFAULT_WAIT_SECS}); the global --timeout before the command is each call's deadline.` },
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { for: CONDITIONS } },
   async run(ctx, { values, args }) {
     const cond = values.for;
     if (cond === undefined) throw new FlagError("wait: --for is required: healthy, idle or reachable");
