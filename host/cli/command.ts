@@ -260,6 +260,9 @@ export function commandHelp(cmd: Command): string {
   let text = `usage: mvmctl ${cmd.usage}\n\n${cmd.summary}\n`;
   if (cmd.details) text += `\n${cmd.details.trim()}\n`;
   if (Object.keys(cmd.flags).length) text += `\nflags:\n${formatFlags(cmd.flags)}\n`;
-  text += `\nglobal flags (before or after the command): --vms FILE, --timeout SECS, --color / --no-color\n`;
+  const globals = [["vms", "--vms FILE"], ["timeout", "--timeout SECS"], ["color", "--color / --no-color"]] as const;
+  const shadowed = globals.filter(([k]) => Object.hasOwn(cmd.flags, k));
+  text += `\nglobal flags (before or after the command): ${globals.filter(([k]) => !Object.hasOwn(cmd.flags, k)).map(([, t]) => t).join(", ")}\n`;
+  for (const [, t] of shadowed) text += `(${t.split(" ")[0]} after the command is ${cmd.name}'s own; give the global one before it: mvmctl ${t} ${cmd.name} ...)\n`;
   return text;
 }

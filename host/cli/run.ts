@@ -52,19 +52,22 @@ const FIRST_FLAGS = defineFlags({
 });
 
 export function usage(version: string): string {
-  const w = Math.max(...COMMANDS.map((c) => c.usage.split(" [")[0]!.length));
+  // A command's name and positionals (`wait VM`), without its flags.
+  const head = (c: Command) => c.usage.split(/ \[| -/)[0]!;
+  const w = Math.max(...COMMANDS.map((c) => head(c).length));
   return `mvmctl ${version}: operate the guest agents of your microVMs
 
 usage: mvmctl [--vms FILE] [--timeout SECS] [--color|--no-color] COMMAND [ARGS] [--help]
 
 commands:
-${COMMANDS.map((c) => `  ${c.usage.split(" [")[0]!.padEnd(w)}  ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${head(c).padEnd(w)}  ${c.summary}`).join("\n")}
 
 global flags (before or after the command):
 ${formatFlags(GLOBAL_FLAGS)}
 
 exit codes: 0 ok, 1 not ok (e.g. health not ready), 2 usage, 3 agent unreachable, 4 agent error, 5 timeout, 6 VMM failed;
-exec exits with the command's own code. See docs/mvmctl.md.
+exec exits with the command's own code. Colour: --color/--no-color, else NO_COLOR, FORCE_COLOR, TERM=dumb, a terminal.
+Shell completion: mvmctl completion bash|zsh|fish. See man mvmctl and docs/mvmctl.md.
 `;
 }
 
