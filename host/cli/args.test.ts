@@ -23,7 +23,7 @@ describe("help and usage", () => {
     const top = await mvmctl(["--help"]);
     expect(top.code).toBe(0);
     for (const c of COMMANDS) {
-      expect(top.stdout).toContain(c.usage.split(" [")[0]!);
+      expect(top.stdout).toContain(`  ${c.usage.split(/ \[| -/)[0]!}  `);
       const h = await mvmctl([c.name, "--help"]);
       expect(h.code).toBe(0);
       expect(h.stdout).toMatch(/usage: mvmctl/i);
