@@ -99,3 +99,15 @@ export function commandInfo(c: Command): CommandInfo {
 export function flagWords(f: FlagInfo): string[] {
   return [`--${f.long}`, ...(f.short ? [`-${f.short}`] : []), ...(f.negatable ? [`--no-${f.long}`] : [])];
 }
+
+/** The first sentence of a description, for a completion menu. */
+export function brief(text: string): string {
+  const one = text.replace(/\s+/g, " ").trim();
+  const end = one.search(/\.(\s|$)/);
+  return (end > 0 ? one.slice(0, end) : one).slice(0, 100);
+}
+
+/** Flags that take a value, as words (`--check`, `-o`), for skipping values while counting positionals. */
+export function valuedWords(flags: FlagInfo[]): string[] {
+  return flags.filter((f) => f.valued).flatMap((f) => [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])]);
+}

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { tempDir } from "../../agent/testing.ts";
 import { mvmctl } from "../testing.ts";
 import { flagWords, commandInfo, REQUEST_NAMES } from "./cli-model.ts";
-import { bashScript, fishScript, zshScript } from "./completion.ts";
+import { bashScript } from "./completion-bash.ts";
+import { fishScript } from "./completion-fish.ts";
+import { zshScript } from "./completion-zsh.ts";
 import { COMMANDS } from "./run.ts";
 
 const d = tempDir("mvmctl-completion-");

@@ -30,6 +30,17 @@ export function stepEnded(sink: StepSink, s: Step): void {
   sink({ name: s.name, status: s.ok ? "ok" : "failed", duration_ms: s.duration_ms, detail: s.detail });
 }
 
+/** A step that was over as soon as it began (the clock, a listing that failed): both events at once. */
+export function announce(sink: StepSink, s: Step): void {
+  stepStarted(sink, s.name);
+  stepEnded(sink, s);
+}
+
+/** `step` events for a client that asked (`stream: true`); nothing otherwise (the mvm dialect never asks). */
+export function stepSink(stream: boolean | undefined, emit: (event: string, data: unknown) => void): StepSink {
+  return stream === true ? (e) => emit("step", e) : NO_STEPS;
+}
+
 export interface RunStepsOptions {
   run(spec: CommandSpec): Promise<CommandResult>;
   /** Milliseconds left before the drain deadline (checkpoints); absent for restores. */

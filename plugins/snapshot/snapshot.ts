@@ -1,9 +1,10 @@
 // The snapshot plugin: sleep-prep (pause, checkpoint, sync, drop caches), wake (clock, restore, resume), the watchdog.
+// Over 300 lines: sleep-prep, wake and the watchdog share one closure's state (busy, the snapshot state, the last answers).
 
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
-import { logStep, NO_STEPS, round, runCommandSteps, stepEnded, stepStarted, timedStep, wireStep, type CommandStep, type StepSink } from "./commands.ts";
+import { announce, logStep, NO_STEPS, round, runCommandSteps, stepSink, timedStep, wireStep, type CommandStep, type StepSink } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
   snapshotRequests,
@@ -39,10 +40,6 @@ const SYNC_MIN_MS = 5000;
 
 type Op = "sleep-prep" | "wake";
 
-/** `step` events for a client that asked (`stream: true`); nothing otherwise (the mvm dialect never asks). */
-function stepSink(stream: boolean | undefined, emit: (event: string, data: unknown) => void): StepSink {
-  return stream === true ? (e) => emit("step", e) : NO_STEPS;
-}
 type Reason = "wake" | "watchdog";
 
 /**
@@ -141,7 +138,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       const list = integrations(c, "sleep-prep");
       // Without the list, critical checkpoints may have been skipped: never claim ready then.
       const listing: Step[] = list ? [] : [{ name: "checkpoints", ok: false, duration_ms: 0, detail: "listing integrations failed (see the console); no checkpoint ran" }];
-      for (const s of listing) stepStarted(sink, s.name), stepEnded(sink, s);
+      for (const s of listing) announce(sink, s);
       const checkpoints = await runCommandSteps("checkpoint", list ?? [], {
         run: c.runCommand,
         budgetMs: left,
@@ -199,7 +196,6 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     let clockSet = false;
     let notSet: WakeResult["clock_not_set"] = "no_wall_clock";
     if (hostMs !== null) {
-      stepStarted(sink, "clock");
       const o = syncWallClock(hostMs, {
         guestNow: () => clock.now(),
         monotonic: () => clock.monotonic(),
@@ -210,7 +206,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       clockSet = o.set;
       notSet = o.notSet;
       steps.push(o.step);
-      stepEnded(sink, o.step);
+      announce(sink, o.step);
       logStep(c, "wake", o.step);
     }
     const wasSleeping = state === "sleeping";
