@@ -148,11 +148,13 @@ describe.skipIf(!has("zsh"))("zsh (syntax, and completion on a pty through zpty)
       [
         "zmodload zsh/zpty",
         "zpty z zsh -f -i",
-        `zpty -w z "PROMPT='> '; autoload -U compinit; compinit -u -d '${join(d.path, "zcompdump")}'"`,
+        `zpty -w z "PROMPT='ZP''> '; autoload -U compinit; compinit -u -d '${join(d.path, "zcompdump")}'"`,
         `zpty -w z "source '${scripts.zsh}'"`,
         `zpty -w z 'compadd () { local -a __h; builtin compadd -O __h "$@"; print -rl -- $__h >> "$HITS"; builtin compadd "$@" }'`,
         `zpty -w z 'print RE""ADY'`,
         "zpty -r z line '*READY*'",
+        // Type only at a fresh prompt: zle drops what was typed ahead of it.
+        "zpty -r z line '*ZP> *'",
         `zpty -n -w z "$1"$'\\t'`,
         `zpty -w z $'\\C-u''print DO""NE'`,
         "zpty -r z line '*DONE*'",
