@@ -1,10 +1,9 @@
 // Step events of a streaming sleep-prep and wake: one running and one ended event per step of the answer, checked
-// against the declared schema; none without `stream`, and none in the mvm dialect.
+// against the declared schema; none without `stream` (the mvm dialect: plugins/snapshot-mvm-compat.test.ts).
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import type { EventFrame } from "../../agent/wire.ts";
-import { ask, startCompatAgent } from "../mvm-compat/testkit.ts";
 import { snapshotRequests, SleepPrepResult, StepEvent, WakeResult, type Step } from "./schemas.ts";
 import { harness, integration, type Harness } from "./testkit.ts";
 
@@ -103,19 +102,5 @@ describe("step events", () => {
     const r = await h.send("sleep-prep", { stream: "yes" });
     expect(r.ok).toBe(false);
     expect(JSON.stringify((r as { error: unknown }).error)).toContain("/stream");
-  });
-});
-
-describe("the mvm dialect is unaffected", () => {
-  test("SleepPrep and Wake answer with one frame each, never an event", async () => {
-    const a = await startCompatAgent({ integrations: () => [{ name: "db", checkpoint_cmd: "true", restore_cmd: "true" }] });
-    try {
-      const c = await a.connect();
-      expect((await ask(c, '{"SleepPrep":{"drain_timeout_secs":10}}')).SleepPrepAck.success).toBe(true);
-      expect(await ask(c, '"Wake"')).toEqual({ WakeAck: { success: true } });
-      expect(await ask(c, '"Ping"')).toEqual("Pong");
-    } finally {
-      await a.close();
-    }
   });
 });
