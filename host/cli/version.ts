@@ -33,7 +33,8 @@ async function agentVersion(ctx: Ctx, vm: VmEntry): Promise<AgentVersion> {
     return { vm: vm.name, reachable: true, agent: h.agent, version: h.version, build: h.build, protocol: h.protocol, error: null };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    const message = failure(e).message.replace(/ \[E_[A-Z_]+\]$/, "");
+    // The row names the VM already; the code has its own field.
+    const message = failure(e).message.replace(/ \[E_[A-Z_]+\]$/, "").replace(`${vm.name}: `, "");
     const answered = typeof code === "string" && (e as { fromAgent?: boolean }).fromAgent === true;
     return { vm: vm.name, reachable: answered, agent: null, version: null, build: null, protocol: null, error: { code: typeof code === "string" ? code : "E_UNKNOWN", message } };
   }
