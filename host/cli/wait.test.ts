@@ -111,6 +111,25 @@ describe("wait: when the condition does not come", () => {
   });
 });
 
+describe("wait on a terminal", () => {
+  test("one line says what the wait sees now, rewritten each look and erased at the end; nothing of it into a pipe", async () => {
+    const clock = new ManualClock();
+    const m = memoryIO({ clock, tty: true, columns: 60, env: { TERM: "xterm" } });
+    const done = runCli(["--vms", f.vmsFile, "wait", "gone", "--for", "reachable", "--timeout", "0.3"], m.io);
+    await waitFor(() => clock.pending() === 1, 10_000, "the first look");
+    expect(m.stdout).toMatch(/^\r\x1b\[2Kgone: waiting for reachable: gone: unix:\/nonexistent.*…$/);
+    for (const gap of [100, 200]) {
+      await clock.advance(gap);
+      await waitFor(() => clock.pending() === 1 || m.stderr !== "", 10_000, "the next look");
+    }
+    expect(await done).toBe(1);
+    expect(m.stdout).toEndWith("\r\x1b[2K");
+    for (const line of m.stdout.split("\r\x1b[2K")) expect(line.length).toBeLessThanOrEqual(60);
+    const piped = await mvmctl(["--vms", f.vmsFile, "wait", "gone", "--for", "reachable", "--timeout", "0.2"]);
+    expect(piped.stdout).toBe("");
+  });
+});
+
 describe("wait: backoff on an injected clock", () => {
   test("looks at 0, 0.1, 0.3, 0.7, 1.5, 3.1, 5.1, 7.1 and 9.1 s of a 10 s wait, then times out: no busy loop, nothing left armed", async () => {
     let looks = 0;
