@@ -116,10 +116,21 @@ export class Ctx {
     return this.list;
   }
 
-  /** Read the VM list again (`ls --watch` picks up VMs added to or removed from vms.json). */
+  /**
+   * Read the VM list again (`ls --watch` picks up VMs added to or removed from vms.json); the clients
+   * of VMs no longer in it (or whose address changed) are closed, so a long watch holds no more
+   * connections than the list has VMs.
+   */
   reloadVms(): VmList {
     this.list = null;
-    return this.vms();
+    const list = this.vms();
+    const keep = new Set(list.vms.map((vm) => clientKey(vm)));
+    for (const [key, c] of this.clients)
+      if (!keep.has(key)) {
+        this.clients.delete(key);
+        void c.close();
+      }
+    return list;
   }
 
   vm(name: string): VmEntry {
@@ -128,8 +139,7 @@ export class Ctx {
 
   /** The client of one VM (one connection per VM for the whole command); closed when the command ends. */
   client(vm: VmEntry): AgentClient {
-    // By name and address: a VM whose address changed in a re-read list gets a client of its own.
-    const key = `${vm.name}\0${vm.agent}`;
+    const key = clientKey(vm);
     let c = this.clients.get(key);
     if (!c) {
       c = new AgentClient(vm.agent, { timeoutMs: this.io.globals.timeoutMs });
@@ -170,6 +180,11 @@ export class Ctx {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
+}
+
+/** By name and address: a VM whose address changed in a re-read list gets a client of its own. */
+function clientKey(vm: VmEntry): string {
+  return `${vm.name}\0${vm.agent}`;
 }
 
 /** Put the VM's name in front of a client error's message (the code stays). */

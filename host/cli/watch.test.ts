@@ -7,6 +7,7 @@ import { ManualClock } from "../../agent/clock.ts";
 import { waitFor } from "../../agent/testing.ts";
 import { fakePlugins, fakeState, type FakeState, fleet, memoryIO, mvmctl } from "../testing.ts";
 import { havePty, mvmctlInPty, type PtyRun } from "../testing-pty.ts";
+import { AgentClient } from "../client/agent-client.ts";
 import { runCli } from "./run.ts";
 
 let f: Awaited<ReturnType<typeof fleet>>;
@@ -71,6 +72,13 @@ describe("--watch into a pipe: one line per change", () => {
     writeFileSync(f.vmsFile, JSON.stringify({ vms: [listed[1], { name: "gone", agent: "unix:/nonexistent/gone.sock" }] }));
     await w.next("vm1 gone, gone added", () => w.m.stdout.length > before);
     expect(w.m.stdout.slice(before)).toMatch(/^gone +no +- +- +- +E_SOCKET_MISSING: .*\nvm1 {2}\(gone\)\n$/);
+    // The watch closed its connection to the VM that left the list: only this check's own is left.
+    const check = new AgentClient(listed[0]!.agent);
+    try {
+      await waitFor(async () => (await check.call("status")).connections === 1, 10_000, "vm1's watch connection to close");
+    } finally {
+      await check.close();
+    }
     w.m.stop.abort();
     expect(await w.done).toBe(0);
     expect(w.clock.pending()).toBe(0);
