@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { decodeBody, encodeFrame, FrameReader } from "../agent/frame.ts";
+import type { Clock } from "../agent/clock.ts";
 import type { AgentPlugin } from "../agent/plugin.ts";
 import { startTestAgent, tempDir, type TestAgent } from "../agent/testing.ts";
 import { healthPlugin } from "../plugins/health/index.ts";
@@ -62,7 +63,9 @@ export async function lyingAgent(path: string, answer: (type: string) => unknown
 // ---- mvmctl in memory ----
 
 /** In-memory io: what a command wrote, with a fixed clock and an abort controller. */
-export function memoryIO(opts: { env?: Record<string, string | undefined>; stdin?: string | Uint8Array; tty?: boolean; now?: number } = {}) {
+export function memoryIO(
+  opts: { env?: Record<string, string | undefined>; stdin?: string | Uint8Array; tty?: boolean; now?: number; columns?: number; rows?: number; clock?: Clock } = {},
+) {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const stop = new AbortController();
@@ -73,6 +76,9 @@ export function memoryIO(opts: { env?: Record<string, string | undefined>; stdin
     errBytes: (b) => void err.push(Buffer.from(b)),
     readStdin: async () => (typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : (opts.stdin ?? new Uint8Array())),
     stdoutIsTTY: opts.tty ?? false,
+    ...(opts.columns !== undefined ? { columns: opts.columns } : {}),
+    ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     env: opts.env ?? {},
     signal: stop.signal,
     now: () => opts.now ?? NOW,

@@ -37,6 +37,7 @@ The global --timeout is the deadline of one agent call unless --call-timeout-sec
     "snapshot-dir": { type: "string", arg: "DIR", description: "Allow POST /api/vms/NAME/snapshot and /restore, with directories relative to DIR only (403 without it)" },
   },
   args: { min: 0, max: 0 },
+  complete: { values: { "token-file": "file", "snapshot-dir": "dir" } },
   async run(ctx, { values }) {
     const { io } = ctx;
     if (values.token !== undefined && values["token-file"] !== undefined) throw new FlagError("serve: --token and --token-file: give one of them");
