@@ -96,7 +96,7 @@ export const DescribeParams = Type.Object(
 /** One served request as `describe` gives it: its declaration, as JSON. */
 export const DescribedRequest = Type.Object(
   {
-    type: Type.String(),
+    type: RequestType,
     /** The plugin that serves it (`core` for ping, hello, status and describe). */
     plugin: Type.String(),
     description: Type.String(),
