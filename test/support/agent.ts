@@ -1,6 +1,6 @@
 // A real agent process (from source or a compiled binary) on temp unix sockets, and requests to it over the wire.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, tempDir, waitFor, writeFiles, type TestFiles } from "../../agent/testing.ts";
 import { ROOT } from "./binaries.ts";
@@ -83,8 +83,8 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
   // The console is read to its end before `exited` resolves, so a failed start says why.
   const exited = Promise.all([proc.exited, pump]).then(([code]) => code);
   try {
-    // The socket files appear once the listeners are up (the `ready` line may be filtered by --log-level).
-    await waitFor(() => sockets.every((s) => existsSync(s)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
+    // The socket files appear at bind(), a moment before listen(): wait until each one listens (the `ready` line may be filtered by --log-level).
+    await waitFor(() => (sockets.every((s) => existsSync(s)) && listeningOn(sockets)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
   } catch (e) {
     proc.kill("SIGKILL");
     await exited;
@@ -118,6 +118,19 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
       return proc.exitCode ?? -1;
     },
   };
+}
+
+/**
+ * True when every path is a unix socket something listens on now: /proc/net/unix lists them with the
+ * __SO_ACCEPTCON flag (0x10000). A connect before that is refused (ECONNREFUSED), which made tests flaky.
+ */
+function listeningOn(paths: string[]): boolean {
+  const listening = new Set<string>();
+  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && (parseInt(f[3]!, 16) & 0x10000) !== 0) listening.add(f.slice(7).join(" "));
+  }
+  return paths.every((p) => listening.has(p));
 }
 
 let seq = 0;
