@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { defineFlags, FlagError, formatFlags, parseArgv, unknownCommand } from "../../agent/argv.ts";
+import { defineFlags, FlagError, formatFlags, parseArgv, unknownCommand, type ArgSpecs } from "../../agent/argv.ts";
 import type { CommandEnv, PluginModule } from "../../agent/plugin.ts";
 import { build } from "../../scripts/build.ts";
 import { writeProject } from "./scaffold.ts";
@@ -53,13 +53,21 @@ function versions() {
   return { version: pkg.version, typebox: pick("@sinclair/typebox"), bun: pick("bun"), typesBun: pick("@types/bun"), typescript: pick("typescript") };
 }
 
+/** `--help`: the usage on stdout, exit 0. */
+function showUsage(env: CommandEnv): number {
+  env.stdout(USAGE);
+  return 0;
+}
+
+/** A verb's flags and its other arguments (positionals, then everything after `--`). */
+function parseVerb<S extends ArgSpecs>(args: string[], specs: S) {
+  const p = parseArgv(args, specs, { help: "see mvm-guest-agent plugin --help" });
+  return { values: p.values, rest: [...p.positionals, ...(p.tail ?? [])] };
+}
+
 async function runNew(args: string[], env: CommandEnv): Promise<number> {
-  const { values, positionals, tail } = parseArgv(args, NEW_FLAGS, { help: "see mvm-guest-agent plugin --help" });
-  if (values.help) {
-    env.stdout(USAGE);
-    return 0;
-  }
-  const rest = [...positionals, ...(tail ?? [])];
+  const { values, rest } = parseVerb(args, NEW_FLAGS);
+  if (values.help) return showUsage(env);
   if (rest.length !== 1) throw new FlagError(rest.length ? `plugin new takes one NAME, got ${rest.length} arguments` : "plugin new needs a NAME (e.g. mvm-guest-agent plugin new acme)");
   const v = versions();
   const spec = values.package ?? `file:${ROOT}`;
@@ -79,12 +87,8 @@ async function runNew(args: string[], env: CommandEnv): Promise<number> {
 }
 
 async function runBuild(args: string[], env: CommandEnv): Promise<number> {
-  const { values, positionals, tail } = parseArgv(args, BUILD_FLAGS, { help: "see mvm-guest-agent plugin --help" });
-  if (values.help) {
-    env.stdout(USAGE);
-    return 0;
-  }
-  const files = [...positionals, ...(tail ?? [])];
+  const { values, rest: files } = parseVerb(args, BUILD_FLAGS);
+  if (values.help) return showUsage(env);
   if (files.length > 1) throw new FlagError(`plugin build takes one FILE, got ${files.length}`);
   if (values["prod-only"] && values["dev-only"]) throw new FlagError("--prod-only and --dev-only: give one of them (none builds both)");
   const flavors: ("prod" | "dev")[] = values["prod-only"] ? ["prod"] : values["dev-only"] ? ["dev"] : ["prod", "dev"];
