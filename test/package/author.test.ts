@@ -73,8 +73,10 @@ describe("a plugin author's path from scaffold to the bridge", () => {
     expect(JSON.parse(readFileSync(join(project, "node_modules/mvm-guest-agent/package.json"), "utf8")).version).toBe(PKG.version);
   });
 
-  test("tsc type-checks the project (and the package's sources it reaches) under the project's own tsconfig", async () => {
+  test("tsc type-checks the project (and the package's sources it reaches) under its own tsconfig, and with nodenext resolution too", async () => {
     await step("tsc", [bin("tsc"), "--noEmit", "-p", "."]);
+    writeFileSync(join(project, "tsconfig.nodenext.json"), JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { module: "nodenext", moduleResolution: "nodenext" } }));
+    await step("tsc (nodenext)", [bin("tsc"), "--noEmit", "-p", "tsconfig.nodenext.json"]);
   }, 120_000);
 
   test("its tests pass under the installed bun (npm test: tsc, then bun test)", async () => {
