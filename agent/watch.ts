@@ -98,7 +98,7 @@ export function superviseWatch(o: WatchOptions): Watching {
     try {
       c = o.spawn();
     } catch (e) {
-      o.log.error(`watch: cannot start the agent: ${(e as Error).message}`);
+      o.log.error(`cannot start the agent: ${(e as Error).message}`);
       return;
     }
     child = c;
@@ -106,7 +106,7 @@ export function superviseWatch(o: WatchOptions): Watching {
       lastCode = code;
       if (child !== c) return; // stopped on purpose
       child = undefined;
-      if (!stopped) o.log.warn(`watch: the agent exited (code ${code}); waiting for a change to ${o.files.map((f) => relative(process.cwd(), f) || f).join(", ")}`);
+      if (!stopped) o.log.warn(`the agent exited (code ${code}); waiting for a change to ${o.files.map((f) => relative(process.cwd(), f) || f).join(", ")}`);
     });
   };
 
@@ -126,7 +126,7 @@ export function superviseWatch(o: WatchOptions): Watching {
     changed = undefined;
     busy = busy.then(async () => {
       if (stopped) return;
-      o.log.info(`watch: ${what ?? "a file"} changed: restarting the agent`);
+      o.log.info(`${what ?? "a file"} changed: restarting the agent`);
       await stopChild();
       restarts++;
       start();
@@ -141,7 +141,7 @@ export function superviseWatch(o: WatchOptions): Watching {
       timer = clock.setTimeout(restart, debounceMs);
     }),
   );
-  o.log.info(`watch: restarting the agent when a source file under ${dirs.map((d) => (relative(process.cwd(), d) || ".") + sep).join(", ")} changes`);
+  o.log.info(`restarting the agent when a source file under ${dirs.map((d) => (relative(process.cwd(), d) || ".") + sep).join(", ")} changes`);
   start();
 
   return {
