@@ -113,6 +113,34 @@ describe("the supervisor (fake children, manual clock)", () => {
     expect(h.children.length).toBe(1);
   });
 
+  test("a directory that cannot be watched is said, and the agent runs anyway", async () => {
+    const log = memoryLogger();
+    const children: ReturnType<typeof fakeChild>[] = [];
+    let fail!: (e: Error) => void;
+    const w = superviseWatch({
+      files: ["/a/x.ts", "/b/y.ts"],
+      log,
+      clock: new ManualClock(),
+      spawn: () => {
+        const c = fakeChild(1);
+        children.push(c);
+        return c;
+      },
+      watchDir: (dir, _fn, onError) => {
+        if (dir === "/a") throw new Error("ENOSPC: no space left on device, watch");
+        fail = onError;
+        return { close() {} };
+      },
+    });
+    expect(children.length).toBe(1);
+    fail(new Error("EACCES"));
+    expect(log.lines.filter((l) => l.includes("cannot watch")).map((l) => l.replace(/^.* WARN  core /, ""))).toEqual([
+      "cannot watch /a (ENOSPC: no space left on device, watch): changes there do not restart the agent; restart it by hand",
+      "cannot watch /b (EACCES): changes there do not restart the agent; restart it by hand",
+    ]);
+    await w.stop();
+  });
+
   test("SIGHUP is passed to the child", async () => {
     const h = harness();
     h.w.signal("SIGHUP");

@@ -48,7 +48,7 @@ export interface WatchOptions {
   stopTimeoutMs?: number;
   clock?: Clock;
   /** Directory watcher (tests may pass their own); default node:fs watch, recursive. */
-  watchDir?(dir: string, onChange: (file: string) => void): { close(): void };
+  watchDir?(dir: string, onChange: (file: string) => void, onError: (e: Error) => void): { close(): void };
 }
 
 export interface Watching {
@@ -62,11 +62,11 @@ export interface Watching {
   stop(): Promise<number>;
 }
 
-function defaultWatchDir(dir: string, onChange: (file: string) => void): { close(): void } {
+function defaultWatchDir(dir: string, onChange: (file: string) => void, onError: (e: Error) => void): { close(): void } {
   const w: FSWatcher = watch(dir, { recursive: true }, (_event, name) => {
     if (typeof name === "string") onChange(name);
   });
-  w.on("error", () => {}); // a directory removed under us: nothing to do until it comes back
+  w.on("error", onError); // the directory removed under us, or out of inotify watches
   return { close: () => w.close() };
 }
 
@@ -133,14 +133,26 @@ export function superviseWatch(o: WatchOptions): Watching {
     });
   };
 
-  const watchers = dirs.map((dir) =>
-    (o.watchDir ?? defaultWatchDir)(dir, (name) => {
-      if (stopped || !isWatchedChange(name)) return;
-      changed = relative(process.cwd(), join(dir, name)) || name;
-      if (timer) clock.clearTimeout(timer);
-      timer = clock.setTimeout(restart, debounceMs);
-    }),
-  );
+  const cannot = (dir: string, e: Error) => o.log.warn(`cannot watch ${dir} (${e.message}): changes there do not restart the agent; restart it by hand`);
+  const watchers = dirs.flatMap((dir) => {
+    try {
+      return [
+        (o.watchDir ?? defaultWatchDir)(
+          dir,
+          (name) => {
+            if (stopped || !isWatchedChange(name)) return;
+            changed = relative(process.cwd(), join(dir, name)) || name;
+            if (timer) clock.clearTimeout(timer);
+            timer = clock.setTimeout(restart, debounceMs);
+          },
+          (e) => cannot(dir, e),
+        ),
+      ];
+    } catch (e) {
+      cannot(dir, e as Error); // out of inotify watches (a --plugin file in a huge tree), or not readable
+      return [];
+    }
+  });
   o.log.info(`restarting the agent when a source file under ${dirs.map((d) => (relative(process.cwd(), d) || ".") + sep).join(", ")} changes`);
   start();
 
