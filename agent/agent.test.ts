@@ -185,7 +185,7 @@ describe("built-in requests", () => {
       version: "9.9.9",
       protocol: 1,
       build: "prod",
-      requests: ["hello", "ping", "status", "x.do"],
+      requests: ["describe", "hello", "ping", "status", "x.do"],
       plugins: ["x"],
       max_frame_bytes: 1048576,
     });

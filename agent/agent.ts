@@ -110,6 +110,7 @@ export function createAgent(opts: AgentOptions): Agent {
     startedAt,
     state: () => host.state,
     requestNames: () => router.names(),
+    requestEntries: () => router.entries(),
     pluginNames: () => host.plugins.filter((p) => p !== core).map((p) => p.name),
     statusSections: () => host.statusSections(),
     connections: () => sessions.size,

@@ -1,7 +1,8 @@
-// The requests the core serves itself: ping, hello, status.
+// The requests the core serves itself: ping, hello, status, describe.
 
 import { rfc3339, type Clock } from "./clock.ts";
-import { defineRequests, type AgentConfig, type AgentPlugin } from "./plugin.ts";
+import { describeRequest } from "./describe.ts";
+import { defineRequests, type AgentConfig, type AgentPlugin, type RequestSpec } from "./plugin.ts";
 import type { Backpressure } from "./sessions.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
@@ -16,6 +17,8 @@ export interface CoreView {
   /** The agent's state word (`status.state`). */
   state(): string;
   requestNames(): string[];
+  /** Every request served, sorted by name, with its plugin and spec. */
+  requestEntries(): { type: string; plugin: string; spec: RequestSpec }[];
   /** Every plugin but the core. */
   pluginNames(): string[];
   /** One section per running plugin that has a `status` hook. */
@@ -57,6 +60,19 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           work_in_flight: a.workInFlight(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
+        };
+      },
+      describe: ({ types }) => {
+        const wanted = types ? new Set(types) : undefined;
+        return {
+          agent: AGENT_NAME,
+          version: a.config.version,
+          protocol: PROTOCOL_VERSION,
+          build: a.config.build,
+          requests: a
+            .requestEntries()
+            .filter((e) => !wanted || wanted.has(e.type))
+            .map((e) => describeRequest(e.type, e.plugin, e.spec)),
         };
       },
     }),

@@ -45,7 +45,8 @@ export function systemClock(): Clock {
  * - **The first scheduled run.** `ctx.every(ms, task)` arms its first run with a delay of 0 (unless
  *   `runNow: false`, then `ms`). On a ManualClock that run is due at once but happens only at the
  *   next `advance`: call `await clock.advance(0)` after `agent.start()` to get it. Forgetting this
- *   is why a test waits for a first result that never comes.
+ *   is why a test waits for a first result that never comes. The testkit's `createTestAgent` does it
+ *   for you (its `firstRuns` option): when it resolves, every first run has happened.
  * - **What `advance(ms)` does.** It fires every timer due within the next `ms`, in due order (ties in
  *   the order they were set), moving `monotonic()` and `now()` to each timer's due time before it
  *   fires, and lets promise callbacks and I/O callbacks settle (a few event-loop turns) before and

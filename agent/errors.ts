@@ -17,11 +17,18 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Marks AgentErrors of every copy of this module (registered globally, so two copies share it). */
+const AGENT_ERROR = Symbol.for("mvm-guest-agent.AgentError");
+
 /**
- * An error that becomes `{ code, message, data }` on the wire.
+ * An error that becomes `{ code, message, data }` on the wire. `instanceof AgentError` also holds for
+ * one made by another copy of this module (a plugin that brought its own copy of the package, or a
+ * plugin bundled by a dev binary's `--plugin`), so the router never mistakes it for a bug.
  * @example throw new AgentError("E_NOT_FOUND", `no integration named "${name}"`);
  */
 export class AgentError extends Error {
+  readonly [AGENT_ERROR] = true;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -29,6 +36,12 @@ export class AgentError extends Error {
   ) {
     super(message);
     this.name = "AgentError";
+  }
+
+  /** Recognises AgentErrors by their mark; subclasses keep the ordinary prototype check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== AgentError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [AGENT_ERROR]?: unknown })[AGENT_ERROR] === true;
   }
 
   toJSON(): { code: ErrorCode; message: string; data?: unknown } {

@@ -1,4 +1,4 @@
-// Composition root: flags, agent.json, plugin modules -> agent -> listeners; signals. The only file that touches process.
+// Composition root: flags, agent.json, plugin modules (bundled and --plugin files) -> agent -> listeners; signals. With watch.ts, the only file that touches process.
 
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
@@ -6,72 +6,25 @@ import { CODE_LOADING_ENV, isRunnerChild, onEscapesKilled } from "./command.ts";
 import { readAgentFile } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
-import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
+import { FlagError, intFlag, parseFlags } from "./flags.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { takeNotifySocket } from "./notify.ts";
+import { CORE_FLAGS, usage } from "./usage.ts";
 import type { AgentConfig, AgentPlugin, DropinFormat, FlagSpec, FlagValues, PluginModule } from "./plugin.ts";
 import { becomeSubreaper, startReaper } from "./reaper.ts";
+import { leadingPluginArgs, loadPluginFile, scanPluginArgs } from "./plugin-file.ts";
 import { listen, parseListenAddress } from "./server.ts";
 import { setCommandTracking } from "./track.ts";
+import { runWatch, WATCH_CHILD_ENV } from "./watch.ts";
 
 export const VERSION = "0.1.0";
-
-/** Flags the core itself takes. */
-export const CORE_FLAGS: Record<string, FlagSpec> = {
-  listen: { type: "list", description: "Where to serve: unix:PATH, vsock:PORT, serial:PATH or serial:name=NAME", default: ["vsock:52"] },
-  "config-dir": { type: "string", description: "Directory of agent.json, integrations.d/ and probes.d/", default: "/etc/mvm" },
-  "vsock-port": { type: "number", description: "Port that CONNECT lines must name (default: the first vsock listen port, else 52)" },
-  "max-frame-bytes": { type: "number", description: "Largest frame body read or written", default: 1048576 },
-  "max-connections": { type: "number", description: "Concurrent connections; at the cap the one idle the longest makes room (busy ones never do)", default: 256 },
-  "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
-  "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
-  "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },
-  "insecure-config": {
-    type: "boolean",
-    description: "Development only: read config files that group/others can write or another user owns (symlinks out of the config dir, non-regular and oversized files stay refused)",
-    default: false,
-  },
-  "command-tracking": {
-    type: "string",
-    description: "How deadlines find what a command started outside its process group: cgroup (a cgroup v2 per command), proc (an environment marker found through /proc), or auto (cgroup where one can be made)",
-    default: "auto",
-  },
-  subreaper: {
-    type: "boolean",
-    description: "Become a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and reap orphaned descendants of commands (--no-subreaper: leave them to init)",
-    default: true,
-  },
-  "log-format": { type: "string", description: "Console format: text or json", default: "text" },
-  "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
-  help: { type: "boolean", description: "Show this help" },
-  version: { type: "boolean", description: "Print the version" },
-};
+export { CORE_FLAGS };
 
 export interface MainIO {
   argv: string[];
   stdout(text: string): void;
   stderr(text: string): void;
   build: "prod" | "dev";
-}
-
-function usage(modules: PluginModule[], specs: Record<string, FlagSpec>): string {
-  const cmds = modules.flatMap((m) => Object.entries(m.commands ?? {}).map(([n, c]) => `  ${n.padEnd(12)}${c.description}`));
-  const schemas = modules.flatMap((m) => Object.keys(m.schemas ?? {}));
-  return [
-    `${AGENT_NAME} ${VERSION}: the guest agent for microVMs.`,
-    "",
-    "Usage:",
-    `  ${AGENT_NAME} [flags]            serve (default: --listen vsock:52)`,
-    `  ${AGENT_NAME} schema NAME        print the JSON Schema of a file format (${schemas.join(", ") || "none"})`,
-    ...cmds.map((c) => `  ${AGENT_NAME}${c.slice(1)}`),
-    "",
-    `Plugins: ${modules.map((m) => m.name).join(", ")}`,
-    "",
-    "Flags:",
-    flagHelp(specs),
-    "",
-    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads config files.",
-  ].join("\n");
 }
 
 /**
@@ -139,6 +92,31 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
     return 2;
   }
+  // --plugin files first: their modules add flags, formats and sub-commands.
+  const scan = scanPluginArgs(io.argv);
+  if (scan.plugins.length && io.build === "prod") {
+    io.stderr(
+      `${AGENT_NAME}: --plugin: this is a production build, which never loads code at run time. ` +
+        `Build the plugin in (mvm-guest-agent plugin build FILE, or bun scripts/build.ts --plugin FILE), or run it from source with MVM_BUILD=dev (or a dev build).`,
+    );
+    return 2;
+  }
+  if (scan.watch) {
+    if (!scan.plugins.length) {
+      io.stderr(`${AGENT_NAME}: --watch restarts the agent when a --plugin file changes: give one (--plugin FILE)`);
+      return 2;
+    }
+    return runWatch(scan.plugins, io.argv.filter((_, i) => !scan.watchAt.includes(i)));
+  }
+  if (scan.plugins.length) {
+    try {
+      for (const file of scan.plugins) modules = [...modules, await loadPluginFile(file)];
+      refuseDevOnly(modules, io.build);
+    } catch (e) {
+      io.stderr(`${AGENT_NAME}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
   const specs: Record<string, FlagSpec> = { ...CORE_FLAGS };
   for (const m of modules)
     for (const [k, s] of Object.entries(m.flags ?? {})) {
@@ -148,7 +126,8 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
       }
       specs[k] = s;
     }
-  const [first, ...tail] = io.argv;
+  // Sub-commands come first, after any --plugin FILE (which may bring the sub-command or the schema).
+  const [first, ...tail] = io.argv.slice(leadingPluginArgs(io.argv));
   if (first === "schema") {
     const name = tail[0];
     const all = Object.assign({}, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
@@ -172,7 +151,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 2;
   }
   if (parsed.values.help) {
-    io.stdout(usage(modules, specs));
+    io.stdout(usage(modules, specs, VERSION));
     return 0;
   }
   if (parsed.values.version) {
@@ -204,6 +183,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
       `${knobs.join(", ")} set in the agent's environment: these make Bun or Node load code (BUN_OPTIONS --preload runs a file before this binary's own code); ` +
         "commands do not inherit them; unset them where the agent is started (the systemd unit's UnsetEnvironment= does)",
     );
+  const supervised = takeWatchParent();
   let built;
   try {
     built = buildAgent(modules, parsed.values, io.build, log);
@@ -260,9 +240,22 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     process.on("SIGTERM", () => onStop("SIGTERM"));
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGHUP", onHup);
+    // Under --watch: the supervisor holds our stdin open; when it goes (even killed), so do we.
+    if (supervised) {
+      process.stdin.on("close", () => onStop("the --watch supervisor is gone"));
+      process.stdin.on("end", () => onStop("the --watch supervisor is gone"));
+      process.stdin.resume();
+    }
     // After the handlers: a stop that systemd sends right after READY=1 is still a graceful one.
     notify("READY=1");
   });
+}
+
+/** True when a --watch supervisor started this process; the marker is removed so commands do not inherit it. */
+function takeWatchParent(): boolean {
+  const v = process.env[WATCH_CHILD_ENV];
+  delete process.env[WATCH_CHILD_ENV];
+  return v !== undefined && v !== "";
 }
 
 /**

@@ -1,5 +1,7 @@
 // The plugin API: AgentPlugin, PluginContext, services and events between plugins, modules (requests: requests.ts).
+// It is the package's `mvm-guest-agent/plugin` entry: everything an author imports comes from here.
 
+import type { ArgSpec } from "./argv.ts";
 import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
 import type { DropinProblem } from "./config.ts";
@@ -28,6 +30,16 @@ export type {
 } from "./requests.ts";
 export { deadlineSecs, defineRequest, defineRequests } from "./requests.ts";
 export type { Dialect, DialectIO, DialectReply } from "./dialect.ts";
+export { definePlugin, type DefinedPlugin, type PluginBody, type PluginDefinition, type StatusOf } from "./define.ts";
+// Throw `new AgentError("E_NOT_FOUND", ...)` from a handler for a coded failure (docs/errors.md lists the codes).
+export { AgentError, ERROR_CODES, type ErrorCode } from "./errors.ts";
+// The types PluginContext's members take and give, so that an author names them without reaching into other files.
+export type { Clock, TimerHandle } from "./clock.ts";
+export type { CommandResult, CommandSpec } from "./command.ts";
+export type { Logger, LogFields, LogLevel } from "./log.ts";
+export type { Schedule, ScheduleOptions, Task } from "./scheduler.ts";
+export type { ArgSpec, ArgValues } from "./argv.ts";
+export type { DescribeResult, HelloResult, StatusResult } from "./wire.ts";
 
 /**
  * Services plugins offer each other, keyed by name. Plugins add entries by declaration merging:
@@ -173,12 +185,11 @@ export interface AgentPlugin {
   reload?(ctx: PluginContext): void | Promise<void>;
 }
 
-/** Flags a plugin module adds to the agent's command line. */
-export interface FlagSpec {
-  type: "string" | "number" | "boolean" | "list";
-  description: string;
-  default?: string | number | boolean | string[];
-}
+/**
+ * A flag a plugin module adds to the agent's command line: agent/argv.ts's spec (`type`, `description`,
+ * `default`, `short`, `arg`). `definePlugin` types the values from it.
+ */
+export type FlagSpec = ArgSpec;
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
 

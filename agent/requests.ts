@@ -41,7 +41,7 @@ export type RequestTable = Record<string, RequestDecl<any, any>>;
 /**
  * The params and result types of a table, for declaration merging into `AgentRequests`:
  * @example
- * declare module "mvm-guest-agent/agent/plugin.ts" {
+ * declare module "mvm-guest-agent/plugin" {
  *   interface AgentRequests extends RequestTypes<typeof flushRequests> {}
  * }
  */

@@ -113,6 +113,11 @@ export class Router {
     return this.table.has(type);
   }
 
+  /** Every request served, sorted by name: its plugin's name and its spec (for `describe`). */
+  entries(): { type: string; plugin: string; spec: RequestSpec }[] {
+    return [...this.table.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([type, r]) => ({ type, plugin: r.owner.name, spec: r.spec }));
+  }
+
   /** The dialect that claims a body the native envelope does not accept, if any. */
   dialectFor(body: unknown): ServedDialect | undefined {
     if (this.dialects.length === 0) return undefined;
@@ -206,10 +211,18 @@ export class Router {
 
   /** Map anything thrown by a handler to the wire; unexpected errors are logged in full. */
   toWire(e: unknown, type: string): { code: string; message: string; data?: unknown } {
-    if (e instanceof AgentError) return e.toJSON();
+    // Also an AgentError of another copy of this module (a plugin bundled with its own copy of the API).
+    if (e instanceof AgentError) return agentErrorWire(e);
     this.log.error(`request ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`);
     return { code: "E_INTERNAL", message: `internal error in "${type}"` };
   }
+}
+
+/** The wire form of an AgentError, read field by field (one from another copy of the module may lack toJSON). */
+function agentErrorWire(e: AgentError): { code: string; message: string; data?: unknown } {
+  const code = typeof e.code === "string" && /^E_[A-Z0-9_]{1,64}$/.test(e.code) ? e.code : "E_INTERNAL";
+  const message = typeof e.message === "string" ? e.message : String(e.message);
+  return e.data === undefined ? { code, message } : { code, message, data: e.data };
 }
 
 function answerError(id: string | number | undefined, type: string | undefined, error: Answer extends infer A ? A extends { ok: false; error: infer E } ? E : never : never): Answer {

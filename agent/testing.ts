@@ -1,41 +1,24 @@
-// The agent's testkit, for the core's tests and plugin authors alike: temp dirs and config files, an agent
-// on a real unix socket, a raw frame client, waiting on conditions, and the manual clock and memory log.
+// The agent's testkit, for the core's tests and plugin authors alike (the package's `mvm-guest-agent/testing`,
+// through plugins/testing.ts): createTestAgent and the plugin contract, temp dirs and config files, an agent on
+// a real unix socket, a raw frame client, waiting on conditions, and the manual clock and memory log.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAgent, type Agent, type AgentOptions } from "./agent.ts";
 import { encodeFrame, FrameReader, decodeBody, type ReaderItem } from "./frame.ts";
 import { memoryLogger } from "./log.ts";
 import { listen } from "./server.ts";
+import { tempDir } from "./test-files.ts";
+
+export { tempDir, writeFiles, type TestFiles } from "./test-files.ts";
+export { createTestAgent, type TestAgentHandle, type TestAgentOptions } from "./test-agent.ts";
+export { checkPluginContract, pluginContract, type ContractCheck, type ContractOptions } from "./contract.ts";
+export type { StatusResult, DescribeResult } from "./wire.ts";
 
 /** A clock that moves only when told: read its doc for when the first scheduled run happens. */
 export { ManualClock } from "./clock.ts";
 /** A logger that keeps its lines (`log.lines`) for assertions. */
 export { memoryLogger } from "./log.ts";
-
-/** A fresh temp directory; `cleanup()` removes it. */
-export function tempDir(prefix = "mvm-test-"): { path: string; cleanup(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/** Files by path relative to a dir: a JSON value (written pretty), or text as is. */
-export type TestFiles = Record<string, unknown>;
-
-/**
- * Write files under `dir` (a config dir: `integrations.d/web.json`, `agent.json`), making directories
- * as needed. Mode 0644: the agent refuses config files that group or others can write.
- * @example writeFiles(dir, { "probes.d/disk.json": { name: "disk", command: "df --output=pcent / | tail -1" } });
- */
-export function writeFiles(dir: string, files: TestFiles): void {
-  for (const [rel, value] of Object.entries(files)) {
-    const path = join(dir, rel);
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value, null, 2), { mode: 0o644 });
-  }
-}
 
 export interface TestAgent {
   agent: Agent;

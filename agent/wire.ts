@@ -84,9 +84,62 @@ export const StatusResult = Type.Object(
 );
 export type StatusResult = Static<typeof StatusResult>;
 
+/** A JSON Schema as the agent sends it (plain JSON: TypeBox's own symbol keys dropped). */
+const JsonSchema = Type.Record(Type.String(), Type.Unknown(), { description: "JSON Schema (draft 2020-12 compatible)" });
+
+export const DescribeParams = Type.Object(
+  {
+    /** Only these requests (absent: every one). Names the agent does not serve are left out of the answer. */
+    types: Type.Optional(Type.Array(RequestType, { maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+/** One served request as `describe` gives it: its declaration, as JSON. */
+export const DescribedRequest = Type.Object(
+  {
+    type: RequestType,
+    /** The plugin that serves it (`core` for ping, hello, status and describe). */
+    plugin: Type.String(),
+    description: Type.String(),
+    params: JsonSchema,
+    result: JsonSchema,
+    /** Events a streaming call sends before its answer, by name: the JSON Schema of their `data`. */
+    events: Type.Optional(Type.Record(Type.String(), JsonSchema)),
+    /** The params field whose seconds bound the work (its schema gives the default and the maximum). */
+    deadline_param: Type.Optional(Type.String()),
+    /** How long the work may take when no param bounds it. */
+    timeout_secs: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Seconds the work may take when the caller leaves the deadline param out (absent: an answer comes at once). */
+    deadline_secs: Type.Optional(Type.Number({ minimum: 0 })),
+    /** While it runs the worker counts as busy. */
+    work: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type DescribedRequest = Static<typeof DescribedRequest>;
+
+export const DescribeResult = Type.Object(
+  {
+    agent: Type.String(),
+    version: Type.String(),
+    protocol: Type.Integer(),
+    build: Type.Union([Type.Literal("prod"), Type.Literal("dev")]),
+    /** Every request served (or those asked for), sorted by name. */
+    requests: Type.Array(DescribedRequest),
+  },
+  { additionalProperties: false },
+);
+export type DescribeResult = Static<typeof DescribeResult>;
+
 /** The requests the core serves itself (agent/builtin.ts), declared as plugins declare theirs. */
 export const coreRequests = {
   ping: { params: PingParams, result: PingResult, description: "Liveness: answers {} at once." },
   hello: { params: HelloParams, result: HelloResult, description: "Identity, protocol version, build, requests and plugins." },
   status: { params: StatusParams, result: StatusResult, description: "Identity, uptime, the agent's state word and one section per plugin." },
+  describe: {
+    params: DescribeParams,
+    result: DescribeResult,
+    description: "Every served request with its plugin, description, JSON Schemas of params, result and events, and its deadline.",
+  },
 } satisfies RequestTable;

@@ -13,6 +13,7 @@ import { DEBUG_MARKER } from "./fixtures/dev-only-plugin.ts";
 const root = join(import.meta.dir, "..");
 const custom = join(root, "examples/custom-plugin/index.ts");
 const devOnly = join(root, "scripts/fixtures/dev-only-plugin.ts");
+const runtime = join(root, "scripts/fixtures/runtime-plugin.ts");
 
 describe("production and dev builds with a custom plugin and a dev-only one", () => {
   const d = tempDir("mvm-build-");
@@ -24,8 +25,8 @@ describe("production and dev builds with a custom plugin and a dev-only one", ()
   let dev: RawClient;
 
   /** These binaries hold extra plugins: built here, not taken from the shared cache of plain ones. */
-  async function start(bin: string): Promise<RawClient> {
-    const a = await spawnAgent({ bin, args: ["--acme-greeting", "hi"] });
+  async function start(bin: string, args: string[] = []): Promise<RawClient> {
+    const a = await spawnAgent({ bin, args: ["--acme-greeting", "hi", ...args] });
     agents.push(a);
     return a.connect();
   }
@@ -78,5 +79,19 @@ describe("production and dev builds with a custom plugin and a dev-only one", ()
 
   test("dev: the dev-only --plugin serves", async () => {
     expect(await dev.request({ type: "debug.run", id: 1 })).toMatchObject({ ok: true, result: { marker: DEBUG_MARKER } });
+  });
+
+  test("dev binary: --plugin FILE at run time (bundled with its imports), its flags parsed, its AgentError's code on the wire", async () => {
+    const late = await start(devBin, ["--plugin", runtime, "--late-word", "now"]);
+    expect(await late.request({ type: "late.say", id: 1 })).toMatchObject({ ok: true, result: { word: "now" } });
+    expect(await late.request({ type: "late.find", id: 2, params: { name: "x" } })).toMatchObject({ ok: false, error: { code: "E_NOT_FOUND", message: "no x here" } });
+    expect(await late.request({ type: "acme.greet", id: 3, params: { who: "ops" } })).toMatchObject({ ok: true });
+    late.close();
+  });
+
+  test("prod binary: --plugin is refused before anything is loaded (exit 2)", () => {
+    const p = Bun.spawnSync([prodBin, "--plugin", runtime, "--listen", `unix:${d.path}/never.sock`], { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(2);
+    expect(p.stderr.toString()).toContain("--plugin: this is a production build, which never loads code at run time");
   });
 });

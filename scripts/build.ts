@@ -1,13 +1,16 @@
 // `bun run build`: compile the guest agent into dist/ (production without dev-only plugins, and dev), and mvmctl.
+// Also the package's `mvm-guest-agent/build` entry: `build()` from a plugin author's own project (run with bun).
 //
 // bun scripts/build.ts [--out DIR] [--prod-only | --dev-only | --mvmctl-only | --no-mvmctl] [--plugin ./my-plugin.ts ...] [--target bun-linux-x64]
 // A --plugin file must `export default` a PluginModule (see examples/custom-plugin/). A module with
 // `devOnly: true` goes into the dev binary only: the production entry never imports it, so none of its
 // code is in that file (bundled dev-only modules are dropped by the MVM_BUILD define in plugins/index.ts).
+// Each plugin file's imports (this package's API, its own node_modules) are resolved from its own directory.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { defineFlags, FlagError, formatFlags, parseArgv } from "../agent/argv.ts";
+import { loadPluginFile } from "../agent/plugin-file.ts";
 import type { PluginModule } from "../agent/plugin.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -76,10 +79,8 @@ export interface PluginFile {
 export async function inspectPlugins(paths: string[]): Promise<PluginFile[]> {
   const out: PluginFile[] = [];
   for (const path of paths) {
-    const m = (await import(path)).default as PluginModule | undefined;
-    if (!m || typeof m !== "object" || typeof m.name !== "string" || typeof m.create !== "function")
-      throw new Error(`--plugin ${path}: the default export is not a PluginModule ({ name, create, ... })`);
-    out.push({ path, name: m.name, devOnly: m.devOnly === true });
+    const m = await loadPluginFile(path, { compiled: false });
+    out.push({ path: resolve(path), name: m.name, devOnly: m.devOnly === true });
   }
   return out;
 }
@@ -87,7 +88,15 @@ export async function inspectPlugins(paths: string[]): Promise<PluginFile[]> {
 /** Names of the bundled modules marked devOnly (plugins/index.ts leaves them out of production builds). */
 async function bundledDevOnly(): Promise<string[]> {
   const { builtinModules } = await import(join(root, "plugins/index.ts"));
-  return (builtinModules() as PluginModule[]).filter((m) => m.devOnly === true).map((m) => m.name);
+  // The dev list names them; this process may run with MVM_BUILD=prod (the npm bin sets it), so ask for it.
+  const was = process.env.MVM_BUILD;
+  process.env.MVM_BUILD = "dev";
+  try {
+    return (builtinModules() as PluginModule[]).filter((m) => m.devOnly === true).map((m) => m.name);
+  } finally {
+    if (was === undefined) delete process.env.MVM_BUILD;
+    else process.env.MVM_BUILD = was;
+  }
 }
 
 /** The generated entry: built-in modules plus extra plugin modules, then main. */
@@ -112,7 +121,12 @@ function compile(args: string[], what: string): void {
 
 /**
  * Compile the binaries (the agent flavors, then mvmctl when asked); returns their paths. Throws with bun's output on failure. `say` gets one line
- * per flavor naming the dev-only modules left out of the production binary.
+ * per flavor naming the dev-only modules left out of the production binary. Runs under bun (it spawns
+ * `bun build --compile` with the running bun).
+ * @example
+ * // build.ts in a plugin project (bun build.ts), or `mvm-guest-agent plugin build ./index.ts`:
+ * import { build } from "mvm-guest-agent/build";
+ * const [prod] = await build({ out: "dist", flavors: ["prod"], plugins: ["./index.ts"] }, console.log);
  */
 export async function build(o: BuildOptions, say: (line: string) => void = () => {}): Promise<string[]> {
   mkdirSync(o.out, { recursive: true });
@@ -145,7 +159,11 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
       "--outfile",
       outfile,
     ];
-    compile(args, flavor);
+    try {
+      compile(args, flavor);
+    } finally {
+      rmSync(entry, { force: true });
+    }
     outputs.push(outfile);
   }
   if (o.mvmctl) {

@@ -204,15 +204,15 @@ describe("call", () => {
     expect(await r.json()).toEqual({ said: "hello" });
   });
 
-  test("agent errors: invalid params 400, a refusal 502 with its code, unknown request 502", async () => {
+  test("agent errors: invalid params 400, a refusal (E_BUSY) 409 with its code, unknown request 404", async () => {
     const bad = await post("/api/vms/a/call/acme.echo", { say: 1 });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).code).toBe("E_INVALID_PARAMS");
     const busy = await post("/api/vms/a/call/acme.fail");
-    expect(busy.status).toBe(502);
+    expect(busy.status).toBe(409);
     expect(await busy.json()).toEqual({ code: "E_BUSY", message: "a: try later" });
     const unknown = await post("/api/vms/a/call/acme.nothing");
-    expect(unknown.status).toBe(502);
+    expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as any).code).toBe("E_UNKNOWN_REQUEST");
   });
 

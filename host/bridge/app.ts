@@ -20,6 +20,9 @@ import type { BridgeDeps } from "./types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
 import { Histogram, renderMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import { describedFromHello, vmOpenApiDocument } from "./vm-openapi.ts";
+import { compiled } from "../../agent/router.ts";
+import { DescribeResult, HelloResult } from "../../agent/wire.ts";
 
 export type { BridgeDeps } from "./types.ts";
 
@@ -196,6 +199,22 @@ export function createBridge(deps: BridgeDeps): Bridge {
       // Work that runs commands (exec) is cancelled when the HTTP client goes away, as a stream is.
       const result = await call(vm, type, params, timeoutMs, bundledRequest(type)?.work ? c.req.raw.signal : undefined);
       return c.json(result === undefined ? null : (result as object));
+    },
+    "vm-openapi": async (c) => {
+      const vm = vmOf(c);
+      // The agent's answer is checked before it shapes the document; an agent before describe is read through hello.
+      const checked = <T>(schema: typeof DescribeResult | typeof HelloResult, v: unknown, what: string): T => {
+        if (compiled(schema).Check(v)) return v as T;
+        throw new HttpFail(502, "E_PROTOCOL", `${vm.name}: the agent's ${what} answer does not match its schema`);
+      };
+      try {
+        const described = checked<DescribeResult>(DescribeResult, await call(vm, "describe", {}), "describe");
+        return c.json(vmOpenApiDocument({ vm: vm.name, version: VERSION, secured: keys !== null, described }));
+      } catch (e) {
+        if (!(e instanceof HttpFail) || e.code !== "E_UNKNOWN_REQUEST") throw e;
+      }
+      const hello = checked<HelloResult>(HelloResult, await call(vm, "hello", {}), "hello");
+      return c.json(vmOpenApiDocument({ vm: vm.name, version: VERSION, secured: keys !== null, described: describedFromHello(hello), fromHello: true }));
     },
     metrics: async (c) => {
       const t0 = performance.now();

@@ -1,46 +1,12 @@
-// Bridge input and errors: query strings and JSON bodies checked against route schemas, failures mapped to HTTP.
+// Bridge input: query strings and JSON bodies checked against route schemas (failures mapped to HTTP: errors.ts).
 
 import { timingSafeEqual } from "node:crypto";
 import type { TSchema } from "@sinclair/typebox";
 import { compiled, schemaErrors } from "../../agent/router.ts";
-import type { HttpError } from "./types.ts";
+import { HttpFail } from "./errors.ts";
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 504;
-
-/** An answer the bridge gives instead of a result: `{code, message, data?}` with an HTTP status. */
-export class HttpFail extends Error {
-  constructor(
-    readonly status: HttpStatus,
-    readonly code: string,
-    message: string,
-    readonly data?: unknown,
-  ) {
-    super(message);
-  }
-
-  body(): HttpError {
-    return this.data === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, data: this.data };
-  }
-}
-
-/** Agent codes that mean "your input was wrong" (the bridge answers 400, not 502). */
-const INPUT_CODES = new Set(["E_INVALID_PARAMS", "E_BAD_REQUEST"]);
-/** Codes that mean a deadline passed (504). */
-const TIMEOUT_CODES = new Set(["E_TIMEOUT", "E_CLIENT_TIMEOUT", "E_AGENT_TIMEOUT"]);
-
-/**
- * Map a failed agent call to HTTP: timeouts 504, the agent rejecting our input 400, anything else
- * (agent errors, unreachable socket, refused handshake) 502. The code and message are passed on.
- */
-export function callFailure(err: unknown, vm: string): HttpFail {
-  const e = err as { code?: unknown; message?: unknown; data?: unknown };
-  const code = typeof e?.code === "string" ? e.code : "E_UNAVAILABLE";
-  const message = typeof e?.message === "string" && e.message ? e.message : String(err);
-  const text = `${vm}: ${message}`;
-  if (TIMEOUT_CODES.has(code) || /timed? ?out/i.test(code)) return new HttpFail(504, code, text, e?.data);
-  if (INPUT_CODES.has(code)) return new HttpFail(400, code, text, e?.data);
-  return new HttpFail(502, code, text, e?.data);
-}
+// The answer class and the mapping of failed calls live in errors.ts; re-exported for the routes that import them here.
+export { callFailure, HttpFail, type HttpStatus } from "./errors.ts";
 
 function kindOf(schema: TSchema | undefined): string | undefined {
   if (!schema) return undefined;

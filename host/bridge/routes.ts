@@ -165,7 +165,8 @@ const agentResult = (type: BundledRequestName) => BUNDLED_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
-  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js";
+  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js"
+  | "vm-openapi";
 
 /** One route: everything the validator and the OpenAPI generator need. */
 export interface RouteDef {
@@ -231,6 +232,11 @@ export const ROUTES: RouteDef[] = [
     id: "call", method: "post", path: "/api/vms/:name/call/:type", summary: "Any request, custom plugins included; body = params",
     params: { ...vm, type: RequestType }, query: StreamQuery, body: CallBody, response: Type.Unknown({ description: "the request's result" }),
     sse: { result: "the final result (data: JSON)", error: "the call failed (data: JSON {code, message})" },
+  },
+  {
+    id: "vm-openapi", method: "get", path: "/api/vms/:name/openapi.json",
+    summary: "One VM's OpenAPI 3.1 document, from its agent's describe: a typed path per request it serves (custom plugins' included), at the call route",
+    params: vm, response: Type.Unknown({ description: "OpenAPI 3.1" }),
   },
   { id: "metrics", method: "get", path: "/metrics", summary: "Prometheus text format for every VM and the bridge itself", produces: "text/plain; version=0.0.4" },
   { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },

@@ -83,9 +83,8 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
   // The console is read to its end before `exited` resolves, so a failed start says why.
   const exited = Promise.all([proc.exited, pump]).then(([code]) => code);
   try {
-    // Listening, not only bound: a socket file exists from bind(2), and on a loaded machine the agent can
-    // be preempted before listen(2), when a connect is refused (the `ready` line may be filtered by --log-level).
-    await waitFor(() => sockets.every((s) => existsSync(s) && unixListening(s)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
+    // The socket files appear at bind(), a moment before listen(): wait until each one listens (the `ready` line may be filtered by --log-level).
+    await waitFor(() => (sockets.every((s) => existsSync(s)) && listeningOn(sockets)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
   } catch (e) {
     proc.kill("SIGKILL");
     await exited;
@@ -121,14 +120,17 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
   };
 }
 
-/** True when a unix socket at `path` listens (its /proc/net/unix entry has __SO_ACCEPTCON, 0x10000, in Flags). */
-function unixListening(path: string): boolean {
-  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n")) {
-    if (!line.endsWith(` ${path}`)) continue;
-    const flags = line.trim().split(/\s+/)[3];
-    if (flags !== undefined && (parseInt(flags, 16) & 0x10000) !== 0) return true;
+/**
+ * True when every path is a unix socket something listens on now: /proc/net/unix lists them with the
+ * __SO_ACCEPTCON flag (0x10000). A connect before that is refused (ECONNREFUSED), which made tests flaky.
+ */
+function listeningOn(paths: string[]): boolean {
+  const listening = new Set<string>();
+  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && (parseInt(f[3]!, 16) & 0x10000) !== 0) listening.add(f.slice(7).join(" "));
   }
-  return false;
+  return paths.every((p) => listening.has(p));
 }
 
 let seq = 0;
