@@ -95,6 +95,7 @@ export function createAgent(opts: AgentOptions): Agent {
     version: opts.config?.version ?? "0.0.0",
     maxFrameBytes: opts.config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     file: opts.config?.file ?? {},
+    readFile: opts.config?.readFile,
     files: opts.config?.files ?? new ConfigFiles(),
     transports: opts.config?.transports,
   };

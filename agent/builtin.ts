@@ -55,6 +55,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           work_in_flight: a.workInFlight(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
+          config_skipped: a.config.files?.skipped() ?? [],
         };
       },
     }),

@@ -55,7 +55,10 @@ function fieldText(v: unknown): string {
 
 /**
  * Build a logger. Text lines look like
- * `2026-11-28T10:57:19.123Z INFO  health my-service: starting -> healthy (exit 0, 12 ms)`.
+ * `2026-11-28T10:57:19.123Z INFO  health my-service: starting -> healthy (exit 0, 12 ms)`, followed by
+ * ` key=value` for each field the sentence does not already hold (a string field whose value is in
+ * the message is not repeated). JSON lines carry every field as a key:
+ * `{"time":...,"level":"info","component":"health","msg":"my-service: starting -> healthy ...","integration":"my-service"}`.
  * @example const log = createLogger({ format: "json" }).child("health");
  */
 export function createLogger(opts: LoggerOptions = {}, component = "core"): Logger {
@@ -71,7 +74,11 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
       return;
     }
     let line = `${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(component)} ${escapeControl(msg)}`;
-    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${escapeControl(k)}=${fieldText(v)}`;
+    // A field the sentence already says (the file, the integration's name) is not said twice.
+    if (fields)
+      for (const [k, v] of Object.entries(fields))
+        if (v !== undefined && !(typeof v === "string" && v !== "" && msg.includes(v)))
+          line += ` ${escapeControl(k)}=${fieldText(v)}`;
     sink(line);
   };
   return {

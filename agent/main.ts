@@ -3,7 +3,8 @@
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
 import { isRunnerChild, onEscapesKilled } from "./command.ts";
-import { readAgentFile } from "./config.ts";
+import { z } from "zod";
+import { readAgentFile, strictJsonSchema, type AgentFileSpec } from "./config.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
@@ -56,7 +57,7 @@ export interface MainIO {
 
 function usage(modules: PluginModule[], specs: Record<string, FlagSpec>): string {
   const cmds = modules.flatMap((m) => Object.entries(m.commands ?? {}).map(([n, c]) => `  ${n.padEnd(12)}${c.description}`));
-  const schemas = modules.flatMap((m) => Object.keys(m.schemas ?? {}));
+  const schemas = ["agent", ...modules.flatMap((m) => Object.keys(m.schemas ?? {}))];
   return [
     `${AGENT_NAME} ${VERSION}: the guest agent for microVMs.`,
     "",
@@ -88,6 +89,36 @@ export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): v
     );
 }
 
+/** Top-level agent.json keys the core reads: the original agent's `port` (its vsock port; `--listen` says it here, so it is read and ignored). */
+const CORE_FILE_KEYS = ["port"];
+
+/**
+ * What agent.json may hold in this build: every module's sections and top-level keys, and the core's.
+ * @example readAgentFile("/etc/mvm", log, files, agentFileSpec(builtinModules()))
+ */
+export function agentFileSpec(modules: readonly PluginModule[]): AgentFileSpec {
+  return {
+    sections: Object.assign({}, ...modules.map((m) => m.configSections ?? {})),
+    topLevel: [...CORE_FILE_KEYS, ...modules.flatMap((m) => m.configKeys ?? [])],
+  };
+}
+
+/** `mvm-guest-agent schema agent`: the JSON Schema of agent.json, from the modules' sections (strict, `x-` keys allowed). */
+export function agentFileJsonSchema(modules: readonly PluginModule[]): unknown {
+  const spec = agentFileSpec(modules);
+  const top = Object.fromEntries(spec.topLevel.map((k) => [k, { description: "read for the original agent's files" }]));
+  const sections = Object.fromEntries(Object.entries(spec.sections).map(([k, s]) => [k, strictJsonSchema(z.toJSONSchema(s, { io: "input" }))]));
+  for (const s of Object.values(sections)) delete (s as Record<string, unknown>).$schema;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "mvm-guest-agent agent.json",
+    type: "object",
+    properties: { ...sections, ...top },
+    additionalProperties: false,
+    patternProperties: { "^x-": {} },
+  };
+}
+
 /** Every module's drop-in formats by name, for sub-commands (`config check` reads them all). */
 export function dropinFormats(modules: readonly PluginModule[]): Record<string, DropinFormat> {
   return Object.assign({}, ...modules.map((m) => m.dropins ?? {}));
@@ -106,7 +137,9 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
   const files = new ConfigFiles({ insecure: values["insecure-config"] === true });
   if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files, transports: addrs.map((a) => a.kind) };
+  const spec = agentFileSpec(modules);
+  const readFile = () => readAgentFile(configDir, log, files, spec);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readFile(), readFile, files, transports: addrs.map((a) => a.kind) };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};
@@ -151,7 +184,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   const [first, ...tail] = io.argv;
   if (first === "schema") {
     const name = tail[0];
-    const all = Object.assign({}, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
+    const all = Object.assign({ agent: () => agentFileJsonSchema(modules) }, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
     if (!name || !Object.hasOwn(all, name)) {
       const near = name ? didYouMean(name, Object.keys(all)) : "";
       io.stderr(`${name ? `${AGENT_NAME}: no schema named ${JSON.stringify(name)}${near}\n` : ""}usage: ${AGENT_NAME} schema NAME, where NAME is one of: ${Object.keys(all).join(", ") || "(none)"}`);
@@ -162,7 +195,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   for (const m of modules) {
     const cmd = first !== undefined && m.commands && Object.hasOwn(m.commands, first) ? m.commands[first] : undefined;
-    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), stdout: io.stdout, stderr: io.stderr });
+    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), agentFile: agentFileSpec(modules), stdout: io.stdout, stderr: io.stderr });
   }
   let parsed;
   try {

@@ -75,8 +75,14 @@ export const StatusResult = Type.Object(
     unsent_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
     work_in_flight: Type.Integer(),
     plugins: Type.Record(Type.String(), Type.Unknown()),
-    /** Config files (or directories) the latest loads refused, and why: also one console line each. */
+    /** Config files (or directories) the latest loads refused unread, and why: also one console line each. */
     config_refused: Type.Optional(Type.Array(Type.Object({ file: Type.String(), reason: Type.String() }, { additionalProperties: false }))),
+    /**
+     * Every config file the latest loads skipped (agent.json, integrations.d, probes.d), and why: the
+     * refused ones (message `refused: REASON`) and those that are not JSON, hold an unknown key or fail
+     * their schema. `health` and `probes` list their own directory's.
+     */
+    config_skipped: Type.Optional(Type.Array(Type.Object({ file: Type.String(), message: Type.String() }, { additionalProperties: false }))),
   },
   { additionalProperties: false },
 );

@@ -70,7 +70,7 @@ describe("startup grace", () => {
     fx = await healthFixture();
     const code = join(fx.dir, "code");
     writeFileSync(code, "0");
-    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1, startup_grace_secs: 60 });
+    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1, startup_grace_secs: 60, failure_threshold: 1 });
     await fx.agent.reload();
     await fx.tick(0);
     expect((await fx.entry("a")).status).toBe("healthy");
@@ -104,6 +104,24 @@ describe("startup grace", () => {
 });
 
 describe("thresholds", () => {
+  test("failure_threshold defaults to 3: one or two failures are not an error yet, the third is", async () => {
+    fx = await healthFixture();
+    const code = join(fx.dir, "code");
+    writeFileSync(code, "0");
+    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1 });
+    await fx.agent.reload();
+    await fx.tick(0);
+    expect((await fx.entry("a")).status).toBe("healthy");
+    writeFileSync(code, "1");
+    await fx.tick(1000);
+    expect(await fx.entry("a")).toMatchObject({ status: "healthy", consecutive_failures: 1, detail: "exit 1 (1 of 3 failures before error)" });
+    await fx.tick(1000);
+    expect((await fx.entry("a")).status).toBe("healthy");
+    await fx.tick(1000);
+    expect(await fx.entry("a")).toMatchObject({ status: "error", consecutive_failures: 3, detail: "exit 1; 3 failures in a row" });
+    expect((await fx.health()).ready).toBe(false);
+  });
+
   test("success_threshold passes before healthy, failure_threshold failures before error, and back", async () => {
     fx = await healthFixture();
     const code = join(fx.dir, "code");
@@ -148,6 +166,7 @@ describe("timeouts", () => {
       name: "slow",
       health_cmd: `sleep 300 & sleep 300 & echo $$ > ${pidFile}; wait`,
       health_timeout_secs: 2,
+      failure_threshold: 1,
     });
     await fx.agent.reload();
     await fx.clock.advance(0);
@@ -165,7 +184,7 @@ describe("timeouts", () => {
   });
 
   test("a command that cannot start is a failure that says why", async () => {
-    fx = await healthFixture({ files: { "c.json": { name: "c", health_cmd: "true", cwd: "/nonexistent/dir" } } });
+    fx = await healthFixture({ files: { "c.json": { name: "c", health_cmd: "true", cwd: "/nonexistent/dir", failure_threshold: 1 } } });
     await fx.tick(0);
     const e = await fx.entry("c");
     expect(e.status).toBe("error");

@@ -1,6 +1,6 @@
 // The health plugin: integrations.d loaded and watched, one schedule per integration, requests and status.
 
-import { watchDir } from "../../agent/config.ts";
+import { watchDir, type DropinProblem } from "../../agent/config.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
@@ -42,6 +42,8 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   const dir = integrationsDir(opts.configDir);
   const limit = new Limit(opts.maxConcurrentChecks ?? 8);
   let live = new Map<string, Live>();
+  /** Files the latest load skipped (and why): in the answer, and they make the VM not ready. */
+  let skipped: DropinProblem[] = [];
   const inflight = new Set<Promise<void>>();
   /** Bumped at sleep-prep and wake: a check started before either is not recorded. */
   let epoch = 0;
@@ -98,13 +100,14 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   function apply(c: PluginContext, first: boolean): void {
     if (stopped) return;
     const log = c.log;
-    const next = loadIntegrations(dir, log, { root: opts.configDir, files: c.config.files });
+    const next = loadIntegrations(dir, { root: opts.configDir, files: c.config.files });
     const current = new Map([...live].map(([n, x]) => [n, x.loaded]));
     const plan = planReload(current, next);
     const keptByFile = new Map(plan.kept.map((k) => [k.file, k.name]));
+    skipped = next.skipped;
     for (const s of next.skipped) {
       const kept = keptByFile.get(s.file);
-      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`);
+      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`, { file: s.file });
     }
     if (next.missing) {
       if (!missingSaid) log.info(`${dir}: no such directory; no integrations`);
@@ -161,8 +164,9 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     requests: defineRequests(healthRequests, {
       health: (_p, rctx) => {
         const list = entries();
-        const ready = list.every((e) => e.status === "healthy" || e.status === "unchecked");
-        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready };
+        // A file that could not be loaded is a service the host cannot see: not ready.
+        const ready = skipped.length === 0 && list.every((e) => e.status === "healthy" || e.status === "unchecked");
+        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready, skipped_files: skipped };
       },
       "health-check": async ({ name }) => {
         const x = find(name);
@@ -197,7 +201,17 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     },
     reload,
     status(): HealthStatusSection {
-      const s: HealthStatusSection = { integrations: live.size, healthy: 0, starting: 0, error: 0, pending: 0, unchecked: 0, paused: 0, ready: true };
+      const s: HealthStatusSection = {
+        integrations: live.size,
+        healthy: 0,
+        starting: 0,
+        error: 0,
+        pending: 0,
+        unchecked: 0,
+        paused: 0,
+        ready: skipped.length === 0,
+        skipped_files: skipped.length,
+      };
       for (const x of live.values()) {
         const st = x.state.current();
         s[st]++;

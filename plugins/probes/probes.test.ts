@@ -164,9 +164,10 @@ describe("files", () => {
       "07-format.json": { name: "fmt", command: "echo 1", output_format: "yaml" },
       "08-extra.json": { name: "extra", command: "echo 1", colour: "blue" },
       "09-name.json": { name: "has space", command: "echo 1" },
+      "10-ext.json": { name: "ext", cmd: "echo 1", "x-team": "storage", "x-links": ["https://example/runbook"] },
       "notes.txt": "not a probe",
     });
-    expect((await h.probes()).map((p) => p.name)).toEqual(["good", "extra"]);
+    expect((await h.probes()).map((p) => p.name)).toEqual(["good", "ext"]);
     const f = (n: string) => join(h.dir, n);
     expect(lines(h, new RegExp(`${f("02-notjson.json")}: skipped: not valid JSON`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("03-array.json")}: skipped: must hold one JSON object`)).length).toBe(1);
@@ -174,12 +175,17 @@ describe("files", () => {
     expect(lines(h, new RegExp(`${f("05-nocommand.json")}: skipped: field command: required \\(or its alias cmd\\)`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("06-dup.json")}: skipped: field name: "good" is already defined by ${f("01-good.json")}`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("07-format.json")}: skipped: field output_format: `)).length).toBe(1);
-    expect(lines(h, new RegExp(`${f("08-extra.json")}: unknown key\\(s\\) ignored: colour`)).length).toBe(1);
+    expect(lines(h, new RegExp(`${f("08-extra.json")}: skipped: field colour: unknown key \\(keys starting with x- are left to users\\)`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("09-name.json")}: skipped: field name: must be 1 to 64 characters`)).length).toBe(1);
     expect(lines(h, /notes\.txt/).length).toBe(0);
     const status = ((await h.agent.call("status")) as { plugins: Record<string, any> }).plugins.probes;
     expect(status).toMatchObject({ dir: h.dir, loaded: 2, not_run: 2, ok: 0, failing: 0, stale: 0 });
-    expect(status.skipped_files.length).toBe(7);
+    expect(status.skipped_files.length).toBe(8);
+    // The answer lists them too, with the same words as the status section and the agent's book.
+    const answer = (await h.agent.call("probes")) as { skipped_files: { file: string; message: string }[] };
+    expect(answer.skipped_files).toEqual(status.skipped_files);
+    expect(answer.skipped_files.find((s) => s.file === f("08-extra.json"))?.message).toContain("field colour: unknown key");
+    expect(((await h.agent.call("status")) as { config_skipped: unknown[] }).config_skipped).toEqual(status.skipped_files);
   });
 
   test("probe-run is E_BUSY between sleep-prep and wake", async () => {

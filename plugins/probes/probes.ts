@@ -8,7 +8,7 @@ import { AgentError } from "../../agent/errors.ts";
 import type { PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
 import { consoleLine, runProbe, type ProbeRun } from "./run.ts";
-import { ProbeFile, prepareProbe, type ProbeResult } from "./schemas.ts";
+import { PROBE_FORMAT, type ProbeFile, type ProbeResult } from "./schemas.ts";
 
 interface ProbeState {
   spec: ProbeFile;
@@ -26,7 +26,7 @@ interface ProbeState {
 
 /** Read every probe file of `dir` (the `cmd` alias mapped); never throws. The plugin and `config check` share it. */
 export function loadProbes(dir: string, log: Logger, files?: ConfigFiles): DropinLoad<ProbeFile> {
-  return loadDropins({ dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe, files });
+  return loadDropins({ dir, nameOf: (p) => p.name, log, files, ...PROBE_FORMAT });
 }
 
 /** The `status` section of the probes plugin. */
@@ -200,6 +200,11 @@ export class ProbeSet {
     for (const st of this.probes.values()) this.retire(st);
     this.probes.clear();
     await Promise.all([...this.inflight]);
+  }
+
+  /** Files the latest load skipped, and why (the `probes` answer and the status section list them). */
+  skippedFiles(): DropinProblem[] {
+    return this.skipped;
   }
 
   status(): ProbesStatus {
