@@ -22,6 +22,8 @@ export interface CoreView {
   connections(): number;
   backpressure(): { backedUp: number; unsentBytes: number };
   workInFlight(): number;
+  /** Wire requests answered so far, by type (the router's counters). */
+  requestCounts(): Record<string, { served: number; failed: number }>;
 }
 
 /** Plugin `core`: built into every agent. */
@@ -53,6 +55,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           connections_backed_up: bp.backedUp,
           unsent_bytes: bp.unsentBytes,
           work_in_flight: a.workInFlight(),
+          requests: a.requestCounts(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
           config_skipped: a.config.files?.skipped() ?? [],

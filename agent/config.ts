@@ -122,7 +122,7 @@ export function readAgentFile(configDir: string, log: Logger, files?: ConfigFile
   files?.setRefused(file, r.ok || r.missing ? [] : [{ file, reason: r.reason }]);
   const skip = (message: string): Record<string, unknown> => {
     files?.setSkipped(file, [{ file, message }]);
-    log.warn(`${file}: skipped: ${message}; every setting at its default`, { file });
+    log.warn(`${file}: skipped: ${message}; every setting at its default`, skipFields(file, message));
     return {};
   };
   if (!r.ok) {
@@ -164,6 +164,15 @@ export interface DropinEntry<T> {
   value: T;
   /** The file's text, to tell changed entries from unchanged ones on reload. */
   text: string;
+}
+
+/**
+ * The log fields of a skipped file's line: the file and, when the reason names one, the first field
+ * (`field health_cmd: ...` -> `{ file, field: "health_cmd" }`), so JSON logs carry them as keys.
+ */
+export function skipFields(file: string, message: string): { file: string; field?: string } {
+  const field = /^field ([^:\s]{1,200}):/.exec(message)?.[1];
+  return field ? { file, field } : { file };
 }
 
 /** A skipped drop-in file (or its directory) and why; the same record `status.config_skipped` lists. */
@@ -250,7 +259,7 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
   }
   const skip = (file: string, message: string) => {
     out.skipped.push({ file, message });
-    opts.log?.warn(`${file}: skipped: ${message}`, { file });
+    opts.log?.warn(`${file}: skipped: ${message}`, skipFields(file, message));
   };
 
   for (const n of names) {

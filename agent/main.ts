@@ -44,6 +44,11 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   },
   "log-format": { type: "string", description: "Console format: text or json", default: "text" },
   "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
+  "log-repeat-secs": {
+    type: "number",
+    description: "A health check or probe that keeps failing is logged when it starts failing, then at most once per this many seconds with a count (1..86400)",
+    default: 600,
+  },
   help: { type: "boolean", description: "Show this help" },
   version: { type: "boolean", description: "Print the version" },
 };
@@ -139,7 +144,8 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
   const spec = agentFileSpec(modules);
   const readFile = () => readAgentFile(configDir, log, files, spec);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readFile(), readFile, files, transports: addrs.map((a) => a.kind) };
+  const logRepeatSecs = values["log-repeat-secs"] === undefined ? undefined : intFlag(values, "log-repeat-secs", 1, 86_400);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readFile(), readFile, files, logRepeatSecs, transports: addrs.map((a) => a.kind) };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};

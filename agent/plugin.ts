@@ -65,6 +65,11 @@ export interface AgentConfig {
    * (an unknown key, a bad section: see `PluginModule.configSections`). Plugins validate their own section.
    */
   readonly file: Readonly<Record<string, unknown>>;
+  /**
+   * A check or probe that keeps failing is told once, then at most once per this many seconds with a
+   * count (`--log-repeat-secs`; absent: 600).
+   */
+  readonly logRepeatSecs?: number;
   /** agent.json read again and checked as at start (a plugin's `reload` on SIGHUP); absent: an in-memory agent. */
   readonly readFile?: () => Readonly<Record<string, unknown>>;
   /**

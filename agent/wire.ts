@@ -82,6 +82,14 @@ export const StatusResult = Type.Object(
      * refused ones (message `refused: REASON`) and those that are not JSON, hold an unknown key or fail
      * their schema. `health` and `probes` list their own directory's.
      */
+    /**
+     * Wire requests answered since start, by type: `served`, and `failed` (answered with an error). Types
+     * no plugin serves (and bad envelopes) are counted under `(unknown)`, a dialect's frames under
+     * `dialect:NAME`, so the keys are bounded by what the agent serves. Absent from older agents.
+     */
+    requests: Type.Optional(
+      Type.Record(Type.String(), Type.Object({ served: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    ),
     config_skipped: Type.Optional(Type.Array(Type.Object({ file: Type.String(), message: Type.String() }, { additionalProperties: false }))),
   },
   { additionalProperties: false },

@@ -1,6 +1,6 @@
 // The health plugin: integrations.d loaded and watched, one schedule per integration, requests and status.
 
-import { watchDir, type DropinProblem } from "../../agent/config.ts";
+import { skipFields, watchDir, type DropinProblem } from "../../agent/config.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
@@ -19,6 +19,8 @@ export interface HealthOptions {
   maxConcurrentChecks?: number;
   /** Reload when the directory changes (default true). SIGHUP reloads either way. */
   watch?: boolean;
+  /** A failing check is told again at most once per this many seconds (default: the agent's `--log-repeat-secs`, else 600). */
+  logRepeatSecs?: number;
 }
 
 /** One integration that is loaded now. */
@@ -42,6 +44,8 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   const dir = integrationsDir(opts.configDir);
   const limit = new Limit(opts.maxConcurrentChecks ?? 8);
   let live = new Map<string, Live>();
+  /** Checks run and failed per integration name since the agent started: kept across reloads and wakes (counters never go back). */
+  const counters = new Map<string, { checks: number; failures: number }>();
   /** Files the latest load skipped (and why): in the answer, and they make the VM not ready. */
   let skipped: DropinProblem[] = [];
   const inflight = new Set<Promise<void>>();
@@ -67,13 +71,18 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       const outcome = judge(await c.runCommand(checkCommand(spec, signal)), spec.health_timeout_secs * 1000);
       if (outcome.cancelled || x.retired || paused || started !== epoch) return;
       x.state.record(outcome);
+      const n = counters.get(spec.name) ?? { checks: 0, failures: 0 };
+      n.checks++;
+      if (!outcome.result.ok) n.failures++;
+      counters.set(spec.name, n);
     } finally {
       release();
     }
   }
 
   function begin(c: PluginContext, loaded: LoadedIntegration): Live {
-    const state = new IntegrationState(loaded.spec, c.clock, c.log);
+    const repeat = opts.logRepeatSecs ?? c.config.logRepeatSecs;
+    const state = new IntegrationState(loaded.spec, c.clock, c.log, repeat === undefined ? {} : { repeatMs: repeat * 1000 });
     const x: Live = { loaded, state, schedule: null, retired: false };
     if (paused) state.pause();
     if (loaded.spec.health_cmd) {
@@ -107,7 +116,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     skipped = next.skipped;
     for (const s of next.skipped) {
       const kept = keptByFile.get(s.file);
-      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`, { file: s.file });
+      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`, skipFields(s.file, s.message));
     }
     if (next.missing) {
       if (!missingSaid) log.info(`${dir}: no such directory; no integrations`);
@@ -129,7 +138,10 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       if (old) retire(old);
       nextLive.set(name, begin(c, l));
     }
-    for (const name of plan.removed) retire(live.get(name)!);
+    for (const name of plan.removed) {
+      retire(live.get(name)!);
+      counters.delete(name);
+    }
     live = nextLive;
 
     if (first) {
@@ -155,8 +167,13 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     return x;
   }
 
+  function entry(x: Live): IntegrationEntry {
+    const n = counters.get(x.loaded.spec.name);
+    return { ...x.state.entry(), checks_total: n?.checks ?? 0, failures_total: n?.failures ?? 0 };
+  }
+
   function entries(): IntegrationEntry[] {
-    return [...live.values()].map((x) => x.state.entry());
+    return [...live.values()].map(entry);
   }
 
   return {
@@ -172,7 +189,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
         const x = find(name);
         if (paused) throw new AgentError("E_BUSY", `integrations are paused for a snapshot; send wake first`);
         if (x.schedule) await x.schedule.trigger();
-        return x.state.entry();
+        return entry(x);
       },
     }),
     start(c) {
@@ -211,7 +228,13 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
         paused: 0,
         ready: skipped.length === 0,
         skipped_files: skipped.length,
+        checks_total: 0,
+        failures_total: 0,
       };
+      for (const n of counters.values()) {
+        s.checks_total! += n.checks;
+        s.failures_total! += n.failures;
+      }
       for (const x of live.values()) {
         const st = x.state.current();
         s[st]++;

@@ -66,7 +66,7 @@ describe("over a unix socket", () => {
 
       const st = await c.request({ type: "status", id: 6 });
       expect(compiled(HealthStatusSection).Check(st.result.plugins.health)).toBe(true);
-      expect(st.result.plugins.health).toEqual({ integrations: 2, healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0, ready: false, skipped_files: 0 });
+      expect(st.result.plugins.health).toEqual({ integrations: 2, healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0, ready: false, skipped_files: 0, checks_total: 3, failures_total: 1 });
     } finally {
       c.close();
     }

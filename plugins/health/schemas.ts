@@ -83,6 +83,10 @@ export const IntegrationEntry = Type.Object(
     since: Type.String(),
     consecutive_failures: Type.Integer({ minimum: 0 }),
     last: Type.Union([CheckResult, Type.Null()]),
+    /** Checks of this integration that finished since the agent started (kept across reloads and wakes); absent from older agents. */
+    checks_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the ones that failed. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
@@ -124,6 +128,10 @@ export const HealthStatusSection = Type.Object(
     ready: Type.Boolean(),
     /** How many integrations.d files the latest load skipped (`health` lists them). */
     skipped_files: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Checks finished since the agent started, over every integration loaded now. */
+    checks_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the ones that failed. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

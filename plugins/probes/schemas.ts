@@ -86,6 +86,10 @@ export const ProbeResult = Type.Object(
     checked_at: Nullable(Type.String()),
     /** The result is older than 2 x interval_secs, or was taken before the last wake. */
     stale: Type.Boolean(),
+    /** Runs of this probe that finished since the agent started (kept across reloads and wakes); absent from older agents. */
+    runs_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the failed ones. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

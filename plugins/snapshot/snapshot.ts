@@ -53,6 +53,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let busy: Op | null = null;
   let state: SnapshotState = "running";
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
+  /** Sleep-preps run since the agent started (a repeated answer while sleeping is not one), and those not ready or failed. */
+  const preps = { total: 0, failed: 0 };
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
@@ -163,8 +165,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       moveTo(c, "sleeping");
       lastSleep = { at: rfc3339(at), result };
       timer?.arm();
-      if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
-      else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`);
+      if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`, { type: "sleep-prep", duration_ms: result.duration_ms });
+      else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`, { type: "sleep-prep", duration_ms: result.duration_ms });
       return result;
     } catch (e) {
       if (stopper.signal.aborted) throw e;
@@ -237,8 +239,14 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
           return lastSleep.result;
         }
         busy = "sleep-prep";
+        preps.total++;
         try {
-          return await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
+          const r = await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
+          if (!r.ready) preps.failed++;
+          return r;
+        } catch (e) {
+          preps.failed++;
+          throw e;
         } finally {
           busy = null;
         }
@@ -286,6 +294,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,
+        sleep_preps_total: preps.total,
+        sleep_prep_failures_total: preps.failed,
         watchdog: {
           resume_after_secs: resumeAfterMs / 1000,
           armed: left !== null,
