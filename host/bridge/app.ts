@@ -7,18 +7,20 @@ import { authKeys, authMiddleware } from "./auth.ts";
 import { BUNDLED_REQUESTS, bundledRequest } from "../../plugins/requests.ts";
 import { callDeadlineMs } from "../client/deadlines.ts";
 import { fleetSummary } from "../client/fleet.ts";
-import { collectAll, collectOverview } from "../client/overview.ts";
+import { collectOverview } from "../client/overview.ts";
 import type { VmEntry } from "../client/vm-list.ts";
 import { guardMiddleware } from "./guard.ts";
 import { parseAllowHost } from "./hosts.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
 import { readLastLines } from "../client/console-log.ts";
-import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
+import { DiffQuery, ExecBody, LogsQuery, MetricsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./stream.ts";
 import type { BridgeDeps } from "./types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
 import { Histogram, renderMetrics } from "./metrics.ts";
+import { collectScrape, SCRAPE_TIMEOUT_HEADER, scrapeBudgetMs } from "./metrics-scrape.ts";
+import { serviceDiscovery } from "./sd.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export type { BridgeDeps } from "./types.ts";
@@ -187,10 +189,25 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     metrics: async (c) => {
       const t0 = performance.now();
-      const all = await collectAll(deps.vms(), deps.call, callMs, { health: true, probes: true, worker: true });
-      const text = renderMetrics(all, { sleepPrepMs, histogram: latency, scrapeSeconds: (performance.now() - t0) / 1000 });
+      const q = query(c, MetricsQuery) as { vm?: string };
+      // One VM (the target /api/sd gives Prometheus), or every VM; each agent under the scrape's deadline.
+      const all = deps.vms();
+      const vms = q.vm === undefined ? all : all.filter((v) => v.name === q.vm);
+      if (q.vm !== undefined && !vms.length) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(q.vm)} in vms.json`);
+      const budget = scrapeBudgetMs(c.req.header(SCRAPE_TIMEOUT_HEADER), callMs);
+      const { overviews, collectMs } = await collectScrape(vms, deps.call, budget, { health: true, probes: true, worker: true });
+      const text = renderMetrics(overviews, {
+        sleepPrepMs,
+        histogram: latency,
+        collectMs,
+        scrapeSeconds: (performance.now() - t0) / 1000,
+        limits: deps.metricsLimits,
+        perVm: q.vm !== undefined,
+        vmCount: all.length,
+      });
       return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
     },
+    sd: (c) => c.json(serviceDiscovery(deps.vms(), new URL(c.req.url).host)),
     openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null })),
     dashboard: async (c) => {
       const vms = deps.vms();
