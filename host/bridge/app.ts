@@ -189,10 +189,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     metrics: async (c) => {
       const t0 = performance.now();
-      const q = query(c, MetricsQuery) as { vm?: string };
-      // One VM (the target /api/sd gives Prometheus), or every VM; each agent under the scrape's deadline.
+      const q = query(c, MetricsQuery) as { vm?: string; bridge?: boolean };
+      if (q.vm !== undefined && q.bridge) throw new HttpFail(400, "E_INVALID_PARAMS", "vm and bridge: ask for one VM or for the bridge itself, not both");
+      // One VM (the target /api/sd gives Prometheus), the bridge alone, or every VM; each agent under the scrape's deadline.
       const all = deps.vms();
-      const vms = q.vm === undefined ? all : all.filter((v) => v.name === q.vm);
+      const vms = q.bridge ? [] : q.vm === undefined ? all : all.filter((v) => v.name === q.vm);
       if (q.vm !== undefined && !vms.length) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(q.vm)} in vms.json`);
       const budget = scrapeBudgetMs(c.req.header(SCRAPE_TIMEOUT_HEADER), callMs);
       const { overviews, collectMs } = await collectScrape(vms, deps.call, budget, { health: true, probes: true, worker: true });

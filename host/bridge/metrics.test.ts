@@ -9,7 +9,7 @@ import { createBridge } from "./app.ts";
 import type { IntegrationView, ProbeView, VmOverview } from "../client/overview.ts";
 import { FAMILIES, Histogram, renderMetrics } from "./metrics.ts";
 import { probeNumber } from "./metrics-vm.ts";
-import { fakePlugins, fakeState, lyingAgent, troubledState } from "../testing.ts";
+import { fakePlugins, fakeState, hungAgent, troubledState } from "../testing.ts";
 
 const status = (state: "running" | "sleeping") => ({
   agent: "mvm-guest-agent", version: "0.1.0", build: "dev" as const, pid: 1, started_at: "2026-01-01T00:00:00Z", uptime_secs: 12.5, state,
@@ -150,7 +150,9 @@ describe("the bridge's /metrics", () => {
     const agent = await startTestAgent({ plugins: fakePlugins(s) });
     const pool = clientPool();
     try {
-      const bridge = createBridge({ vms: () => [{ name: "vm1", agent: `unix:${agent.socket}`, labels: { tier: "web" } }, { name: "off", agent: "unix:/nonexistent/x.sock" }], call: pool.call, token: null });
+      let calls = 0;
+      const call: typeof pool.call = (...a) => (calls++, pool.call(...a));
+      const bridge = createBridge({ vms: () => [{ name: "vm1", agent: `unix:${agent.socket}`, labels: { tier: "web" } }, { name: "off", agent: "unix:/nonexistent/x.sock" }], call, token: null });
       const one = await (await bridge.app.request("/metrics?vm=vm1")).text();
       expect(one).toContain("mvm_agent_up 1");
       expect(one).toContain('mvm_health_check_failures_total{integration="db"} 3');
@@ -158,6 +160,14 @@ describe("the bridge's /metrics", () => {
       expect(one).not.toContain("off");
       expect((await bridge.app.request("/metrics?vm=nope")).status).toBe(404);
       expect((await bridge.app.request("/metrics?vm=vm1&x=1")).status).toBe(400);
+      expect((await bridge.app.request("/metrics?vm=vm1&bridge=1")).status).toBe(400);
+      // The bridge alone: its own families, no agent asked.
+      const before = calls;
+      const self = await (await bridge.app.request("/metrics?bridge=1")).text();
+      expect(self).toContain("mvm_bridge_vms 2");
+      expect(self).toContain("mvm_bridge_request_duration_seconds_count");
+      expect(self).not.toContain("mvm_agent_up");
+      expect(calls).toBe(before);
       const all = await (await bridge.app.request("/metrics")).text();
       expect(all).toContain('mvm_agent_up{vm="vm1",tier="web"} 1');
       expect(all).toContain('mvm_agent_up{vm="off"} 0');
@@ -173,7 +183,7 @@ describe("the bridge's /metrics", () => {
     const s = fakeState();
     const agent = await startTestAgent({ plugins: fakePlugins(s) });
     // Accepts, reads, never answers: a guest whose agent is stuck.
-    const hung = await lyingAgent(join(d.path, "hung.sock"), () => new Promise(() => {}) as never);
+    const hung = await hungAgent(join(d.path, "hung.sock"));
     const pool = clientPool();
     try {
       const vms = [{ name: "ok", agent: `unix:${agent.socket}` }, { name: "hung", agent: hung.address }];

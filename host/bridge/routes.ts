@@ -45,7 +45,10 @@ export const LogsQuery = Type.Object(
 const LogsResult = Type.Object({ name: Type.String(), path: Type.String(), lines: Type.Array(Type.String()) }, Strict);
 
 export const MetricsQuery = Type.Object(
-  { vm: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Only this VM's series, without its vm and vms.json labels (the target of /api/sd, where Prometheus adds them)" })) },
+  {
+    vm: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Only this VM's series, without its vm and vms.json labels (the target of /api/sd, where Prometheus adds them)" })),
+    bridge: Type.Optional(Type.Boolean({ description: "1/true: only the bridge's own families (no agent is asked): the job beside the /api/sd one" })),
+  },
   Strict,
 );
 
