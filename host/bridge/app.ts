@@ -209,7 +209,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
     },
     sd: (c) => c.json(serviceDiscovery(deps.vms(), new URL(c.req.url).host)),
-    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null })),
+    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null, server: new URL(c.req.url).origin })),
     dashboard: async (c) => {
       const vms = deps.vms();
       const overviews = await Promise.all(

@@ -234,7 +234,7 @@ export const ROUTES: RouteDef[] = [
     sse: { result: "the final result (data: JSON)", error: "the call failed (data: JSON {code, message})" },
   },
   {
-    id: "metrics", method: "get", path: "/metrics",
+    id: "metrics", method: "get", path: "/metrics", errors: { "404": "?vm= names no VM of vms.json (E_NOT_FOUND)" },
     summary: "Prometheus text format for every VM and the bridge itself, or (?vm=NAME) one VM; each agent is asked under X-Prometheus-Scrape-Timeout-Seconds minus a margin, so a hung agent is mvm_agent_up 0 and the scrape still answers",
     query: MetricsQuery, produces: "text/plain; version=0.0.4",
   },
