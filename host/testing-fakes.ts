@@ -42,6 +42,8 @@ export interface FakeState {
   skippedFiles: { file: string; message: string }[];
   /** Sleep-preps the snapshot section counts, and those not ready. */
   sleepPreps: { total: number; failed: number };
+  /** The custom `acme` plugin's status section (any JSON value a custom plugin may report). */
+  acmeStatus: unknown;
   /** Requests that never answer until their caller goes away (timeouts, disconnects), by name. */
   hang: Set<string>;
   /** Hung calls that started, and those whose client then went away. */
@@ -73,6 +75,7 @@ export function fakeState(over: Partial<FakeState> = {}): FakeState {
     lastSleepPrepMs: null,
     skippedFiles: [],
     sleepPreps: { total: 0, failed: 0 },
+    acmeStatus: { jobs: { queued: 3, running: 1 }, mode: "batch", last_error: null },
     hang: new Set(),
     started: [],
     aborted: [],
@@ -245,6 +248,8 @@ function allFakes(s: FakeState): AgentPlugin[] {
     },
     {
       name: "acme",
+      // A custom plugin's status section: whatever it likes; the dashboard shows it generically, as text.
+      status: () => s.acmeStatus,
       requests: {
         "acme.echo": defineRequest({ params: Type.Object({ say: Type.String() }, { additionalProperties: false }), result: Type.Object({ said: Type.String() }, { additionalProperties: false }), handle: (p) => ({ said: p.say }) }),
         "acme.fail": defineRequest({

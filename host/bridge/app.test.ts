@@ -298,8 +298,8 @@ describe("metrics and dashboard", () => {
     expect(html).toContain('data-vm="a"');
     expect(html).toContain('data-vm="down"');
     expect(html).toContain("unreachable");
-    // The card shows the summary of fs-diff {limit: 1}, as a real agent gives it: that one page's.
-    expect(html).toContain("+0 ~1 -0 (120 bytes)");
+    // The card shows the whole diff's totals (fs-diff {summary_only: true}), not one page's.
+    expect(html).toContain("2 created, 1 modified, 1 deleted (2168 bytes)");
     expect(html).toContain("42 percent");
   });
 });

@@ -172,7 +172,7 @@ const agentResult = (type: BundledRequestName) => BUNDLED_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
-  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "sd" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js";
+  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "sd" | "openapi" | "dashboard" | "dashboard-events" | "snapshot-page" | "snapshot-js";
 
 /** One route: everything the validator and the OpenAPI generator need. */
 export interface RouteDef {
@@ -245,6 +245,11 @@ export const ROUTES: RouteDef[] = [
   },
   { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },
   { id: "dashboard", method: "get", path: "/", summary: "The dashboard (HTML; ?token=T once sets a cookie when a token is required)", produces: "text/html" },
+  {
+    id: "dashboard-events", method: "get", path: "/api/dashboard/events",
+    summary: "The dashboard's live updates as server-sent events (one poll of every agent each refresh period, shared by every open page)",
+    sse: { update: "JSON {title, summary, order: [VM names, worst first], cards: [{name, hash, html}]}: the cards that changed since this stream last sent them (all of them first), HTML rendered and escaped by the bridge" },
+  },
   { id: "snapshot-page", method: "get", path: "/vms/:name/snapshot", summary: "The dashboard's snapshot and restore page for one VM (HTML; 403 without --snapshot-dir)", params: vm, produces: "text/html" },
   { id: "snapshot-js", method: "get", path: "/assets/snapshot.js", summary: "The snapshot page's script (same origin, so a Content-Security-Policy of script-src 'self' allows it)", produces: "text/javascript" },
 ];

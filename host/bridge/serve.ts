@@ -165,6 +165,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
       error: () => Response.json({ code: "E_INTERNAL", message: "internal error in the bridge" }, { status: 500 }),
     });
   } catch (e) {
+    bridge.close();
     await pool.close();
     const msg = (e as Error).message;
     io.stderr(`mvmctl serve: cannot listen on ${flags.host}:${flags.port}: ${/in use|EADDRINUSE/i.test(msg) ? "the port is already in use (try --port)" : msg}`);
@@ -189,6 +190,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
     if (io.signal?.aborted) stop();
     io.signal?.addEventListener("abort", stop, { once: true });
   });
+  bridge.close();
   await server.stop(true);
   await pool.close();
   io.stdout("mvm bridge stopped");
