@@ -284,7 +284,11 @@ describe("files", () => {
     expect(s.required).toEqual(["name"]);
     expect(s.anyOf).toEqual([{ required: ["command"] }, { required: ["cmd"] }]);
     expect(s.properties.output_format.enum).toEqual(["auto", "text", "number", "json", "exit_code"]);
-    expect(s.properties.interval_secs).toMatchObject({ default: 60, minimum: 1 });
+    expect(s.properties.interval_secs).toMatchObject({ default: 60, minimum: 1, maximum: 86400, type: "integer" });
+    expect(s.properties.timeout_secs).toMatchObject({ minimum: 1, maximum: 86400, type: "integer" });
+    // Strict as the loader: no key it does not name, x- keys aside.
+    expect(s.additionalProperties).toBe(false);
+    expect(s.patternProperties).toEqual({ "^x-": {} });
   });
 });
 
