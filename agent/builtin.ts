@@ -1,6 +1,7 @@
 // The requests the core serves itself: ping, hello, status.
 
 import { rfc3339, type Clock } from "./clock.ts";
+import { listedSkipped } from "./config-file.ts";
 import { defineRequests, type AgentConfig, type AgentPlugin } from "./plugin.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
@@ -58,7 +59,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           requests: a.requestCounts(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
-          config_skipped: a.config.files?.skipped() ?? [],
+          config_skipped: listedSkipped(a.config.files?.skipped() ?? []),
         };
       },
     }),

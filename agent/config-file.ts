@@ -19,6 +19,14 @@ export interface ConfigRefusal {
   reason: string;
 }
 
+/** Skipped files an answer lists (a directory of 10 000 bad files must not make an answer too large to send). */
+export const MAX_LISTED_SKIPPED = 100;
+
+/** The first MAX_LISTED_SKIPPED skipped files, each message cut to 1000 characters: what answers carry. */
+export function listedSkipped(list: readonly SkippedFile[]): SkippedFile[] {
+  return list.slice(0, MAX_LISTED_SKIPPED).map((s) => (s.message.length > 1000 ? { file: s.file, message: `${s.message.slice(0, 999)}…` } : s));
+}
+
 /**
  * One file (or directory) a loader skipped, and why: refused unread (`refused: ...`), not JSON, failing
  * its schema, an unknown key, a repeated name. Every refusal is also a skipped file.

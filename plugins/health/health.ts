@@ -1,6 +1,7 @@
 // The health plugin: integrations.d loaded and watched, one schedule per integration, requests and status.
 
 import { skipFields, watchDir, type DropinProblem } from "../../agent/config.ts";
+import { listedSkipped } from "../../agent/config-file.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
@@ -183,7 +184,7 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
         const list = entries();
         // A file that could not be loaded is a service the host cannot see: not ready.
         const ready = skipped.length === 0 && list.every((e) => e.status === "healthy" || e.status === "unchecked");
-        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready, skipped_files: skipped };
+        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready, skipped_files: listedSkipped(skipped) };
       },
       "health-check": async ({ name }) => {
         const x = find(name);

@@ -68,6 +68,16 @@ describe("bad files", () => {
     expect(((await fx.agent.call("status")) as { config_skipped: unknown[] }).config_skipped).toEqual([]);
   });
 
+  test("150 bad files: the answer lists the first 100 (it must stay small enough to send), the status counts all", async () => {
+    const files = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`b${String(i).padStart(3, "0")}.json`, { name: `x${i}`, bogus: i }]));
+    fx = await healthFixture({ files });
+    const h = await fx.health();
+    expect(h.skipped_files!.length).toBe(100);
+    expect(h.ready).toBe(false);
+    expect(await fx.agent.call("status")).toMatchObject({ plugins: { health: { skipped_files: 150 } } });
+    expect(((await fx.agent.call("status")) as { config_skipped: unknown[] }).config_skipped.length).toBe(100);
+  });
+
   test("a file of thousands of unknown keys: one short line, the first five named", async () => {
     const keys = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}\u001b[31m`, i]));
     fx = await healthFixture({ files: { "a.json": { name: "a", ...keys } } });

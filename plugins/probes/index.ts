@@ -2,6 +2,7 @@
 
 import { join } from "node:path";
 import { parseDropin, watchDir } from "../../agent/config.ts";
+import { listedSkipped } from "../../agent/config-file.ts";
 import { defineRequests, type AgentPlugin, type DropinFormat, type PluginModule } from "../../agent/plugin.ts";
 import { loadProbes, ProbeSet } from "./probes.ts";
 import { PROBE_FORMAT, probeJsonSchema, probesRequests } from "./schemas.ts";
@@ -23,7 +24,7 @@ export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
   return {
     name: "probes",
     requests: defineRequests(probesRequests, {
-      probes: () => ({ probes: set.results(), skipped_files: set.skippedFiles() }),
+      probes: () => ({ probes: set.results(), skipped_files: listedSkipped(set.skippedFiles()) }),
       "probe-run": ({ name }) => set.runNow(name),
     }),
     start(ctx) {

@@ -1,7 +1,7 @@
 // The loaded probes: probes.d loading and reload, one schedule per probe, latest results and staleness.
 
 import { loadDropins, type DropinLoad, type DropinProblem } from "../../agent/config.ts";
-import type { ConfigFiles } from "../../agent/config-file.ts";
+import { listedSkipped, type ConfigFiles } from "../../agent/config-file.ts";
 import { DEFAULT_LOG_REPEAT_SECS, failureStreak, stillFailing, type Logger } from "../../agent/log.ts";
 import { rfc3339 } from "../../agent/clock.ts";
 import { AgentError } from "../../agent/errors.ts";
@@ -256,7 +256,7 @@ export class ProbeSet {
       failing: rs.filter((r) => r.ok === false).length,
       not_run: rs.filter((r) => r.ok === null).length,
       stale: rs.filter((r) => r.stale).length,
-      skipped_files: this.skipped,
+      skipped_files: listedSkipped(this.skipped),
       runs_total: rs.reduce((a, r) => a + (r.runs_total ?? 0), 0),
       failures_total: rs.reduce((a, r) => a + (r.failures_total ?? 0), 0),
     };
