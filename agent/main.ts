@@ -3,8 +3,7 @@
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
 import { isRunnerChild, onEscapesKilled } from "./command.ts";
-import { z } from "zod";
-import { readAgentFile, strictJsonSchema, type AgentFileSpec } from "./config.ts";
+import { agentFileJsonSchema, agentFileSpec, readAgentFile } from "./agent-file.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
 import { FlagError, flagHelp, intFlag, parseFlags } from "./flags.ts";
@@ -16,6 +15,8 @@ import { listen, parseListenAddress } from "./server.ts";
 import { setCommandTracking } from "./track.ts";
 
 export const VERSION = "0.1.0";
+
+export { agentFileJsonSchema, agentFileSpec } from "./agent-file.ts";
 
 /** Flags the core itself takes. */
 export const CORE_FLAGS: Record<string, FlagSpec> = {
@@ -92,36 +93,6 @@ export function refuseDevOnly(modules: PluginModule[], build: "prod" | "dev"): v
       `dev-only module${dev.length > 1 ? "s" : ""} ${dev.join(", ")} in a prod build: not started. ` +
         "Production binaries never run a module marked devOnly; build it into the dev binary (scripts/build.ts leaves it out of prod) or drop devOnly.",
     );
-}
-
-/** Top-level agent.json keys the core reads: the original agent's `port` (its vsock port; `--listen` says it here, so it is read and ignored). */
-const CORE_FILE_KEYS = ["port"];
-
-/**
- * What agent.json may hold in this build: every module's sections and top-level keys, and the core's.
- * @example readAgentFile("/etc/mvm", log, files, agentFileSpec(builtinModules()))
- */
-export function agentFileSpec(modules: readonly PluginModule[]): AgentFileSpec {
-  return {
-    sections: Object.assign({}, ...modules.map((m) => m.configSections ?? {})),
-    topLevel: [...CORE_FILE_KEYS, ...modules.flatMap((m) => m.configKeys ?? [])],
-  };
-}
-
-/** `mvm-guest-agent schema agent`: the JSON Schema of agent.json, from the modules' sections (strict, `x-` keys allowed). */
-export function agentFileJsonSchema(modules: readonly PluginModule[]): unknown {
-  const spec = agentFileSpec(modules);
-  const top = Object.fromEntries(spec.topLevel.map((k) => [k, { description: "read for the original agent's files" }]));
-  const sections = Object.fromEntries(Object.entries(spec.sections).map(([k, s]) => [k, strictJsonSchema(z.toJSONSchema(s, { io: "input" }))]));
-  for (const s of Object.values(sections)) delete (s as Record<string, unknown>).$schema;
-  return {
-    $schema: "https://json-schema.org/draft/2020-12/schema",
-    title: "mvm-guest-agent agent.json",
-    type: "object",
-    properties: { ...sections, ...top },
-    additionalProperties: false,
-    patternProperties: { "^x-": {} },
-  };
 }
 
 /** Every module's drop-in formats by name, for sub-commands (`config check` reads them all). */

@@ -1,4 +1,5 @@
 // The snapshot plugin: sleep-prep (pause, checkpoint, sync, drop caches), wake (clock, restore, resume), the watchdog.
+// Over 300 lines: sleep-prep, wake and the status section share one closed-over state (state word, busy, watchdog, last answers, counters).
 
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
@@ -53,8 +54,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let busy: Op | null = null;
   let state: SnapshotState = "running";
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
-  /** Sleep-preps run since the agent started (a repeated answer while sleeping is not one), and those not ready or failed. */
-  const preps = { total: 0, failed: 0 };
+  const preps = { total: 0, failed: 0 }; // sleep-preps run since start (not repeated answers), and those not ready or failed
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
@@ -240,14 +240,13 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         }
         busy = "sleep-prep";
         preps.total++;
+        let ready = false;
         try {
           const r = await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
-          if (!r.ready) preps.failed++;
+          ready = r.ready;
           return r;
-        } catch (e) {
-          preps.failed++;
-          throw e;
         } finally {
+          if (!ready) preps.failed++;
           busy = null;
         }
       },
@@ -294,8 +293,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,
-        sleep_preps_total: preps.total,
-        sleep_prep_failures_total: preps.failed,
+        sleep_preps_total: preps.total, sleep_prep_failures_total: preps.failed,
         watchdog: {
           resume_after_secs: resumeAfterMs / 1000,
           armed: left !== null,
