@@ -12,7 +12,7 @@ import { PluginHost } from "./plugin-host.ts";
 import { Router } from "./router.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { Session } from "./session.ts";
-import { SessionTable } from "./sessions.ts";
+import { SessionTable, type Backpressure } from "./sessions.ts";
 import type { Transport, TransportKind } from "./transport.ts";
 import type { Answer } from "./wire.ts";
 import { WorkCounter } from "./work.ts";
@@ -67,7 +67,7 @@ export interface Agent {
   readonly listeners: readonly Listener[];
   connections(): number;
   /** Connections over MAX_UNSENT_BYTES of unread output (not being read), and the bytes queued on all. */
-  backpressure(): { backedUp: number; unsentBytes: number };
+  backpressure(): Backpressure;
   /** Units of work in flight (requests marked `work`, plugin work). */
   workInFlight(): number;
   /** Every plugin, the built-in `core` first. */

@@ -3,6 +3,7 @@
 import { rfc3339, type Clock } from "./clock.ts";
 import { listedSkipped } from "./config-file.ts";
 import { defineRequests, type AgentConfig, type AgentPlugin } from "./plugin.ts";
+import type { Backpressure } from "./sessions.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
 export const AGENT_NAME = "mvm-guest-agent";
@@ -21,7 +22,7 @@ export interface CoreView {
   /** One section per running plugin that has a `status` hook. */
   statusSections(): Record<string, unknown>;
   connections(): number;
-  backpressure(): { backedUp: number; unsentBytes: number };
+  backpressure(): Backpressure;
   workInFlight(): number;
   /** Wire requests answered so far, by type (the router's counters). */
   requestCounts(): Record<string, { served: number; failed: number }>;
@@ -55,6 +56,7 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           connections: a.connections(),
           connections_backed_up: bp.backedUp,
           unsent_bytes: bp.unsentBytes,
+          queued_bytes: bp.queuedBytes,
           work_in_flight: a.workInFlight(),
           requests: a.requestCounts(),
           plugins: a.statusSections(),

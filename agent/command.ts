@@ -7,6 +7,22 @@ import { systemClock, type Clock } from "./clock.ts";
 import { Capture, readStream } from "./capture.ts";
 import { trackingFor, type TrackingMode } from "./track.ts";
 
+/**
+ * Environment variables that make Bun or Node load or evaluate code: `BUN_OPTIONS` (`--preload`,
+ * `--require`, `--import`, `--inspect`; a compiled binary honours it), `BUN_BE_BUN` (a compiled binary
+ * becomes the bun CLI), `BUN_INSPECT` and `BUN_INSPECT_CONNECT_TO` (a debugger, which evaluates what its
+ * client sends), `NODE_OPTIONS` (`--require`, `--import`, `--inspect` for node). Meant, if ever, for the
+ * agent's own process: commands never inherit them (a `CommandSpec.env` given on purpose still sets them).
+ */
+export const CODE_LOADING_ENV = ["BUN_OPTIONS", "BUN_BE_BUN", "BUN_INSPECT", "BUN_INSPECT_CONNECT_TO", "NODE_OPTIONS"] as const;
+
+/** The agent's environment as a command inherits it: without CODE_LOADING_ENV. */
+function inherited(): Record<string, string | undefined> {
+  const env = { ...process.env };
+  for (const k of CODE_LOADING_ENV) delete env[k];
+  return env;
+}
+
 export interface CommandSpec {
   /** Run with `/bin/sh -c`. Exactly one of `command` and `argv`. */
   command?: string;
@@ -114,7 +130,9 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
   if (spec.signal?.aborted) return finish({ aborted: true, spawn_error: "aborted before start" });
 
   const track = trackingFor(spec.tracking).begin();
-  const env = spec.inheritEnv === false ? { ...spec.env, ...track.env } : { ...process.env, ...spec.env, ...track.env };
+  // The tracking marker goes first (a key keeps its first place when spread again to win over spec.env):
+  // a /proc scan reads only the start of each environment (MAX_ENVIRON_SCAN_BYTES in track.ts).
+  const env = spec.inheritEnv === false ? { ...track.env, ...spec.env, ...track.env } : { ...track.env, ...inherited(), ...spec.env, ...track.env };
   const wrapped = track.wrap(argv);
   // Through the cgroup shell, a missing program would be the shell's exit 127: say it as spawn would.
   const cannot = wrapped !== argv ? cannotSpawn(argv[0]!, spec.cwd, env.PATH) : null;

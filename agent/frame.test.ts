@@ -140,6 +140,6 @@ describe("decodeBody", () => {
     expect(r.ok).toBe(false);
   });
   test("decodes any JSON value (shape is the router's business)", () => {
-    expect(decodeBody(Buffer.from('"Ping"'))).toEqual({ ok: true, value: "Ping" });
+    expect(decodeBody(Buffer.from('"Ping"'))).toEqual({ ok: true, value: "Ping", text: '"Ping"' });
   });
 });

@@ -293,7 +293,8 @@ export class FrameReader {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-export type DecodeResult = { ok: true; value: unknown } | { ok: false; message: string };
+/** `text`: the body as a string (a caller that keeps a request for later keeps this, not its parsed value). */
+export type DecodeResult = { ok: true; value: unknown; text: string } | { ok: false; message: string };
 
 /** Decode a frame body: strict UTF-8, then JSON. Does not judge the value's shape. */
 export function decodeBody(body: Uint8Array): DecodeResult {
@@ -304,7 +305,7 @@ export function decodeBody(body: Uint8Array): DecodeResult {
     return { ok: false, message: "frame body is not valid UTF-8" };
   }
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return { ok: true, value: JSON.parse(text), text };
   } catch (e) {
     return { ok: false, message: `frame body is not valid JSON: ${(e as Error).message}` };
   }

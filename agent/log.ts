@@ -25,16 +25,21 @@ export interface LoggerOptions {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** C0 controls, DEL, C1 controls (8-bit CSI included) and the Unicode line and paragraph separators. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+/**
+ * C0 controls, DEL, C1 controls (8-bit CSI included), the Unicode line and paragraph separators, and
+ * the bidi controls (U+061C, U+200E/F, U+202A-E, U+2066-9), which reorder how a line is shown.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]/;
+const CONTROL_ALL = new RegExp(CONTROL.source, "g");
 const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\u001b": "\\e" };
 const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, "0");
 
 /**
  * Text with every control character shown as an escape (`\n`, `\r`, `\t`, `\e` for ESC, `\xHH` for
- * other C0 and DEL, `\uHHHH` for C1 and U+2028/2029), so that a client's id, a file name or a command's
- * output can neither start a new console line nor drive the terminal. Text without one is returned as is.
+ * other C0 and DEL, `\uHHHH` for C1, U+2028/2029 and the bidi controls), so that a client's id, a file
+ * name or a command's output can neither start a new console line, nor drive the terminal, nor reorder
+ * what is shown. Text without one is returned as is. The one escaping of console text: the host's
+ * `printable` and mvmctl's human output use it too.
  * @example escapeControl("evil\n\u001b[31mERROR") // "evil\\n\\e[31mERROR"
  */
 export function escapeControl(text: string): string {
@@ -42,8 +47,8 @@ export function escapeControl(text: string): string {
   return text.replace(CONTROL_ALL, (c) => SHORT[c] ?? (c <= "\u007f" ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`));
 }
 
-/** JSON.stringify escapes C0 only: the rest (DEL, C1, U+2028/2029) become \u escapes too, the same JSON value. */
-const JSON_EXTRA = /[\u007f-\u009f\u2028\u2029]/g;
+/** JSON.stringify escapes C0 only: the rest (DEL, C1, U+2028/2029, bidi) become \u escapes too, the same JSON value. */
+const JSON_EXTRA = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g;
 function safeJson(line: string): string {
   return line.replace(JSON_EXTRA, (c) => `\\u${hex(c, 4)}`);
 }

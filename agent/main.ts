@@ -2,7 +2,7 @@
 
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
-import { isRunnerChild, onEscapesKilled } from "./command.ts";
+import { CODE_LOADING_ENV, isRunnerChild, onEscapesKilled } from "./command.ts";
 import { agentFileJsonSchema, agentFileSpec, readAgentFile } from "./agent-file.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
@@ -24,7 +24,7 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   "config-dir": { type: "string", description: "Directory of agent.json, integrations.d/ and probes.d/", default: "/etc/mvm" },
   "vsock-port": { type: "number", description: "Port that CONNECT lines must name (default: the first vsock listen port, else 52)" },
   "max-frame-bytes": { type: "number", description: "Largest frame body read or written", default: 1048576 },
-  "max-connections": { type: "number", description: "Concurrent connections; more are closed at once", default: 256 },
+  "max-connections": { type: "number", description: "Concurrent connections; at the cap the one idle the longest makes room (busy ones never do)", default: 256 },
   "idle-timeout-secs": { type: "number", description: "Close a connection idle this long", default: 300 },
   "frame-timeout-secs": { type: "number", description: "Close a connection stalled mid-frame this long", default: 10 },
   "socket-mode": { type: "string", description: "Mode of unix socket files (octal)", default: "600" },
@@ -208,6 +208,12 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   const log = createLogger({ format: fmt, level: level as "info" });
   const notify = takeNotifySocket(process.env, (m) => log.warn(m)); // before any command can inherit it
+  const knobs = CODE_LOADING_ENV.filter((k) => process.env[k] !== undefined);
+  if (knobs.length && io.build === "prod")
+    log.warn(
+      `${knobs.join(", ")} set in the agent's environment: these make Bun or Node load code (BUN_OPTIONS --preload runs a file before this binary's own code); ` +
+        "commands do not inherit them; unset them where the agent is started (the systemd unit's UnsetEnvironment= does)",
+    );
   let built;
   try {
     built = buildAgent(modules, parsed.values, io.build, log);

@@ -1,7 +1,7 @@
 // Listener tests over real unix sockets: bad input, handshake, limits, timeouts, socket files.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { statSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { ManualClock } from "./clock.ts";
@@ -150,13 +150,19 @@ describe("bad input gets a clear answer, and the agent lives on", () => {
     await waitFor(() => t!.agent.connections() === 0);
   });
 
-  test("past --max-connections new connections are closed at once", async () => {
-    t = await startTestAgent({ maxConnections: 2 });
+  test("past --max-connections, with every slot busy, new connections are closed at once", async () => {
+    const gate = gatePlugin();
+    t = await startTestAgent({ maxConnections: 2, plugins: [gate.plugin] });
     const a = await RawClient.connect(t.socket);
     const b = await RawClient.connect(t.socket);
-    await waitFor(() => t!.agent.connections() === 2);
+    a.send({ type: "t.wait", id: "a", params: { key: "a" } });
+    b.send({ type: "t.wait", id: "b", params: { key: "b" } });
+    await waitFor(() => gate.has("a") && gate.has("b"));
     const c = await RawClient.connect(t.socket);
     await c.waitClosed();
+    gate.open("a");
+    gate.open("b");
+    expect(await a.next()).toMatchObject({ id: "a", ok: true });
     expect(await a.request({ type: "ping", id: 1 })).toMatchObject({ ok: true });
     a.close();
     b.close();
@@ -248,6 +254,32 @@ describe("unix socket files", () => {
     const c = await RawClient.connect(path);
     expect(await c.request({ type: "ping", id: 1 })).toMatchObject({ ok: true });
     c.close();
+    await a.stop();
+    d.cleanup();
+  });
+
+  test("the socket file is never more open than --socket-mode, not even between bind and chmod (umask 0)", async () => {
+    const d = tempDir();
+    const a = createAgent({ plugins: [], log: memoryLogger() });
+    await a.start();
+    // What the file's mode is the instant Bun.listen returns (before the chmod), under the loosest umask.
+    const atBind: Record<string, number> = {};
+    const realListen = Bun.listen;
+    const old = process.umask(0);
+    (Bun as { listen: unknown }).listen = (o: { unix: string }) => {
+      const server = (realListen as (o: unknown) => unknown)(o);
+      atBind[o.unix] = lstatSync(o.unix).mode & 0o777;
+      return server;
+    };
+    try {
+      await listen(a, `unix:${join(d.path, "default.sock")}`);
+      await listen(a, `unix:${join(d.path, "group.sock")}`, { socketMode: 0o660 });
+      expect(process.umask()).toBe(0); // restored after each bind
+    } finally {
+      (Bun as { listen: unknown }).listen = realListen;
+      process.umask(old);
+    }
+    expect(atBind).toEqual({ [join(d.path, "default.sock")]: 0o600, [join(d.path, "group.sock")]: 0o660 });
     await a.stop();
     d.cleanup();
   });

@@ -134,9 +134,24 @@ class BunTransport implements Transport {
   }
 }
 
+/**
+ * Run `bind` (which creates a socket file) under a umask that leaves the file no more open than `mode`,
+ * then restore the process's umask. The file is chmod'ed to `mode` after, but between bind and chmod a
+ * permissive umask (0 in some containers and init systems) would leave it 0777 for anyone to connect.
+ * Synchronous, so no other JS runs under the narrow umask.
+ */
+function withUmaskFor<T>(mode: number, bind: () => T): T {
+  const old = process.umask(~mode & 0o777);
+  try {
+    return bind();
+  } finally {
+    process.umask(old);
+  }
+}
+
 async function listenUnix(agent: Agent, path: string, mode: number): Promise<Listener> {
   await clearStaleSocket(path);
-  const server = Bun.listen<{ session: Session | null; transport: BunTransport | null }>({
+  const server = withUmaskFor(mode, () => Bun.listen<{ session: Session | null; transport: BunTransport | null }>({
     unix: path,
     socket: {
       open(sock) {
@@ -159,7 +174,7 @@ async function listenUnix(agent: Agent, path: string, mode: number): Promise<Lis
         sock.data.session?.close();
       },
     },
-  });
+  }));
   chmodSync(path, mode);
   let closed = false;
   return {

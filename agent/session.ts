@@ -19,6 +19,13 @@ import type { Answer, EventFrame } from "./wire.ts";
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Requests read but not started on one connection before the agent stops reading it. */
 export const MAX_QUEUED_REQUESTS = 1024;
+/**
+ * Bytes of requests read but not started on one connection before the agent stops reading it: 4 MiB.
+ * A waiting request is kept as the text of its frame body, counted at two bytes a character (what a
+ * string can take), and parsed when its turn comes: what it holds is what is counted, whatever its
+ * JSON would grow to once parsed.
+ */
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 export interface SessionOptions {
   kind: TransportKind;
@@ -58,6 +65,8 @@ export class Session {
   private drainWaiters: (() => void)[] = [];
   private concurrent = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Bytes of the frame bodies of requests read but not started (MAX_QUEUED_BYTES). */
+  private queued = 0;
   private closed = false;
   private ending = false;
   /** Over MAX_UNSENT_BYTES: reading is paused and work that would write waits. */
@@ -111,9 +120,22 @@ export class Session {
     return this.readingPaused;
   }
 
+  /** Bytes of requests read but not started on this connection. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
   /** Requests being served, or answers waiting for the client to read (the idle timeout cuts neither). */
   get busy(): boolean {
     return this.inflight > 0 || this.backedUp || this.held.length > 0;
+  }
+
+  /**
+   * May be closed to admit a new connection at the cap: nothing in flight, waiting or unsent, no half
+   * frame in hand, and not a serial stream (the host's one way in over virtio-serial).
+   */
+  get evictable(): boolean {
+    return !this.busy && !this.closed && this.orderedCount === 0 && this.waiting.length === 0 && this.partialSince === null && this.opts.kind !== "serial";
   }
 
   onData(chunk: Uint8Array): void {
@@ -134,7 +156,7 @@ export class Session {
 
   /** Too much waiting on this connection: answers its client has not read, or requests not started. */
   private blocked(): boolean {
-    return this.backedUp || this.orderedCount + this.waiting.length >= MAX_QUEUED_REQUESTS;
+    return this.backedUp || this.queued >= MAX_QUEUED_BYTES || this.orderedCount + this.waiting.length >= MAX_QUEUED_REQUESTS;
   }
 
   /** Handle items from `from` on; when blocked, keep the rest and stop reading until unblocked. */
@@ -250,14 +272,15 @@ export class Session {
     }
     const value = decoded.value;
     const dialect = this.host.router.dialectFor(value);
-    if (dialect) {
-      this.inOrder(() => this.serveDialect(dialect, value));
-      return;
-    }
     const hasId =
-      value !== null && typeof value === "object" && !Array.isArray(value) && (value as { id?: unknown }).id !== undefined;
+      !dialect && value !== null && typeof value === "object" && !Array.isArray(value) && (value as { id?: unknown }).id !== undefined;
     if (!hasId) {
-      this.inOrder(() => this.serveNative(value));
+      const serve = (v: unknown) => (dialect ? this.serveDialect(dialect, v) : this.serveNative(v));
+      if (this.orderedCount === 0 && !this.backedUp) this.inOrder(() => serve(value));
+      else {
+        const later = this.hold(decoded.text);
+        this.inOrder(() => serve(later()));
+      }
       return;
     }
     if (this.concurrent < (this.opts.maxConcurrent ?? 64) && !this.backedUp) {
@@ -265,12 +288,32 @@ export class Session {
       void this.serveNative(value, true);
     } else {
       this.inflight++;
+      const later = this.hold(decoded.text);
       this.waiting.push(() => {
         this.inflight--;
         this.concurrent++;
-        void this.serveNative(value, true);
+        void this.serveNative(later(), true);
       });
     }
+  }
+
+  /**
+   * Keep a request that must wait as the text of its body (a string of its own: not a view that would
+   * pin the chunk it came in, not its parsed value, which can be many times larger), counted in
+   * MAX_QUEUED_BYTES. The returned function, called when its turn comes, uncounts it and parses it again.
+   */
+  private hold(text: string): () => unknown {
+    const bytes = text.length * 2;
+    this.queued += bytes;
+    return () => {
+      this.queued -= bytes;
+      if (this.closed) return null; // nobody to answer: not parsed for nothing
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null; // it parsed once: it parses again
+      }
+    };
   }
 
   /**

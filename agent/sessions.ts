@@ -7,6 +7,14 @@ import type { Router } from "./router.ts";
 import { Session, type SessionHost } from "./session.ts";
 import type { Transport, TransportKind } from "./transport.ts";
 
+/** What `status` tells of backpressure, over every connection. */
+export interface Backpressure {
+  backedUp: number;
+  unsentBytes: number;
+  /** Bytes of requests read but not started (each connection stops being read past MAX_QUEUED_BYTES). */
+  queuedBytes: number;
+}
+
 export interface SessionTableOptions {
   clock: Clock;
   log: Logger;
@@ -40,6 +48,7 @@ export class SessionTable {
   /** Clients can repeat these at will: one console line a second, with a count. */
   private readonly refusedLine;
   private readonly silentLine;
+  private readonly evictedLine;
 
   constructor(private readonly o: SessionTableOptions) {
     const { clock, log } = o;
@@ -53,6 +62,9 @@ export class SessionTable {
     this.refusedLine = throttledLine(1000, () => clock.monotonic(), (n) =>
       log.warn(`over --max-connections (${o.maxConnections}): refused ${n} connection(s) since the last such line; each was closed at once`),
     );
+    this.evictedLine = throttledLine(1000, () => clock.monotonic(), (n) =>
+      log.warn(`at --max-connections (${o.maxConnections}): closed ${n} idle connection(s) since the last such line to admit new ones, the longest idle first`),
+    );
     this.silentLine = throttledLine(1000, () => clock.monotonic(), (n) =>
       log.warn(`closed ${n} connection(s) that sent no complete frame within --frame-timeout-secs (${o.frameMs / 1000}s) of connecting`),
     );
@@ -62,12 +74,22 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** Open a session over a transport; null when over --max-connections or closed. */
+  /**
+   * Open a session over a transport. At --max-connections the connection idle the longest is closed to
+   * make room (see `Session.evictable`), so connections that asked once and went quiet cannot hold every
+   * slot until the idle timeout; null when none can go (every slot busy) or the table is closed.
+   */
   open(transport: Transport, kind: TransportKind): Session | null {
     if (this.closed) return null;
     if (this.sessions.size >= this.o.maxConnections) {
-      this.refusedLine.hit();
-      return null;
+      const victim = this.longestIdle();
+      if (!victim) {
+        this.refusedLine.hit();
+        return null;
+      }
+      this.evictedLine.hit();
+      victim.end();
+      victim.close();
     }
     if (this.sessions.size === 0) this.host.coarseNow = this.o.clock.monotonic();
     const s = new Session(this.host, transport, {
@@ -81,15 +103,24 @@ export class SessionTable {
     return s;
   }
 
-  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), and the bytes queued on all. */
-  backpressure(): { backedUp: number; unsentBytes: number } {
+  /** The evictable session with the oldest last activity, or null. One pass, only at the cap. */
+  private longestIdle(): Session | null {
+    let best: Session | null = null;
+    for (const s of this.sessions) if (s.evictable && (best === null || s.lastActivity < best.lastActivity)) best = s;
+    return best;
+  }
+
+  /** Connections over MAX_UNSENT_BYTES of unread output (not being read), the bytes queued on all, and the requests read but not started. */
+  backpressure(): Backpressure {
     let backedUp = 0;
     let unsentBytes = 0;
+    let queuedBytes = 0;
     for (const s of this.sessions) {
       if (s.isBackedUp) backedUp++;
       unsentBytes += s.transport.unsent?.() ?? 0;
+      queuedBytes += s.queuedBytes;
     }
-    return { backedUp, unsentBytes };
+    return { backedUp, unsentBytes, queuedBytes };
   }
 
   /** Take no more sessions and stop the sweeps (the agent is stopping). */
@@ -133,6 +164,7 @@ export class SessionTable {
     const now = clock.monotonic();
     this.host.coarseNow = now;
     this.refusedLine.flush();
+    this.evictedLine.flush();
     this.silentLine.flush();
     let silent = 0;
     for (const s of this.sessions) {

@@ -3,7 +3,7 @@
 // Over 300 lines on purpose: two mechanisms behind one interface share the marker, the ids and the kill;
 // split, they would import each other.
 
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** `cgroup`: a cgroup v2 per command (nothing can leave it without write access to the cgroup tree). `proc`: a marker variable. */
@@ -45,7 +45,41 @@ function kill9(pid: number): boolean {
   }
 }
 
-/** Each process whose environment holds `NAME=<one of values>`, with the value (root reads every process's). */
+/**
+ * How much of one process's environment a /proc scan reads: 64 KiB. Any guest user can start processes
+ * with environments of megabytes (read whole, 100 of them made one scan take 430 ms of the event loop,
+ * up to three scans per deadline). The runner puts the marker first in a command's environment, so the
+ * command, and whatever it execs with its environment as given, carries it in the first bytes; a shell
+ * passes variables on in its own order, but a command's descendants rarely carry 64 KiB of environment.
+ */
+export const MAX_ENVIRON_SCAN_BYTES = 64 * 1024;
+/** One buffer for every read of a scan (scans are synchronous). */
+let scanBuf: Buffer | null = null;
+
+/** Up to MAX_ENVIRON_SCAN_BYTES of a process's environment, or null (exited, not ours to read). */
+function readEnviron(path: string): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const buf = (scanBuf ??= Buffer.allocUnsafe(MAX_ENVIRON_SCAN_BYTES));
+    let n = 0;
+    for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    return buf.subarray(0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Each process whose environment holds `NAME=<one of values>` within its first MAX_ENVIRON_SCAN_BYTES,
+ * with the value (root reads every process's).
+ */
 export function pidsWithMarker(name: string, values: ReadonlySet<string>, procDir = "/proc"): [number, string][] {
   const key = Buffer.from(`${name}=`);
   const out: [number, string][] = [];
@@ -60,15 +94,13 @@ export function pidsWithMarker(name: string, values: ReadonlySet<string>, procDi
     if (c < 48 || c > 57) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
-    let env: Buffer;
-    try {
-      env = readFileSync(`${procDir}/${e}/environ`);
-    } catch {
-      continue; // exited, or not ours to read
-    }
+    const env = readEnviron(`${procDir}/${e}/environ`);
+    if (!env) continue;
     for (let i = env.indexOf(key); i >= 0; i = env.indexOf(key, i + 1)) {
       if (i > 0 && env[i - 1] !== 0) continue;
       const endAt = env.indexOf(0, i);
+      // A value cut by the read's end is no marker we know (the buffer is full, not the environment's end).
+      if (endAt < 0 && env.length === MAX_ENVIRON_SCAN_BYTES) break;
       const value = env.toString("latin1", i + key.length, endAt < 0 ? env.length : endAt);
       if (values.has(value)) out.push([pid, value]);
       break;

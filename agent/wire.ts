@@ -73,6 +73,8 @@ export const StatusResult = Type.Object(
     connections_backed_up: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Bytes of answers and events queued for clients, over every connection. */
     unsent_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Bytes of requests read but not started, over every connection (one stops being read past 4 MiB). */
+    queued_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
     work_in_flight: Type.Integer(),
     plugins: Type.Record(Type.String(), Type.Unknown()),
     /** Config files (or directories) the latest loads refused unread, and why: also one console line each. */

@@ -59,6 +59,6 @@ describe("the host's import graph", () => {
 
   test("host/ holds the three rooms and its test support, nothing else", () => {
     const top = readdirSync(join(root, "host")).filter((n) => !/\.test\.tsx?$/.test(n)).sort();
-    expect(top).toEqual(["bridge", "cli", "client", "testing-browser.ts", "testing-fakes.ts", "testing.ts"]);
+    expect(top).toEqual(["bridge", "cli", "client", "testing-browser.ts", "testing-fakes.ts", "testing-pty.ts", "testing.ts"]);
   });
 });

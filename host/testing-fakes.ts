@@ -124,6 +124,14 @@ function snapshotSection(s: FakeState): SnapshotStatus {
   };
 }
 
+/** As the real plugin streams them (plugins/snapshot): each step `running`, then ended with the answer's fields. */
+function announceSteps(steps: { name: string; ok: boolean; duration_ms: number; detail: string }[], emit: (event: string, data: unknown) => void): void {
+  for (const st of steps) {
+    emit("step", { name: st.name, status: "running", duration_ms: 0, detail: "" });
+    emit("step", { name: st.name, status: st.ok ? "ok" : "failed", duration_ms: st.duration_ms, detail: st.detail });
+  }
+}
+
 /** A request in `s.hang` waits until its caller goes away (then it is counted as aborted). */
 async function hangIfAsked(s: FakeState, type: string, signal: AbortSignal): Promise<void> {
   if (!s.hang.has(type)) return;
@@ -213,18 +221,20 @@ function allFakes(s: FakeState): AgentPlugin[] {
       name: "snapshot",
       status: () => snapshotSection(s),
       requests: defineRequests(snapshotRequests, {
-        "sleep-prep": (p) => {
+        "sleep-prep": (p, ctx) => {
           s.sleepCalls.push(p);
           const steps = [
             { name: "checkpoint:db", ok: s.sleepReady, duration_ms: 12, detail: s.sleepReady ? "exit 0" : "exit 1: disk full" },
             { name: "sync", ok: true, duration_ms: 3, detail: "" },
             { name: "drop-caches", ok: true, duration_ms: 1, detail: "" },
           ];
+          if (p.stream) announceSteps(steps, ctx.emit);
           return { ready: s.sleepReady, state: "sleeping" as const, steps, duration_ms: 16 };
         },
-        wake: (p) => {
+        wake: (p, ctx) => {
           s.wakeCalls.push(p);
           const steps = [{ name: "restore:db", ok: !s.restoreFails, duration_ms: 8, detail: s.restoreFails ? "exit 2" : "exit 0" }];
+          if (p.stream) announceSteps(steps, ctx.emit);
           return { was_sleeping: true, clock_skew_ms: p.wall_clock ? 1500 : null, clock_set: !!p.wall_clock, steps, duration_ms: 9 };
         },
       }),

@@ -7,7 +7,7 @@ import { compiled, schemaErrors } from "../agent/router.ts";
 import { startTestAgent, tempDir, type TestAgent } from "../agent/testing.ts";
 import { StatusResult } from "../agent/wire.ts";
 import { HealthStatusSection } from "../plugins/health/schemas.ts";
-import { SnapshotStatus } from "../plugins/snapshot/schemas.ts";
+import { SnapshotStatus, StepEvent } from "../plugins/snapshot/schemas.ts";
 import { workerPlugin } from "../plugins/worker/index.ts";
 import { AgentClient } from "./client/agent-client.ts";
 import { fakePlugins, fakeState, troubledState, type FakeState } from "./testing.ts";
@@ -56,6 +56,18 @@ describe.each([
   // real plugin could not give would come back as E_INTERNAL, not as a result.
   test.each(CALLS)("%s %j: answered, within the real result schema", async (type, params) => {
     await expect(client.call(type, params)).resolves.toBeDefined();
+  });
+
+  test("streamed sleep-prep and wake: step events the real plugin sends (its declared schema, one running and one ended per step)", async () => {
+    for (const type of ["sleep-prep", "wake"] as const) {
+      const events: unknown[] = [];
+      const r = (await client.call(type, { stream: true }, { onEvent: (e, d) => void events.push({ e, d }) })) as { steps: { name: string; ok: boolean }[] };
+      for (const { e, d } of events as { e: string; d: unknown }[]) {
+        expect(e).toBe("step");
+        expect(valid(StepEvent, d)).toEqual([]);
+      }
+      expect(events).toHaveLength(r.steps.length * 2);
+    }
   });
 
   test("status and its sections match the real schemas", async () => {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { decodeBody, encodeFrame, FrameReader } from "../agent/frame.ts";
+import type { Clock } from "../agent/clock.ts";
 import type { AgentPlugin } from "../agent/plugin.ts";
 import { startTestAgent, tempDir, type TestAgent } from "../agent/testing.ts";
 import { healthPlugin } from "../plugins/health/index.ts";
@@ -89,7 +90,9 @@ export async function hungAgent(path: string): Promise<{ address: string; connec
 // ---- mvmctl in memory ----
 
 /** In-memory io: what a command wrote, with a fixed clock and an abort controller. */
-export function memoryIO(opts: { env?: Record<string, string | undefined>; stdin?: string | Uint8Array; tty?: boolean; now?: number } = {}) {
+export function memoryIO(
+  opts: { env?: Record<string, string | undefined>; stdin?: string | Uint8Array; tty?: boolean; now?: number; columns?: number; rows?: number; clock?: Clock } = {},
+) {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const stop = new AbortController();
@@ -100,6 +103,9 @@ export function memoryIO(opts: { env?: Record<string, string | undefined>; stdin
     errBytes: (b) => void err.push(Buffer.from(b)),
     readStdin: async () => (typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : (opts.stdin ?? new Uint8Array())),
     stdoutIsTTY: opts.tty ?? false,
+    ...(opts.columns !== undefined ? { columns: opts.columns } : {}),
+    ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     env: opts.env ?? {},
     signal: stop.signal,
     now: () => opts.now ?? NOW,
@@ -154,6 +160,8 @@ export interface ServedBridge {
   url: string;
   port: number;
   token: string | null;
+  /** The dashboard's login address (with `?token=`), as onListening tells it. */
+  loginUrl: string;
   /** What serve printed (one entry per line) and wrote to stderr. */
   out: string[];
   err: string[];
@@ -166,15 +174,15 @@ export interface ServedBridge {
  * default token file); rejects with its stderr when it exits instead of listening.
  * @example const b = await serveForTest({ vms: vmsFile, auth: { token: "t0ken" } }, { XDG_CONFIG_HOME: dir }); ...; expect(await b.stop()).toBe(0);
  */
-export async function serveForTest(opts: ServeOptions, env: Record<string, string | undefined>): Promise<ServedBridge> {
+export async function serveForTest(opts: ServeOptions, env: Record<string, string | undefined>, io: { stdoutIsTTY?: boolean } = {}): Promise<ServedBridge> {
   const out: string[] = [];
   const err: string[] = [];
   const stop = new AbortController();
-  let listening!: (v: { url: string; token: string | null }) => void;
-  const ready = new Promise<{ url: string; token: string | null }>((r) => (listening = r));
-  const exit = serveBridge({ port: 0, ...opts }, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), signal: stop.signal, env, onListening: (url, a) => listening({ url, token: a.token }) });
-  const { url, token } = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
-  return { url, port: Number(new URL(url).port), token, out, err, stop: () => (stop.abort(), exit) };
+  let listening!: (v: { url: string; token: string | null; loginUrl: string }) => void;
+  const ready = new Promise<{ url: string; token: string | null; loginUrl: string }>((r) => (listening = r));
+  const exit = serveBridge({ port: 0, ...opts }, { ...io, stdout: (t) => out.push(t), stderr: (t) => err.push(t), signal: stop.signal, env, onListening: (url, a) => listening({ url, token: a.token, loginUrl: a.loginUrl }) });
+  const { url, token, loginUrl } = await Promise.race([ready, exit.then((c) => Promise.reject(new Error(`serve exited ${c}: ${err.join("\n")}`)))]);
+  return { url, port: Number(new URL(url).port), token, loginUrl, out, err, stop: () => (stop.abort(), exit) };
 }
 
 export interface SseEvent {

@@ -1,8 +1,17 @@
-// Generates docs/errors.md from the code catalogs in agent/errors.ts (a test keeps the two in step).
+// Generates docs/errors.md from the code catalogs in agent/errors.ts, and man/mvmctl.1 from mvmctl's command table
+// (tests keep both in step).
 
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, REGISTRATION_CODES } from "../agent/errors.ts";
+import { manPage } from "../host/cli/man.ts";
+import { COMMANDS } from "../host/cli/run.ts";
+import pkg from "../package.json" with { type: "json" };
+
+/** The roff of man/mvmctl.1 (shipped in the npm package through package.json's `man`). */
+export function mvmctlManPage(): string {
+  return manPage(COMMANDS, pkg.version);
+}
 
 /** The markdown of docs/errors.md. */
 export function errorsDoc(): string {
@@ -34,5 +43,7 @@ export function errorsDoc(): string {
 
 if (import.meta.main) {
   writeFileSync(join(import.meta.dir, "../docs/errors.md"), errorsDoc());
-  console.log("wrote docs/errors.md");
+  mkdirSync(join(import.meta.dir, "../man"), { recursive: true });
+  writeFileSync(join(import.meta.dir, "../man/mvmctl.1"), mvmctlManPage());
+  console.log("wrote docs/errors.md and man/mvmctl.1");
 }

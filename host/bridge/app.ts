@@ -146,10 +146,19 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     "sleep-prep": async (c) => {
       const vm = vmOf(c);
+      const q = query(c, StreamQuery) as { stream?: boolean };
       const params = await body(c, SleepPrepBody, "sleep-prep");
+      const record = (result: unknown) => {
+        const d = (result as { duration_ms?: unknown })?.duration_ms;
+        if (typeof d === "number") sleepPrepMs.set(vm.name, d);
+      };
+      // ?stream=1 (or Accept: text/event-stream): each step as a `step` event, as exec streams its output.
+      if (q.stream === true || params.stream === true || wantsEventStream(c)) {
+        params.stream = true;
+        return sseCall(c, deps.call, vm, "sleep-prep", params, deadline("sleep-prep", params), record);
+      }
       const result = await call(vm, "sleep-prep", params, deadline("sleep-prep", params));
-      const d = (result as { duration_ms?: unknown })?.duration_ms;
-      if (typeof d === "number") sleepPrepMs.set(vm.name, d);
+      record(result);
       return c.json(result as object);
     },
     wake: async (c) => {
@@ -159,7 +168,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const params: Record<string, unknown> = { ...b };
       if (b.wall_clock === undefined) params.wall_clock = new Date(now()).toISOString();
       if (b.wall_clock === null) delete params.wall_clock;
+      const q = query(c, StreamQuery) as { stream?: boolean };
+      if (q.stream === true || wantsEventStream(c)) params.stream = true;
       mustMatch(BUNDLED_REQUESTS.wake.params, params, "body");
+      if (params.stream) return sseCall(c, deps.call, vm, "wake", params, deadline("wake", params));
       return c.json((await call(vm, "wake", params, deadline("wake", params))) as object);
     },
     snapshot: (c) => loop.snapshot(c),

@@ -151,6 +151,13 @@ const LoopEvents = {
   error: "the operation failed (data: JSON {code, message, status, data: {step, steps}})",
 };
 
+/** A streamed sleep-prep or wake: the agent's step events (their declaration in plugins/snapshot/schemas.ts), then the answer. */
+const AgentStepEvents = {
+  step: "a step started (status running) or ended (ok / failed), with duration_ms and detail (data: JSON, the agent's step event)",
+  result: "the agent's answer (data: JSON)",
+  error: "the call failed (data: JSON {code, message, status})",
+};
+
 const LoopErrors = {
   "403": "The bridge was started without --snapshot-dir (E_FORBIDDEN)",
   "409": "A snapshot or restore of this VM is running (E_BUSY), the directory holds a snapshot (E_EXISTS), or the guest was not ready (E_NOT_READY, woken again)",
@@ -211,8 +218,14 @@ export const ROUTES: RouteDef[] = [
     id: "logs", method: "get", path: "/api/vms/:name/logs", summary: "The VM's console log: last lines, or followed as server-sent events",
     params: vm, query: LogsQuery, response: LogsResult, sse: { line: "one console line (data: the text)", reset: "the file was truncated or replaced; reading from its start" },
   },
-  { id: "sleep-prep", method: "post", path: "/api/vms/:name/sleep-prep", summary: "Prepare for a snapshot (the agent's `sleep-prep`)", params: vm, body: SleepPrepBody, response: agentResult("sleep-prep") },
-  { id: "wake", method: "post", path: "/api/vms/:name/wake", summary: "After a restore (the agent's `wake`); sends the host's time unless told otherwise", params: vm, body: WakeBody, response: agentResult("wake") },
+  {
+    id: "sleep-prep", method: "post", path: "/api/vms/:name/sleep-prep", summary: "Prepare for a snapshot (the agent's `sleep-prep`); streams its steps with ?stream=1 or Accept: text/event-stream",
+    params: vm, query: StreamQuery, body: SleepPrepBody, response: agentResult("sleep-prep"), sse: AgentStepEvents,
+  },
+  {
+    id: "wake", method: "post", path: "/api/vms/:name/wake", summary: "After a restore (the agent's `wake`); sends the host's time unless told otherwise; streams its steps like sleep-prep",
+    params: vm, query: StreamQuery, body: WakeBody, response: agentResult("wake"), sse: AgentStepEvents,
+  },
   {
     id: "snapshot", method: "post", path: "/api/vms/:name/snapshot",
     summary: "Snapshot the VM through its VMM (sleep-prep, pause, write, resume + wake or stop, manifest) into a directory under --snapshot-dir; streams its steps with ?stream=1 or Accept: text/event-stream",

@@ -37,7 +37,7 @@ describe("serve on a real port", () => {
   test("binds 127.0.0.1 and says where", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(out[0]).toBe(`mvm bridge on ${url} (2 VMs from ${vmsFile}; token from --token)`);
-    expect(out[1]).toBe(`dashboard: ${url}?token=t0ken`);
+    expect(out[1]).toBe(`dashboard: ${url} (log in with /?token= and the token given with --token)`);
   });
 
   test("healthz is open, the API needs the token", async () => {
@@ -104,9 +104,9 @@ describe("serve options", () => {
 });
 
 /** serveBridge on port 0 over ok.json with these options and a config dir of its own. */
-async function started(opts: ServeOptions, xdg = join(tmp.path, `xdg-${Math.random().toString(36).slice(2)}`)) {
+async function started(opts: ServeOptions, xdg = join(tmp.path, `xdg-${Math.random().toString(36).slice(2)}`), tty = false) {
   writeFileSync(join(tmp.path, "ok.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${agent.socket}` }] }));
-  const b = await serveForTest({ vms: join(tmp.path, "ok.json"), ...opts }, { XDG_CONFIG_HOME: xdg });
+  const b = await serveForTest({ vms: join(tmp.path, "ok.json"), ...opts }, { XDG_CONFIG_HOME: xdg }, { stdoutIsTTY: tty });
   return { ...b, base: b.url, xdg };
 }
 
@@ -128,8 +128,15 @@ describe("secure by default", () => {
     expect(await s.stop()).toBe(0);
     const again = await started({}, s.xdg);
     expect(again.out[0]).toEndWith(`; token from ${file})`);
-    expect(again.out[1]).toBe(`dashboard: ${again.base}?token=${token}`);
+    // Not a terminal (a systemd unit: the journal) and the file was there: the token stays in its file.
+    expect(again.out[1]).toBe(`dashboard: ${again.base} (log in with /?token= and the token in ${file})`);
+    expect(again.out.join("\n")).not.toContain(token);
+    expect(again.loginUrl).toBe(`${again.base}?token=${token}`); // tests still get it
     expect(await again.stop()).toBe(0);
+    // On a terminal the operator is there to use it: the login address, as on the first start.
+    const tty = await started({}, s.xdg, true);
+    expect(tty.out[1]).toBe(`dashboard: ${tty.base}?token=${token}`);
+    expect(await tty.stop()).toBe(0);
   });
 
   test("--token-file FILE is created when missing; one that others can read, or a FIFO, stops the start (1) naming the fix", async () => {

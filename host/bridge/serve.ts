@@ -16,6 +16,11 @@ export interface ServeIO {
   signal?: AbortSignal;
   /** Told the bound URL once listening (tests use port 0), and the token with the dashboard's login address. */
   onListening?(url: string, auth: { token: string | null; loginUrl: string }): void;
+  /**
+   * stdout is a terminal: the login address with the token is printed at every start. Otherwise (a
+   * systemd unit, whose stdout goes to the journal) only when the token file was just created.
+   */
+  stdoutIsTTY?: boolean;
   /** Environment for MVMCTL_VMS / HOME (default process.env). */
   env?: Record<string, string | undefined>;
 }
@@ -96,12 +101,21 @@ function checkOptions(o: ServeOptions): Checked {
   return { host, port, auth, allowHosts, callTimeoutMs, ...(snapshotDir ? { snapshotDir } : {}), ...(fields !== undefined ? { metricsMaxProbeFields: fields } : {}) };
 }
 
+interface ResolvedToken {
+  token: string | null;
+  said: string;
+  /** Where an operator finds the token, for the login line that does not print it. */
+  where: string;
+  /** The token file was created by this start. */
+  created: boolean;
+}
+
 /** Where the token comes from: the options, else the default token file (created when missing). Null with "none". */
-function resolveToken(auth: ServeOptions["auth"], env: Record<string, string | undefined>): { token: string | null; said: string } {
-  if (auth === "none") return { token: null, said: "NO AUTH (--no-auth): every local user and process can drive these VMs" };
-  if (auth && "token" in auth) return { token: auth.token, said: "token from --token" };
+function resolveToken(auth: ServeOptions["auth"], env: Record<string, string | undefined>): ResolvedToken {
+  if (auth === "none") return { token: null, said: "NO AUTH (--no-auth): every local user and process can drive these VMs", where: "", created: false };
+  if (auth && "token" in auth) return { token: auth.token, said: "token from --token", where: "given with --token", created: false };
   const t = loadOrCreateToken(auth?.tokenFile ?? defaultTokenFile(env));
-  return { token: t.token, said: `token ${t.created ? "created in" : "from"} ${t.path}` };
+  return { token: t.token, said: `token ${t.created ? "created in" : "from"} ${t.path}`, where: `in ${t.path}`, created: t.created };
 }
 
 /**
@@ -118,7 +132,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
     return 2;
   }
   const env = io.env ?? process.env;
-  let auth: { token: string | null; said: string };
+  let auth: ResolvedToken;
   try {
     auth = resolveToken(flags.auth, env);
   } catch (e) {
@@ -177,7 +191,9 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
   const url = `http://${shown}:${server.port}/`;
   const loginUrl = auth.token === null ? url : `${url}?token=${encodeURIComponent(auth.token)}`;
   io.stdout(`mvm bridge on ${url} (${vms.length} VMs from ${path}; ${auth.said}${flags.snapshotDir ? `; snapshots under ${flags.snapshotDir}` : ""})`);
-  if (auth.token !== null) io.stdout(`dashboard: ${loginUrl}`);
+  // The token in a log line is the token in the journal (readable by adm, systemd-journal): only on a
+  // terminal, or on the start that just made it (the operator has to learn it once).
+  if (auth.token !== null) io.stdout(io.stdoutIsTTY || auth.created ? `dashboard: ${loginUrl}` : `dashboard: ${url} (log in with /?token= and the token ${auth.where})`);
   io.onListening?.(url, { token: auth.token, loginUrl });
   await new Promise<void>((resolve) => {
     const stop = () => {

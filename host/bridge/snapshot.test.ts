@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 let n = 0;
 
-async function setup(fcOpts: FakeFirecrackerOptions = { booted: true }, opts: { root?: boolean } = {}) {
+async function setup(fcOpts: FakeFirecrackerOptions = { booted: true }, opts: { root?: boolean; calls?: string[] } = {}) {
   const id = ++n;
   const fc = await FakeFirecracker.start(join(tmp.path, `fc-${id}.sock`), fcOpts);
   const agent = await loopAgent();
@@ -34,7 +34,9 @@ async function setup(fcOpts: FakeFirecrackerOptions = { booted: true }, opts: { 
     { name: "web1", agent: agent.address, vmm: { kind: "firecracker", api: fc.socket } },
     { name: "novmm", agent: agent.address },
   ];
-  const bridge = createBridge({ vms: () => vms, call: pool.call, token: null, callTimeoutMs: 2000, ...(opts.root === false ? {} : { snapshotRoot: root }) });
+  // `calls`: every request type the bridge sends the agent, in order (what the agent sees from it).
+  const call: typeof pool.call = opts.calls ? (...a) => (opts.calls!.push(a[1]), pool.call(...a)) : pool.call;
+  const bridge = createBridge({ vms: () => vms, call, token: null, callTimeoutMs: 2000, ...(opts.root === false ? {} : { snapshotRoot: root }) });
   open.push(agent, { close: () => fc.stop() }, pool);
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     bridge.app.request(path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
@@ -165,6 +167,25 @@ describe("snapshot", () => {
     expect(s.fc.state).toBe("Running");
     await waitFor(async () => (await s.post("/api/vms/web1/snapshot", { to: "after" })).status === 200, 10_000, "the VM to be free again");
   });
+});
+
+test("three snapshots of one VM at once: one runs; the other two are 409 E_BUSY before they touch anything", async () => {
+  const calls: string[] = [];
+  const s = await setup({ booted: true }, { calls });
+  const answers = await Promise.all(["one", "two", "three"].map((to) => s.post("/api/vms/web1/snapshot", { to })));
+  const statuses = answers.map((r) => r.status).sort();
+  expect(statuses).toEqual([200, 409, 409]);
+  for (const r of answers.filter((r) => r.status === 409)) expect(((await r.json()) as { code: string }).code).toBe("E_BUSY");
+  // The losers made no directory, and sent the agent nothing: one sleep-prep, one wake (the winner's).
+  expect(readdirSync(s.root).length).toBe(1);
+  expect(calls.filter((t) => t === "sleep-prep")).toHaveLength(1);
+  expect(calls.filter((t) => t === "wake")).toHaveLength(1);
+  // And the guard is released on every path: the VM takes the next one.
+  expect((await s.post("/api/vms/web1/snapshot", { to: "four" })).status).toBe(200);
+  const refused = await s.post("/api/vms/web1/snapshot", { to: "four" }); // E_EXISTS, after the guard was taken
+  expect(refused.status).toBe(409);
+  expect((await s.post("/api/vms/web1/snapshot", { to: "five", resume: true, stop: true })).status).toBe(400);
+  expect((await s.post("/api/vms/web1/snapshot", { to: "five" })).status).toBe(200);
 });
 
 describe("restore", () => {

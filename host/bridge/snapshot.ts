@@ -37,7 +37,12 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, 
   const now = deps.now ?? Date.now;
   const callMs = deps.callTimeoutMs ?? 5000;
 
-  /** The checks every operation makes before anything starts (400/403/404/409 as plain JSON answers). */
+  /**
+   * The checks every operation makes before anything starts (400/403/404/409 as plain JSON answers), and
+   * the VM claimed for this operation. The claim is taken in the same synchronous step as the check
+   * (no await between them), so two requests that both read their bodies can never both pass it; the
+   * caller hands `release` to run(), or calls it when it refuses the request itself.
+   */
   async function prepare(c: Context, schema: typeof SnapshotBody | typeof RestoreBody, key: "to" | "from") {
     const vm = vmOf(c);
     const q = decodeQuery(StreamQuery, new URL(c.req.url).searchParams);
@@ -54,24 +59,31 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, 
       throw e;
     }
     if (busy.has(vm.name)) throw new HttpFail(409, "E_BUSY", `${vm.name}: a snapshot or restore of this VM is already running`);
+    busy.add(vm.name);
+    let held = true;
+    const release = () => {
+      if (held) busy.delete(vm.name);
+      held = false;
+    };
     const agent: AgentCall = (type, params, o) => deps.call(vm, type, params, { timeoutMs: o.timeoutMs });
-    return { vm, vmm: vm.vmm, body, dir, agent, stream: q.stream === true || wantsEventStream(c) };
+    return { vm, vmm: vm.vmm, body, dir, agent, stream: q.stream === true || wantsEventStream(c), release };
   }
 
   /**
    * Run one operation for a VM: as events (`step` per step start and end, then `result` or `error`), or as
    * one JSON answer. It runs to its end even when the HTTP client goes away: a snapshot stopped half-way
-   * would leave the VM paused.
+   * would leave the VM paused. `release` (from prepare) frees the VM once the operation has ended.
    */
-  function run<T>(c: Context, vm: string, stream: boolean, op: (onStep: (e: StepEvent) => void) => Promise<T>): Response | Promise<Response> {
-    busy.add(vm);
+  function run<T>(c: Context, vm: string, stream: boolean, release: () => void, loop: (onStep: (e: StepEvent) => void) => Promise<T>): Response | Promise<Response> {
+    // A throw before the loop's first await (opening the VMM driver) is a rejection too: release runs.
+    const op = async (onStep: (e: StepEvent) => void) => loop(onStep);
     if (!stream) {
       return op(() => {})
         .then((r) => c.json(r as object))
         .catch((e) => {
           throw e instanceof LoopError ? loopFailure(e, vm) : e;
         })
-        .finally(() => busy.delete(vm));
+        .finally(release);
     }
     const events: { event: string; data: unknown }[] = [];
     let wake: (() => void) | null = null;
@@ -90,7 +102,7 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, 
         },
       )
       .finally(() => {
-        busy.delete(vm);
+        release();
         finished = true;
         wake?.();
       });
@@ -121,11 +133,16 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, 
       return c.body(SNAPSHOT_JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" });
     },
     async snapshot(c: Context): Promise<Response> {
-      const { vm, vmm, body, dir, agent, stream } = await prepare(c, SnapshotBody, "to");
-      if (body.resume === true && body.stop === true) throw new HttpFail(400, "E_INVALID_PARAMS", "body: resume and stop exclude each other", [{ path: "/stop", message: "resume and stop exclude each other" }]);
-      if (!body.overwrite && existsSync(join(dir, MANIFEST_FILE)))
-        throw new HttpFail(409, "E_EXISTS", `${vm.name}: ${body.to} already holds a snapshot; name another directory, or send "overwrite": true`);
-      return run(c, vm.name, stream, (onStep) =>
+      const { vm, vmm, body, dir, agent, stream, release } = await prepare(c, SnapshotBody, "to");
+      try {
+        if (body.resume === true && body.stop === true) throw new HttpFail(400, "E_INVALID_PARAMS", "body: resume and stop exclude each other", [{ path: "/stop", message: "resume and stop exclude each other" }]);
+        if (!body.overwrite && existsSync(join(dir, MANIFEST_FILE)))
+          throw new HttpFail(409, "E_EXISTS", `${vm.name}: ${body.to} already holds a snapshot; name another directory, or send "overwrite": true`);
+      } catch (e) {
+        release();
+        throw e;
+      }
+      return run(c, vm.name, stream, release, (onStep) =>
         takeSnapshot({
           vm: vm.name,
           vmm: openVmm(vmm!, { callTimeoutMs: callMs }),
@@ -141,8 +158,8 @@ export function snapshotRoutes(deps: BridgeDeps, vmOf: (c: Context) => VmEntry, 
       );
     },
     async restore(c: Context): Promise<Response> {
-      const { vm, vmm, body, dir, agent, stream } = await prepare(c, RestoreBody, "from");
-      return run(c, vm.name, stream, (onStep) =>
+      const { vm, vmm, body, dir, agent, stream, release } = await prepare(c, RestoreBody, "from");
+      return run(c, vm.name, stream, release, (onStep) =>
         restoreSnapshot({ vm: vm.name, vmm: openVmm(vmm!, { callTimeoutMs: callMs }), agent, dir, allowOtherVm: body.other_vm === true, callTimeoutMs: callMs, now, onStep }),
       );
     },

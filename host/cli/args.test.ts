@@ -23,7 +23,7 @@ describe("help and usage", () => {
     const top = await mvmctl(["--help"]);
     expect(top.code).toBe(0);
     for (const c of COMMANDS) {
-      expect(top.stdout).toContain(c.usage.split(" [")[0]!);
+      expect(top.stdout).toContain(`  ${c.usage.split(/ \[| -/)[0]!}  `);
       const h = await mvmctl([c.name, "--help"]);
       expect(h.code).toBe(0);
       expect(h.stdout).toMatch(/usage: mvmctl/i);
@@ -33,10 +33,10 @@ describe("help and usage", () => {
     expect((await mvmctl(["logs", "-h"])).stdout).toContain("usage: mvmctl logs VM [-f] [-n N]");
   });
 
-  test("no command: usage on stderr, exit 2; unknown command and flag: exit 2", async () => {
+  test("no command: the help on stdout, exit 0 (as kubectl, docker, gh); unknown command and flag: exit 2", async () => {
     const none = await mvmctl([]);
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain("usage: mvmctl");
+    expect(none).toMatchObject({ code: 0, stderr: "" });
+    expect(none.stdout).toContain("usage: mvmctl");
     const bad = await mvmctl(["frobnicate"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown command "frobnicate"');
@@ -71,8 +71,16 @@ describe("one parser for every command", () => {
     expect((await run("ls", "--timeout", "soon")).stderr).toBe('mvmctl: ls: --timeout: expected a number, got "soon"\n');
   });
 
-  test("no command's flag shadows a global one", () => {
-    for (const c of COMMANDS) for (const g of ["vms", "timeout", "color", "help"]) expect({ c: c.name, g, has: Object.hasOwn(c.flags, g) }).toEqual({ c: c.name, g, has: false });
+  test("no command's flag shadows a global one, except wait's --timeout (the whole wait), which leaves the global one before the command", async () => {
+    for (const c of COMMANDS)
+      for (const g of ["vms", "timeout", "color", "help"]) {
+        const allowed = c.name === "wait" && g === "timeout";
+        expect({ c: c.name, g, has: Object.hasOwn(c.flags, g) }).toEqual({ c: c.name, g, has: allowed });
+      }
+    // After `wait`, --timeout is wait's; before it, the per-call deadline (a hanging call is cut at 50 ms, not 5 s).
+    const r = await mvmctl(["--vms", f.vmsFile, "--timeout", "0.05", "wait", "gone", "--for", "reachable", "--timeout", "0.2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("not reachable after 200 ms");
   });
 
   test("serve's flags go through the same parser: --json is an unknown flag, not one that 'needs a value'", async () => {

@@ -27,9 +27,12 @@ async function main(): Promise<number> {
       errBytes: write(process.stderr),
       readStdin: async () => new Uint8Array(await new Response(Bun.stdin.stream()).arrayBuffer()),
       stdoutIsTTY: process.stdout.isTTY === true,
+      ...(process.stdout.isTTY ? { columns: process.stdout.columns, rows: process.stdout.rows } : {}),
       env: process.env,
       signal: stop.signal,
       now: () => Date.now(),
+      // A compiled binary runs its entry from Bun's embedded file system.
+      compiled: (process.argv[1] ?? "").includes("$bunfs"),
     },
     // Imported, not read at run time: a compiled dist/mvmctl has no package.json beside it.
     pkg.version,

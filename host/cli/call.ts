@@ -1,7 +1,26 @@
 // `mvmctl call VM TYPE [JSON]`: any request, custom plugins' included; prints the result as JSON.
 
 import { callDeadlineMs } from "../client/deadlines.ts";
-import { defineCommand, EXIT, UsageError } from "./command.ts";
+import { didYouMean } from "../../agent/argv.ts";
+import { ClientError } from "../client/errors.ts";
+import type { VmEntry } from "../client/vm-list.ts";
+import { defineCommand, EXIT, UsageError, type Ctx } from "./command.ts";
+import { jsonText } from "./output.ts";
+
+/**
+ * An unknown request gets the nearest names the agent serves (its `hello` list): the agent's own
+ * answer, then ` (did you mean health-check?)`. Any other error is handed back as it was.
+ */
+async function withSuggestion(ctx: Ctx, vm: VmEntry, type: string, e: unknown): Promise<unknown> {
+  if (!(e instanceof ClientError && e.fromAgent && e.code === "E_UNKNOWN_REQUEST")) return e;
+  try {
+    const hello = await ctx.call(vm, "hello");
+    const hint = didYouMean(type, hello.requests);
+    return hint ? new ClientError(e.code, `${e.message}${hint}`, e.data) : e;
+  } catch {
+    return e;
+  }
+}
 
 export const callCommand = defineCommand({
   name: "call",
@@ -20,6 +39,7 @@ Examples:
     "call-timeout": { type: "number", description: "Seconds to wait for the answer (default: the request's own declared bound plus --timeout, else --timeout)." },
   },
   args: { min: 2, max: 3 },
+  complete: { args: ["vm", "request"] },
   async run(ctx, { values, args }) {
     const vm = ctx.vm(args[0]!);
     const type = args[1]!;
@@ -37,11 +57,16 @@ Examples:
     if (secs !== undefined && !(secs > 0)) throw new UsageError(`call: --call-timeout expects seconds above 0, got ${secs}`);
     // A request that declares how long its work may take (sleep-prep's drain, exec's timeout_secs) gets that long plus --timeout.
     const timeoutMs = secs !== undefined ? secs * 1000 : callDeadlineMs(type, params, ctx.io.globals.timeoutMs);
-    const result = await ctx.call(vm, type, params as Record<string, unknown>, {
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      onEvent: values.events ? (event, data) => ctx.io.out(JSON.stringify({ event, data }) + "\n") : undefined,
-    });
-    ctx.io.out(JSON.stringify(result, null, 2) + "\n");
+    let result: unknown;
+    try {
+      result = await ctx.callUnchecked(vm, type, params as Record<string, unknown>, {
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        onEvent: values.events ? (event, data) => ctx.io.out(jsonText({ event, data }, 0)) : undefined,
+      });
+    } catch (e) {
+      throw await withSuggestion(ctx, vm, type, e);
+    }
+    ctx.io.out(jsonText(result));
     return EXIT.OK;
   },
 });

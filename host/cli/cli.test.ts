@@ -202,12 +202,11 @@ describe("diff", () => {
 });
 
 describe("sleep-prep and wake", () => {
-  test("sleep-prep: steps, ready exit 0, drain timeout passed on", async () => {
+  test("sleep-prep: each step as the agent streams it, then ready (exit 0); the drain timeout passed on", async () => {
     const r = await run("sleep-prep", "vm1", "--drain-timeout", "12");
     expect(r.code).toBe(0);
-    expect(r.stdout.split("\n")[0]).toBe("vm1: ready for a snapshot in 16 ms (state sleeping)");
-    expect(r.stdout).toMatch(/\n  ok    checkpoint:db +12 ms  exit 0\n  ok    sync +3 ms\n  ok    drop-caches +1 ms\n$/);
-    expect(state.sleepCalls.at(-1)).toEqual({ drain_timeout_secs: 12 });
+    expect(r.stdout).toMatch(/^  ok    checkpoint:db +12 ms  exit 0\n  ok    sync +3 ms\n  ok    drop-caches +1 ms\nvm1: ready for a snapshot in 16 ms \(state sleeping\)\n$/);
+    expect(state.sleepCalls.at(-1)).toEqual({ drain_timeout_secs: 12, stream: true });
   });
 
   test("sleep-prep: not ready is exit 1 with the failed step; --json", async () => {
@@ -215,19 +214,20 @@ describe("sleep-prep and wake", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("vm2: not ready for a snapshot");
     expect(r.stdout).toMatch(/FAIL  checkpoint:db +12 ms  exit 1: disk full/);
-    expect(sick.sleepCalls.at(-1)).toEqual({});
+    expect(sick.sleepCalls.at(-1)).toEqual({ stream: true });
     const j = await run("sleep-prep", "vm2", "--json");
     expect(JSON.parse(j.stdout).ready).toBe(false);
+    expect(sick.sleepCalls.at(-1)).toEqual({}); // --json asks for no events
     expect((await run("sleep-prep", "vm1", "--drain-timeout", "0")).code).toBe(2);
   });
 
   test("wake sends the host's time unless --no-clock; a failed restore is exit 1", async () => {
     const r = await run("wake", "vm1");
     expect(r.code).toBe(0);
-    expect(state.wakeCalls.at(-1)).toEqual({ wall_clock: new Date(NOW).toISOString() });
-    expect(r.stdout).toContain("vm1: awake in 9 ms (was sleeping; clock skew +1500 ms, clock set)");
+    expect(state.wakeCalls.at(-1)).toEqual({ wall_clock: new Date(NOW).toISOString(), stream: true });
+    expect(r.stdout).toBe("  ok    restore:db              8 ms  exit 0\nvm1: awake in 9 ms (was sleeping; clock skew +1500 ms, clock set)\n");
     await run("wake", "vm1", "--no-clock");
-    expect(state.wakeCalls.at(-1)).toEqual({});
+    expect(state.wakeCalls.at(-1)).toEqual({ stream: true });
     const bad = await run("wake", "vm2", "--json");
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout).steps[0].ok).toBe(false);

@@ -3,7 +3,9 @@
 import { escapeControl } from "../../agent/log.ts";
 import { FlagError, formatFlags, parseArgv, type ArgSpecs, type ArgValues, type CheckedSpecs } from "../../agent/argv.ts";
 import { AgentClient, ClientError, type CallArgs, type CallOptions, type CallResult } from "../client/agent-client.ts";
+import { checkAnswer } from "../client/checked.ts";
 import type { VmCall } from "../client/overview.ts";
+import { bundledRequest } from "../../plugins/requests.ts";
 import { printable } from "../client/printable.ts";
 import { ManifestError } from "../client/snapshot/manifest.ts";
 import { LoopError } from "../client/snapshot/steps.ts";
@@ -65,7 +67,20 @@ export interface CommandSpec<F extends ArgSpecs> {
   args: { min: number; max: number };
   /** Takes the words after `--` (exec's command line); other commands refuse them. */
   tail?: boolean;
+  /** What the shell completion (and the man page) offers for its positionals and flag values. */
+  complete?: CompletionSpec;
   run(ctx: Ctx, parsed: ParsedArgs<F>): Promise<number>;
+}
+
+/** A positional as completion sees it: a VM name, VM names (repeatable), a bundled request name, or one of these words. */
+export type PositionalKind = "vm" | "vms" | "request" | readonly string[];
+
+/** Completion hints of a command (host/cli/completion.ts writes them into each shell's script). */
+export interface CompletionSpec {
+  /** Each positional in order; a last "vms" repeats. */
+  args?: readonly PositionalKind[];
+  /** A flag's values: these words, or paths ("file", "dir"). Flags not listed take free text. */
+  values?: Record<string, readonly string[] | "file" | "dir">;
 }
 
 /** Any command, as the command table holds them. */
@@ -85,12 +100,37 @@ export class Ctx {
   private list: VmList | null = null;
   private readonly clients = new Map<string, AgentClient>();
 
-  constructor(readonly io: CliIO) {}
+  /**
+   * `version`: mvmctl's own version (from package.json, through runCli); `table`: the command table
+   * (`completion` writes its scripts from it).
+   */
+  constructor(
+    readonly io: CliIO,
+    readonly version = "0.0.0",
+    readonly table: readonly Command[] = [],
+  ) {}
 
   /** The VM list (`--vms`, MVMCTL_VMS, ~/.config/mvm/vms.json). */
   vms(): VmList {
     this.list ??= loadVmList({ flag: this.io.globals.vms, env: this.io.env });
     return this.list;
+  }
+
+  /**
+   * Read the VM list again (`ls --watch` picks up VMs added to or removed from vms.json); the clients
+   * of VMs no longer in it (or whose address changed) are closed, so a long watch holds no more
+   * connections than the list has VMs.
+   */
+  reloadVms(): VmList {
+    this.list = null;
+    const list = this.vms();
+    const keep = new Set(list.vms.map((vm) => clientKey(vm)));
+    for (const [key, c] of this.clients)
+      if (!keep.has(key)) {
+        this.clients.delete(key);
+        void c.close();
+      }
+    return list;
   }
 
   vm(name: string): VmEntry {
@@ -99,10 +139,11 @@ export class Ctx {
 
   /** The client of one VM (one connection per VM for the whole command); closed when the command ends. */
   client(vm: VmEntry): AgentClient {
-    let c = this.clients.get(vm.name);
+    const key = clientKey(vm);
+    let c = this.clients.get(key);
     if (!c) {
       c = new AgentClient(vm.agent, { timeoutMs: this.io.globals.timeoutMs });
-      this.clients.set(vm.name, c);
+      this.clients.set(key, c);
     }
     return c;
   }
@@ -110,9 +151,25 @@ export class Ctx {
   /** Calls as the fleet summary makes them: on this command's clients, errors as the client gives them. */
   readonly vmCall: VmCall = (vm, type, params, opts) => this.client(vm).call(type, params, opts);
 
-  /** One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. */
+  /**
+   * One call on a VM (typed from AgentRequests), with the VM's name put in front of any error. The
+   * answer to a bundled request is checked against the result schema its plugin declares: an answer
+   * that breaks it is an E_PROTOCOL error (exit 3), never half-printed.
+   */
   call<K extends string>(vm: VmEntry, type: K, ...args: CallArgs<K>): Promise<CallResult<K>>;
   async call(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
+    const result = await this.callUnchecked(vm, type, params, opts);
+    const decl = bundledRequest(type);
+    if (!decl) return result;
+    try {
+      return checkAnswer(type, decl.result, result);
+    } catch (e) {
+      throw withVm(e, vm.name);
+    }
+  }
+
+  /** A call whose answer is handed back as the agent gave it (`mvmctl call` prints any JSON). */
+  async callUnchecked(vm: VmEntry, type: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
     try {
       return await this.client(vm).call(type, params, opts);
     } catch (e) {
@@ -123,6 +180,11 @@ export class Ctx {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
+}
+
+/** By name and address: a VM whose address changed in a re-read list gets a client of its own. */
+function clientKey(vm: VmEntry): string {
+  return `${vm.name}\0${vm.agent}`;
 }
 
 /** Put the VM's name in front of a client error's message (the code stays). */
@@ -180,7 +242,7 @@ export function secondsFlag(cmd: string, flag: string, v: number | undefined, ma
 export const GLOBAL_FLAGS = {
   vms: { type: "string", arg: "FILE", description: "VM list (default: $MVMCTL_VMS, else ~/.config/mvm/vms.json)" },
   timeout: { type: "number", arg: "SECS", description: "Deadline of each agent call (default 5)" },
-  color: { type: "boolean", description: "Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)" },
+  color: { type: "boolean", description: "Force colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, off with TERM=dumb, else on when stdout is a terminal)" },
 } as const satisfies ArgSpecs;
 
 const HELP = { help: { type: "boolean", short: "h", description: "Show this help." } } as const satisfies ArgSpecs;
@@ -190,7 +252,10 @@ const HELP = { help: { type: "boolean", short: "h", description: "Show this help
  * the tail. Throws FlagError naming the flag (with the nearest one), UsageError for a wrong count.
  */
 export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { globals: ArgValues<typeof GLOBAL_FLAGS>; help: boolean } {
-  const specs = { ...cmd.flags, ...GLOBAL_FLAGS, ...HELP };
+  // A command's own flag of a global's name wins after the command (wait's --timeout is the whole
+  // wait); the global one is then given before the command name (mvmctl --timeout 2 wait ...).
+  const specs = { ...GLOBAL_FLAGS, ...HELP, ...cmd.flags };
+  const own = (k: string) => Object.hasOwn(cmd.flags, k);
   let p;
   try {
     p = parseArgv(argv, specs, { help: `see mvmctl ${cmd.name} --help` });
@@ -199,9 +264,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { g
     throw e;
   }
   const values: Record<string, unknown> = { ...p.values };
-  const globals = { vms: p.values.vms, timeout: p.values.timeout, color: p.values.color } as ArgValues<typeof GLOBAL_FLAGS>;
+  const g = p.values as Record<string, unknown>;
+  const globals = { vms: own("vms") ? undefined : g.vms, timeout: own("timeout") ? undefined : g.timeout, color: own("color") ? undefined : g.color } as ArgValues<typeof GLOBAL_FLAGS>;
   for (const k of [...Object.keys(GLOBAL_FLAGS), ...Object.keys(HELP)]) if (!Object.hasOwn(cmd.flags, k)) delete values[k];
-  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: p.values.help === true };
+  return { values: values as ArgValues<ArgSpecs>, args: p.positionals, tail: p.tail ?? [], globals, help: g.help === true };
 }
 
 /** `mvmctl CMD --help`. */
@@ -209,6 +275,9 @@ export function commandHelp(cmd: Command): string {
   let text = `usage: mvmctl ${cmd.usage}\n\n${cmd.summary}\n`;
   if (cmd.details) text += `\n${cmd.details.trim()}\n`;
   if (Object.keys(cmd.flags).length) text += `\nflags:\n${formatFlags(cmd.flags)}\n`;
-  text += `\nglobal flags (before or after the command): --vms FILE, --timeout SECS, --color / --no-color\n`;
+  const globals = [["vms", "--vms FILE"], ["timeout", "--timeout SECS"], ["color", "--color / --no-color"]] as const;
+  const shadowed = globals.filter(([k]) => Object.hasOwn(cmd.flags, k));
+  text += `\nglobal flags (before or after the command): ${globals.filter(([k]) => !Object.hasOwn(cmd.flags, k)).map(([, t]) => t).join(", ")}\n`;
+  for (const [, t] of shadowed) text += `(${t.split(" ")[0]} after the command is ${cmd.name}'s own; give the global one before it: mvmctl ${t} ${cmd.name} ...)\n`;
   return text;
 }

@@ -44,6 +44,7 @@ Examples:
     "max-output-bytes": { type: "number", description: "Bytes streamed per stream before the agent cuts (the agent's default is 1 MiB)." },
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { cwd: "dir" } },
   tail: true,
   async run(ctx, { values, args, tail }) {
     const vm = ctx.vm(args[0]!);

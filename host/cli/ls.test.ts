@@ -102,11 +102,11 @@ describe("ls --json and GET /api/vms", () => {
       ]);
       // The table escapes what an agent said; the JSON carries it as JSON does.
       const table = await mvmctl(["--vms", vmsFile, "ls"]);
-      expect(table.stdout).toContain("E_BUSY: busy\\x1b[2J");
+      expect(table.stdout).toContain("E_BUSY: busy\\e[2J");
       expect(table.stdout).not.toContain("\x1b[2J");
       const status = await mvmctl(["--vms", vmsFile, "status", "refuses"]);
       expect(status.code).toBe(4);
-      expect(status.stderr).toContain("busy\\x1b[2J");
+      expect(status.stderr).toContain("busy\\e[2J");
       expect(status.stderr).not.toContain("\x1b");
       const unknown = await mvmctl(["--vms", vmsFile, "status", "evil\x1b[2J"]);
       expect(unknown.code).toBe(2);

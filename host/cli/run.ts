@@ -13,6 +13,10 @@ import { serveCommand } from "./serve.ts";
 import { sleepPrepCommand, wakeCommand } from "./snapshot.ts";
 import { restoreCommand, snapshotCommand } from "./snapshot-vm.ts";
 import { pingCommand, statusCommand } from "./status.ts";
+import { versionCommand } from "./version.ts";
+import { waitCommand } from "./wait.ts";
+import { completionCommand, hiddenComplete } from "./completion.ts";
+import { colorChoice, liveOutput, outputWidth } from "./terminal.ts";
 
 /** Every command, in the order `mvmctl --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -21,6 +25,7 @@ export const COMMANDS: Command[] = [
   healthCommand,
   probesCommand,
   pingCommand,
+  waitCommand,
   logsCommand,
   diffCommand,
   sleepPrepCommand,
@@ -29,13 +34,15 @@ export const COMMANDS: Command[] = [
   restoreCommand,
   execCommand,
   callCommand,
+  versionCommand,
+  completionCommand,
   serveCommand,
 ];
 
 const DEFAULT_TIMEOUT_SECS = 5;
 
-/** The process side of CliIO; runCli adds colour and the global flags. */
-export type BaseIO = Omit<CliIO, "color" | "globals"> & { stdoutIsTTY: boolean };
+/** The process side of CliIO; runCli adds colour, liveness, width and the global flags. */
+export type BaseIO = Omit<CliIO, "color" | "globals" | "live" | "width"> & { stdoutIsTTY: boolean };
 
 /** What may come before the command: the global flags, `--help` and `--version`. */
 const FIRST_FLAGS = defineFlags({
@@ -45,19 +52,22 @@ const FIRST_FLAGS = defineFlags({
 });
 
 export function usage(version: string): string {
-  const w = Math.max(...COMMANDS.map((c) => c.usage.split(" [")[0]!.length));
+  // A command's name and positionals (`wait VM`), without its flags.
+  const head = (c: Command) => c.usage.split(/ \[| -/)[0]!;
+  const w = Math.max(...COMMANDS.map((c) => head(c).length));
   return `mvmctl ${version}: operate the guest agents of your microVMs
 
 usage: mvmctl [--vms FILE] [--timeout SECS] [--color|--no-color] COMMAND [ARGS] [--help]
 
 commands:
-${COMMANDS.map((c) => `  ${c.usage.split(" [")[0]!.padEnd(w)}  ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${head(c).padEnd(w)}  ${c.summary}`).join("\n")}
 
 global flags (before or after the command):
 ${formatFlags(GLOBAL_FLAGS)}
 
 exit codes: 0 ok, 1 not ok (e.g. health not ready), 2 usage, 3 agent unreachable, 4 agent error, 5 timeout, 6 VMM failed;
-exec exits with the command's own code. See docs/mvmctl.md.
+exec exits with the command's own code. Colour: --color/--no-color, else NO_COLOR, FORCE_COLOR, TERM=dumb, a terminal.
+Shell completion: mvmctl completion bash|zsh|fish. See man mvmctl and docs/mvmctl.md.
 `;
 }
 
@@ -93,7 +103,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   };
   const ioWith = (g: ReturnType<typeof globalsOf>): CliIO => {
     const { color, ...globals } = g;
-    return { ...base, color: color ?? (base.stdoutIsTTY && !base.env.NO_COLOR), globals };
+    return { ...base, color: colorChoice(color, base.env, base.stdoutIsTTY), live: liveOutput(base), width: outputWidth(base), globals };
   };
   let cmd: Command | undefined;
   let parsed: ReturnType<typeof parseCommandArgs>;
@@ -109,14 +119,12 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
     }
     if (name === undefined || name === "help") {
       const topic = name === "help" ? first.rest.find((a) => !a.startsWith("-")) : undefined;
-      const text = topic ? commandHelp(findCommand(topic)) : usage(version);
-      if (first.values.help || name === "help") {
-        base.out(text);
-        return EXIT.OK;
-      }
-      base.err(text);
-      return EXIT.USAGE;
+      // Bare `mvmctl` is a request for help too (as kubectl, docker and gh): stdout, exit 0.
+      base.out(topic ? commandHelp(findCommand(topic)) : usage(version));
+      return EXIT.OK;
     }
+    // The completion scripts' own entry (not in the table, so not in --help): never an error.
+    if (name === "__complete") return hiddenComplete(first.rest[0], first.values.vms, base);
     // An unknown flag before an unknown command: the flag is the mistake to name (`--vsm FILE ls`).
     if (!COMMANDS.some((c) => c.name === name) && first.unknown.length) parseArgv(first.unknown, FIRST_FLAGS, { help: "see mvmctl --help" });
     cmd = findCommand(name);
@@ -134,7 +142,7 @@ export async function runCli(argv: string[], base: BaseIO, version = "0.0.0"): P
   } catch (e) {
     return fail(e);
   }
-  const ctx = new Ctx(io);
+  const ctx = new Ctx(io, version, COMMANDS);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

@@ -18,8 +18,8 @@ Serve the HTTP bridge over every VM in vms.json (--vms): /api/vms..., /metrics (
 when it changes.
 
 Every route but /healthz needs the bridge's token: "Authorization: Bearer TOKEN" from programs
-(curl, Prometheus), or in a browser the dashboard address printed at start (/?token=TOKEN, once;
-then a cookie). Without --token or --token-file the token is read from
+(curl, Prometheus), or in a browser the dashboard address /?token=TOKEN (printed at start on a
+terminal, or when the token file is made; then a cookie). Without --token or --token-file the token is read from
 $XDG_CONFIG_HOME/mvm/bridge-token (default ~/.config/mvm/bridge-token), which is created on the
 first start (32 random bytes, mode 0600, directory 0700). Requests must name the bridge in their
 Host header: 127.0.0.1, [::1] or localhost with its port, the --host address, or an --allow-host.
@@ -38,6 +38,7 @@ The global --timeout is the deadline of one agent call unless --call-timeout-sec
     "metrics-max-probe-fields": { type: "number", arg: "N", description: "At most N mvm_probe_field_value series per probe on /metrics (0..1000; default 20); the rest are counted as dropped" },
   },
   args: { min: 0, max: 0 },
+  complete: { values: { "token-file": "file", "snapshot-dir": "dir" } },
   async run(ctx, { values }) {
     const { io } = ctx;
     if (values.token !== undefined && values["token-file"] !== undefined) throw new FlagError("serve: --token and --token-file: give one of them");
@@ -60,6 +61,6 @@ The global --timeout is the deadline of one agent call unless --call-timeout-sec
       throw new CliFailure(EXIT.NOT_OK, `serve is not available: host/bridge/serve.ts could not be loaded (${(e as Error).message})`);
     }
     const line = (write: (t: string) => void) => (t: string) => write(t.endsWith("\n") ? t : `${t}\n`);
-    return bridge.serveBridge(opts, { stdout: line(io.out), stderr: line(io.err), signal: io.signal, env: io.env });
+    return bridge.serveBridge(opts, { stdout: line(io.out), stderr: line(io.err), signal: io.signal, env: io.env, stdoutIsTTY: io.stdoutIsTTY === true });
   },
 });

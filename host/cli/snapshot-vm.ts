@@ -4,30 +4,17 @@ import { printable } from "../client/printable.ts";
 import { SnapshotDirError, checkDirText } from "../client/snapshot/dir.ts";
 import { restoreSnapshot } from "../client/snapshot/restore.ts";
 import { takeSnapshot } from "../client/snapshot/snapshot.ts";
-import type { LoopRequest, StepEvent } from "../client/snapshot/steps.ts";
+import type { LoopRequest } from "../client/snapshot/steps.ts";
 import { openVmm, type VmmDriver } from "../client/vmm/driver.ts";
 import type { VmEntry, VmmConfig } from "../client/vm-list.ts";
 import { paramLimits } from "../client/deadlines.ts";
 import { defineCommand, EXIT, secondsFlag, UsageError, type Ctx } from "./command.ts";
 import { formatBytes, formatDuration, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
+import { stepRenderer } from "./progress.ts";
+import { JSON_FORMATS, JSON_OUTPUT, jsonText, outputMode } from "./output.ts";
 
 const STEP_WIDTH = 10;
-
-/** The step lines: one per finished step; on a terminal, a `..` line while a step runs, rewritten when it ends. */
-function stepPrinter(ctx: Ctx, json: boolean): (e: StepEvent) => void {
-  const io = ctx.io;
-  const live = io.stdoutIsTTY === true;
-  return (e) => {
-    if (json) return;
-    if (e.status === "running") {
-      if (live) io.out(`  ${paint(io.color, "gray", "..  ")}  ${e.step.padEnd(STEP_WIDTH)}`);
-      return;
-    }
-    const mark = e.status === "ok" ? `${statusWord("ok", io.color)}  ` : paint(io.color, "red", "FAIL");
-    io.out(`${live ? "\r\x1b[2K" : ""}  ${mark}  ${e.step.padEnd(STEP_WIDTH)}  ${formatDuration(e.ms).padStart(8)}  ${printable(e.detail, 400)}\n`);
-  };
-}
 
 function vmmOf(vm: VmEntry, cmd: string): VmmConfig {
   if (!vm.vmm)
@@ -56,17 +43,18 @@ async function runLoop<R>(
   ctx: Ctx,
   what: "snapshot" | "restore",
   vmName: string,
-  values: { "wake-timeout": number; json?: boolean | undefined },
+  values: { "wake-timeout": number; json?: boolean | undefined; output?: string | undefined },
   header: (vmm: VmmDriver) => string,
   op: (base: Omit<LoopRequest, "dir">) => Promise<R>,
 ): Promise<R> {
   const vm = ctx.vm(vmName);
   const vmm = openVmm(vmmOf(vm, what), { callTimeoutMs: ctx.io.globals.timeoutMs });
   const wake = secondsFlag(what, "wake-timeout", values["wake-timeout"], 3600)!;
-  const json = values.json === true;
+  const json = outputMode(what, values, JSON_FORMATS) === "json";
   if (!json) ctx.io.out(`${vm.name}: ${header(vmm)}\n`);
   const say = () => ctx.io.err(`mvmctl: finishing the ${what} first (stopping half-way could leave the VM paused); Ctrl-C again to leave at once\n`);
   ctx.io.signal.addEventListener("abort", say, { once: true });
+  const steps = json ? null : stepRenderer(ctx.io, STEP_WIDTH);
   try {
     const r = await op({
       vm: vm.name,
@@ -75,11 +63,12 @@ async function runLoop<R>(
       callTimeoutMs: ctx.io.globals.timeoutMs,
       wakeTimeoutMs: wake * 1000,
       now: () => ctx.io.now(),
-      onStep: stepPrinter(ctx, json),
+      onStep: (e) => steps?.step({ name: e.step, status: e.status, ms: e.ms, detail: e.detail }),
     });
-    if (json) ctx.io.out(JSON.stringify(r, null, 2) + "\n");
+    if (json) ctx.io.out(jsonText(r));
     return r;
   } finally {
+    steps?.close();
     ctx.io.signal.removeEventListener("abort", say);
   }
 }
@@ -87,7 +76,7 @@ async function runLoop<R>(
 export const snapshotCommand = defineCommand({
   name: "snapshot",
   summary: "Snapshot a VM through its VMM: sleep-prep, pause, write, then resume and wake (or stop), manifest.",
-  usage: "snapshot VM --to DIR [--resume | --stop] [--overwrite] [--drain-timeout SECS] [--write-timeout SECS] [--json]",
+  usage: "snapshot VM --to DIR [--resume | --stop] [--overwrite] [--drain-timeout SECS] [--write-timeout SECS] [-o json]",
   details: `
 Steps, each printed with its time as it ends:
   check       the directory, the agent's status, the VMM runs the VM
@@ -102,7 +91,7 @@ A failure in sleep-prep, pause or write resumes the VM, wakes the agent and remo
 the message names the step. A DIR that already holds a snapshot is refused (--overwrite replaces it;
 the old one stays whole until the new one is). DIR must be writable by the VMM's user.
 Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other commands); 6 the VMM.
---json prints one document at the end: { vm, vmm, dir, then, steps: [{ step, ok, ms, detail }], manifest, duration_ms }.`,
+-o json (or --json) prints one document at the end: { vm, vmm, dir, then, steps: [{ step, ok, ms, detail }], manifest, duration_ms }.`,
   flags: {
     to: { type: "string", description: "The directory to write the snapshot to (created 0700 if missing)." },
     resume: { type: "boolean", description: "Afterwards, let the VM run again and wake its agent (the default)." },
@@ -111,9 +100,10 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
     "drain-timeout": { type: "number", description: `sleep-prep's deadline in seconds (the agent's default is ${paramLimits("sleep-prep", "drain_timeout_secs").default}).` },
     "write-timeout": { type: "number", description: "Deadline of the write step in seconds.", default: 600 },
     "wake-timeout": { type: "number", description: "How long wake is retried after resume, in seconds.", default: 60 },
-    json: { type: "boolean", description: "Print one JSON document at the end (nothing on failure)." },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { to: "dir", output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     if (values.resume && values.stop) throw new UsageError("snapshot: --resume and --stop exclude each other");
     const dir = dirArg(values.to, "to", "snapshot");
@@ -130,7 +120,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
         writeTimeoutMs: write * 1000,
       }),
     );
-    if (values.json !== true) {
+    if (outputMode("snapshot", values, JSON_FORMATS) !== "json") {
       const n = r.manifest.files.length;
       const bytes = r.manifest.files.reduce((a, f) => a + f.size, 0);
       ctx.io.out(`${r.vm}: ${statusWord("ok", ctx.io.color)}: snapshot in ${printable(dir)} (${n} file${n === 1 ? "" : "s"}, ${formatBytes(bytes)}) in ${formatDuration(r.duration_ms)}; the VM ${then === "resume" ? "runs" : "is paused"}\n`);
@@ -142,7 +132,7 @@ Exit codes: 0 done; 1 not ready, or DIR refused; 3/4/5 the agent (as for other c
 export const restoreCommand = defineCommand({
   name: "restore",
   summary: "Restore a VM's snapshot into a VMM waiting for it, wake the agent with the host's clock, show health.",
-  usage: "restore VM --from DIR [--other-vm] [--load-timeout SECS] [--wake-timeout SECS] [--json]",
+  usage: "restore VM --from DIR [--other-vm] [--load-timeout SECS] [--wake-timeout SECS] [-o json]",
   details: `
 Start the VMM first, waiting for state: QEMU with the VM's devices and -incoming defer (and -S, so
 that it starts only when loaded), or a fresh firecracker --api-sock process. Then:
@@ -152,15 +142,16 @@ that it starts only when loaded), or a fresh firecracker --api-sock process. The
   wake    the agent, with the host's time (the guest's clock is back in the present); retried while it comes back
   health  the agent's state and health now (integrations restart their startup grace at wake)
 Exit codes: 0 done; 1 damaged or mismatched snapshot, or a restore command failed in wake; 3/4/5 the
-agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores, state, health, duration_ms }.`,
+agent; 6 the VMM. -o json (or --json): { vm, vmm, dir, manifest, steps, wake, failed_restores, state, health, duration_ms }.`,
   flags: {
     from: { type: "string", description: "The snapshot directory (holding manifest.json)." },
     "other-vm": { type: "boolean", description: "Load a snapshot taken of another VM (a clone)." },
     "load-timeout": { type: "number", description: "Deadline of the load step in seconds.", default: 600 },
     "wake-timeout": { type: "number", description: "How long wake is retried while the agent comes back, in seconds.", default: 60 },
-    json: { type: "boolean", description: "Print one JSON document at the end (nothing on failure)." },
+    ...JSON_OUTPUT,
   },
   args: { min: 1, max: 1 },
+  complete: { args: ["vm"], values: { from: "dir", output: JSON_FORMATS } },
   async run(ctx, { values, args }) {
     const dir = dirArg(values.from, "from", "restore");
     const load = secondsFlag("restore", "load-timeout", values["load-timeout"], 86_400)!;
@@ -168,7 +159,7 @@ agent; 6 the VMM. --json: { vm, vmm, dir, manifest, steps, wake, failed_restores
       restoreSnapshot({ ...base, dir, allowOtherVm: values["other-vm"] === true, loadTimeoutMs: load * 1000 }),
     );
     const failed = r.failed_restores.length > 0;
-    if (values.json !== true) {
+    if (outputMode("restore", values, JSON_FORMATS) !== "json") {
       const c = ctx.io.color;
       const health = r.health ? (r.health.ready ? statusWord("ready", c) : statusWord("not ready", c)) : "no health plugin";
       const head = failed ? paint(c, "red", `restored, but ${r.failed_restores.join(", ")} failed`) : statusWord("ok", c);

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { defineFlags, FlagError, parseArgv, unknownCommand } from "../../agent/argv.ts";
 import { readAgentFile, type AgentFileSpec } from "../../agent/config.ts";
 import { ConfigFiles } from "../../agent/config-file.ts";
-import { createLogger } from "../../agent/log.ts";
+import { createLogger, escapeControl } from "../../agent/log.ts";
 import type { CommandEnv, DropinFormat } from "../../agent/plugin.ts";
 import { renderSpec } from "./spec.ts";
 
@@ -112,7 +112,9 @@ function check(dirArg: string, io: ToolIO): number {
  * Load agent.json (with `agentFile`) and each format's directory under `dir` the way the agent would
  * and say what loads and what is skipped, with reasons. Returns 1 when any file would be skipped.
  */
-export function checkTree(dir: string, formats: readonly DropinFormat[], io: Pick<ToolIO, "stdout">, agentFile?: AgentFileSpec): number {
+export function checkTree(dir: string, formats: readonly DropinFormat[], out: Pick<ToolIO, "stdout">, agentFile?: AgentFileSpec): number {
+  // Each line names files and quotes their contents: escaped, so a file name cannot drive the terminal.
+  const io = { stdout: (line: string) => out.stdout(escapeControl(line)) };
   const warnings: string[] = [];
   const log = createLogger({ sink: () => {} });
   const collect = { ...log, warn: (m: string) => void warnings.push(m) };

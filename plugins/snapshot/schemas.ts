@@ -21,6 +21,8 @@ export const SleepPrepParams = Type.Object(
   {
     /** Everything (pause, checkpoints, sync, drop caches) must fit in this; default 30. */
     drain_timeout_secs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_DRAIN_TIMEOUT_SECS, default: DEFAULT_DRAIN_TIMEOUT_SECS })),
+    /** Send a `step` event as each step starts and ends (the answer is the same either way). */
+    stream: Type.Optional(Type.Boolean({ description: "Send a step event as each step starts and ends" })),
   },
   { additionalProperties: false },
 );
@@ -38,6 +40,24 @@ export const Step = Type.Object(
 );
 export type Step = Static<typeof Step>;
 
+/**
+ * `data` of a `step` event of a streaming sleep-prep or wake: each step of the answer's `steps` is
+ * sent `running` when it starts (duration 0, detail "") and `ok` or `failed` when it ends, with the
+ * name, duration and detail the answer then lists. Checkpoints and restores run at once, so their
+ * events interleave.
+ * @example { "name": "checkpoint:db", "status": "ok", "duration_ms": 42, "detail": "exit 0" }
+ */
+export const StepEvent = Type.Object(
+  {
+    name: Type.String(),
+    status: Type.Union([Type.Literal("running"), Type.Literal("ok"), Type.Literal("failed")]),
+    duration_ms: Type.Number({ minimum: 0 }),
+    detail: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type StepEvent = Static<typeof StepEvent>;
+
 export const SleepPrepResult = Type.Object(
   {
     /** False when a critical integration's checkpoint failed or sync failed. */
@@ -54,6 +74,8 @@ export const WakeParams = Type.Object(
   {
     /** The host's current time; the guest reports its skew and sets its clock when permitted. */
     wall_clock: Type.Optional(Type.String({ pattern: RFC3339_PATTERN, maxLength: 64 })),
+    /** Send a `step` event as each step starts and ends (the answer is the same either way). */
+    stream: Type.Optional(Type.Boolean({ description: "Send a step event as each step starts and ends" })),
   },
   { additionalProperties: false },
 );
@@ -129,6 +151,7 @@ export const snapshotRequests = {
     result: SleepPrepResult,
     description: "Before a snapshot: pause schedules, run checkpoints, sync, drop the page cache; answers ready.",
     deadlineParam: "drain_timeout_secs",
+    events: { step: StepEvent },
   },
   wake: {
     params: WakeParams,
@@ -136,6 +159,7 @@ export const snapshotRequests = {
     description: "After a restore: set the clock, run restore commands, restart grace, resume every schedule.",
     // Restore commands run one after another, each under its integration's checkpoint_timeout_secs.
     timeoutSecs: 60,
+    events: { step: StepEvent },
   },
 } satisfies RequestTable;
 

@@ -1,10 +1,10 @@
 // The snapshot plugin: sleep-prep (pause, checkpoint, sync, drop caches), wake (clock, restore, resume), the watchdog.
-// Over 300 lines: sleep-prep, wake and the status section share one closed-over state (state word, busy, watchdog, last answers, counters).
+// Over 300 lines: sleep-prep, wake, the watchdog and the status section share one closure's state (busy, the snapshot state, the last answers, counters).
 
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
-import { logStep, round, runCommandSteps, timedStep, wireStep, type CommandStep } from "./commands.ts";
+import { announce, logStep, NO_STEPS, round, runCommandSteps, stepSink, timedStep, wireStep, type CommandStep, type StepSink } from "./commands.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECS,
   snapshotRequests,
@@ -39,6 +39,7 @@ const PAUSE_GRACE_MS = 2000;
 const SYNC_MIN_MS = 5000;
 
 type Op = "sleep-prep" | "wake";
+
 type Reason = "wake" | "watchdog";
 
 /**
@@ -83,7 +84,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     );
     busy = "wake";
     try {
-      await resume(c, "watchdog", null);
+      await resume(c, "watchdog", null, NO_STEPS);
     } catch (e) {
       c.log.error(`WATCHDOG: resuming failed: ${describeError(e)}`);
     } finally {
@@ -121,7 +122,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     }
   }
 
-  async function prepare(c: PluginContext, drainMs: number): Promise<SleepPrepResult> {
+  /** sleep-prep's work; each step is announced to `sink` as it starts and ends (a streaming call). */
+  async function prepare(c: PluginContext, drainMs: number, sink: StepSink): Promise<SleepPrepResult> {
     const { clock, log } = c;
     const t0 = clock.monotonic();
     const at = clock.now();
@@ -135,13 +137,21 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       else log.info(`sleep-prep: schedules paused (${round(clock.monotonic() - t0)} ms${pause.aborted ? `; ${pause.aborted} run(s) killed at the drain deadline` : ""})`);
       alive();
       const list = integrations(c, "sleep-prep");
-      const checkpoints = await runCommandSteps("checkpoint", list ?? [], { run: c.runCommand, budgetMs: left, signal: stopper.signal });
-      for (const s of checkpoints) {
-        if (!s.ok && s.integration.critical) s.detail += " (critical: sleep-prep is not ready)";
-        logStep(c, "sleep-prep", s, s.integration.critical);
-      }
+      // Without the list, critical checkpoints may have been skipped: never claim ready then.
+      const listing: Step[] = list ? [] : [{ name: "checkpoints", ok: false, duration_ms: 0, detail: "listing integrations failed (see the console); no checkpoint ran" }];
+      for (const s of listing) announce(sink, s);
+      const checkpoints = await runCommandSteps("checkpoint", list ?? [], {
+        run: c.runCommand,
+        budgetMs: left,
+        signal: stopper.signal,
+        onStep: sink,
+        mark: (s) => {
+          if (!s.ok && s.integration.critical) s.detail += " (critical: sleep-prep is not ready)";
+        },
+      });
+      for (const s of checkpoints) logStep(c, "sleep-prep", s, s.integration.critical);
       alive();
-      const sync = await timedStep(c, "sync", () => sys!.sync({ timeoutMs: Math.max(left(), SYNC_MIN_MS) }), (e) => `failed: ${describeError(e)}`);
+      const sync = await timedStep(c, "sync", () => sys!.sync({ timeoutMs: Math.max(left(), SYNC_MIN_MS) }), (e) => `failed: ${describeError(e)}`, sink);
       logStep(c, "sleep-prep", sync, true);
       alive();
       const drop = await timedStep(
@@ -149,11 +159,10 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         "drop-caches",
         async () => (await sys!.dropCaches(dropPath), `wrote 3 to ${dropPath}`),
         (e) => dropCachesDetail(e, dropPath),
+        sink,
       );
       logStep(c, "sleep-prep", drop);
       const blocking = checkpoints.filter((s: CommandStep) => !s.ok && s.integration.critical).map((s) => s.name);
-      // Without the list, critical checkpoints may have been skipped: never claim ready then.
-      const listing: Step[] = list ? [] : [{ name: "checkpoints", ok: false, duration_ms: 0, detail: "listing integrations failed (see the console); no checkpoint ran" }];
       if (!list) blocking.push("checkpoints");
       if (!sync.ok) blocking.push("sync");
       const result: SleepPrepResult = {
@@ -173,12 +182,13 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       // A bug, not a refusal: do not leave the guest paused with its integrations checkpointed.
       log.error(`sleep-prep failed: ${describeError(e)}; resuming at once`);
       moveTo(c, "sleeping");
-      await resume(c, "watchdog", null).catch((e2) => log.error(`resuming after the failure failed: ${describeError(e2)}`));
+      await resume(c, "watchdog", null, NO_STEPS).catch((e2) => log.error(`resuming after the failure failed: ${describeError(e2)}`));
       throw e;
     }
   }
 
-  async function resume(c: PluginContext, reason: Reason, hostMs: number | null): Promise<WakeResult> {
+  /** wake's work (and the watchdog's); each step is announced to `sink` as it starts and ends. */
+  async function resume(c: PluginContext, reason: Reason, hostMs: number | null, sink: StepSink): Promise<WakeResult> {
     const { clock, log } = c;
     const t0 = clock.monotonic();
     const at = clock.now();
@@ -197,12 +207,13 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       clockSet = o.set;
       notSet = o.notSet;
       steps.push(o.step);
+      announce(sink, o.step);
       logStep(c, "wake", o.step);
     }
     const wasSleeping = state === "sleeping";
     if (wasSleeping) {
       timer?.disarm();
-      const restores = await runCommandSteps("restore", integrations(c, "wake") ?? [], { run: c.runCommand, signal: stopper.signal });
+      const restores = await runCommandSteps("restore", integrations(c, "wake") ?? [], { run: c.runCommand, signal: stopper.signal, onStep: sink });
       for (const s of restores) logStep(c, "wake", s);
       steps.push(...restores.map(wireStep));
       alive();
@@ -242,7 +253,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         preps.total++;
         let ready = false;
         try {
-          const r = await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000);
+          const r = await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000, stepSink(p.stream, req.emit));
           ready = r.ready;
           return r;
         } finally {
@@ -263,7 +274,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         if (busy) throw busyError(busy, "wake");
         busy = "wake";
         try {
-          return await resume(c, "wake", hostMs);
+          return await resume(c, "wake", hostMs, stepSink(p.stream, req.emit));
         } finally {
           busy = null;
         }

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { CODE_LOADING_ENV } from "../../agent/command.ts";
 import { tempDir } from "../../agent/testing.ts";
 import { execStart, loadUnit, ROOT, setting, unitRoot } from "./units.ts";
 
@@ -51,6 +52,13 @@ describe.skipIf(!analyze)("systemd-analyze", () => {
     console.log(`systemd-analyze security: ${JSON.stringify(scores)}`);
     expect(scores["mvm-bridge.service"]).toEndWith(" OK");
   });
+});
+
+test("both units unset every environment variable that makes Bun or Node load code (the agent's own list)", () => {
+  for (const unit of ["mvm-guest-agent.service", "mvm-bridge.service"]) {
+    const unset = (loadUnit(unit).Service?.UnsetEnvironment ?? []).flatMap((v) => v.split(/\s+/));
+    for (const k of CODE_LOADING_ENV) expect({ unit, unset: unset.includes(k) }).toEqual({ unit, unset: true });
+  }
 });
 
 describe("the units' command lines", () => {

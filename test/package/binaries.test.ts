@@ -74,6 +74,10 @@ describe("the compiled binaries", () => {
       const status = await run([bin.mvmctl, "--vms", vms, "status", "vm1", "--json"], { cwd, env });
       expect(status).toMatchObject({ code: 0, stderr: "" });
       expect(JSON.parse(status.stdout)).toMatchObject({ agent: "mvm-guest-agent", build: "prod", version: PKG.version, pid: agent.proc.pid });
+      // mvmctl version knows it is the compiled binary; the completion scripts' VM names come from the binary too.
+      const version = await run([bin.mvmctl, "--vms", vms, "version", "-o", "json"], { cwd, env });
+      expect(JSON.parse(version.stdout)).toMatchObject({ client: { name: "mvmctl", version: PKG.version, compiled: true }, agents: [{ vm: "vm1", version: PKG.version, build: "prod", error: null }] });
+      expect(await run([bin.mvmctl, "--vms", vms, "__complete", "vms"], { cwd, env })).toMatchObject({ code: 0, stdout: "vm1\n", stderr: "" });
 
       // serve is loaded on demand (a dynamic import): it must be inside the binary too.
       const tokenFile = join(d.path, "token");

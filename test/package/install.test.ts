@@ -2,7 +2,7 @@
 // both bins work, the installed mvmctl reaches the installed agent, and the bins find their own bun.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir, waitFor } from "../../agent/testing.ts";
 import { installGlobal, nodeOnlyEnv, packOnce, PKG, ROOT, type GlobalInstall, type Packed } from "./pack.ts";
@@ -17,7 +17,7 @@ describe("npm pack", () => {
 
   test("the tarball holds the bins, the sources, the units and the docs, and no tests, bench, scripts or caches", () => {
     const f = packed.files;
-    for (const need of ["package.json", "README.md", "tsconfig.json", "bin/launch.sh", "bin/bunfig.toml", "agent/bin.ts", "host/cli/bin.ts", "plugins/index.ts", "docs/install.md"])
+    for (const need of ["package.json", "README.md", "tsconfig.json", "bin/launch.sh", "bin/bunfig.toml", "agent/bin.ts", "host/cli/bin.ts", "plugins/index.ts", "docs/install.md", "man/mvmctl.1"])
       expect(f).toContain(need);
     for (const bin of Object.values(PKG.bin)) expect(f).toContain(bin);
     for (const unit of ["deploy/systemd/mvm-guest-agent.service", "deploy/systemd/mvm-bridge.service", "deploy/docker/Dockerfile"]) expect(f).toContain(unit);
@@ -62,6 +62,15 @@ describe("npm i -g from the tarball, on a PATH with only Node and npm", () => {
       const entry = /^entry=(\S+)$/m.exec(readFileSync(join(g.packageDir, rel), "utf8"))?.[1];
       expect(existsSync(join(g.packageDir, entry!))).toBe(true);
     }
+  });
+
+  test("the man page is installed where man looks (PREFIX/share/man/man1), and man finds it there", () => {
+    const page = join(g.prefix, "share", "man", "man1", "mvmctl.1");
+    expect(readFileSync(page, "utf8")).toBe(readFileSync(join(ROOT, "man", "mvmctl.1"), "utf8"));
+    const man = Bun.spawnSync(["sh", "-c", "command -v man >/dev/null && man -M \"$1\" -w mvmctl || echo no-man", "sh", join(g.prefix, "share", "man")], { stdout: "pipe" });
+    const where = man.stdout.toString().trim();
+    // npm links the page (share/man/man1/mvmctl.1 -> the package's man/mvmctl.1); man resolves the link.
+    if (where !== "no-man") expect(realpathSync(where)).toBe(realpathSync(page));
   });
 
   test("mvmctl --version and mvm-guest-agent --version, from a directory with a bunfig.toml preload and a .env", async () => {

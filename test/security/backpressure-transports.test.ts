@@ -154,7 +154,7 @@ for (const [name, open] of Object.entries(transports)) {
         });
         await waitFor(() => next + bad === N, 30_000, `${N} answers`);
         expect({ next, bad }).toEqual({ next: N, bad: 0 });
-        expect(agent.backpressure()).toEqual({ backedUp: 0, unsentBytes: 0 });
+        expect(agent.backpressure()).toEqual({ backedUp: 0, unsentBytes: 0, queuedBytes: 0 });
         await host.close();
       }, 60_000);
     }
@@ -179,7 +179,7 @@ test("a client that reads nothing for --idle-timeout-secs is cut, and what it le
   sock.on("data", () => {});
   sock.resume(); // a paused socket sees its peer's close only once it reads
   await waitFor(() => closed, 10_000, "the client to see the connection closed");
-  expect(t.agent.backpressure()).toEqual({ backedUp: 0, unsentBytes: 0 });
+  expect(t.agent.backpressure()).toEqual({ backedUp: 0, unsentBytes: 0, queuedBytes: 0 });
   expect(t.log.lines.some((l) => /bytes of answers unread for over 30s; closing/.test(l))).toBe(true);
 });
 

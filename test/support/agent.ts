@@ -1,6 +1,6 @@
 // A real agent process (from source or a compiled binary) on temp unix sockets, and requests to it over the wire.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient, tempDir, waitFor, writeFiles, type TestFiles } from "../../agent/testing.ts";
 import { ROOT } from "./binaries.ts";
@@ -83,8 +83,9 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
   // The console is read to its end before `exited` resolves, so a failed start says why.
   const exited = Promise.all([proc.exited, pump]).then(([code]) => code);
   try {
-    // The socket files appear once the listeners are up (the `ready` line may be filtered by --log-level).
-    await waitFor(() => sockets.every((s) => existsSync(s)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
+    // Listening, not only bound: a socket file exists from bind(2), and on a loaded machine the agent can
+    // be preempted before listen(2), when a connect is refused (the `ready` line may be filtered by --log-level).
+    await waitFor(() => sockets.every((s) => existsSync(s) && unixListening(s)) || proc.exitCode !== null, o.timeoutMs ?? 30_000, "the agent's sockets");
   } catch (e) {
     proc.kill("SIGKILL");
     await exited;
@@ -118,6 +119,16 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
       return proc.exitCode ?? -1;
     },
   };
+}
+
+/** True when a unix socket at `path` listens (its /proc/net/unix entry has __SO_ACCEPTCON, 0x10000, in Flags). */
+function unixListening(path: string): boolean {
+  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n")) {
+    if (!line.endsWith(` ${path}`)) continue;
+    const flags = line.trim().split(/\s+/)[3];
+    if (flags !== undefined && (parseInt(flags, 16) & 0x10000) !== 0) return true;
+  }
+  return false;
 }
 
 let seq = 0;

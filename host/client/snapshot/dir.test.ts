@@ -26,7 +26,7 @@ describe("checkDirText (mvmctl --to / --from)", () => {
     expect(refused(() => checkDirText("", "/root")).message).toBe("DIR: empty path");
     expect(refused(() => checkDirText("  ", "/root")).message).toBe("DIR: empty path");
     const nl = refused(() => checkDirText("/srv/a\nb", "/root", "--to"));
-    expect(nl.message).toBe("--to: the path holds control characters: /srv/a\\x0ab");
+    expect(nl.message).toBe("--to: the path holds control characters: /srv/a\\nb");
     const esc = refused(() => checkDirText("/srv/\u001b[31mred", "/root"));
     expect(esc.message).not.toContain("\u001b");
     expect(refused(() => checkDirText("/srv/a\u0000b", "/root")).message).toContain("control characters");

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../../../agent/testing.ts";
+import { tempDir, waitFor } from "../../../agent/testing.ts";
 import { AgentClient } from "../agent-client.ts";
 import { callIs, FakeFirecracker, type FakeFirecrackerOptions } from "../vmm/fake-firecracker.ts";
 import { FirecrackerDriver } from "../vmm/firecracker-driver.ts";
@@ -186,6 +186,42 @@ describe("snapshot failures: the step is named, the VM runs again, the agent is 
     expect(e.steps.map((s) => s.step)).toEqual(["check", "sleep-prep", "pause", "write", "resume", "manifest"]);
     expect(readManifest(dir).files).toHaveLength(2);
     expect(fc.state).toBe("Paused");
+  });
+});
+
+describe("two loops on one VM in one process", () => {
+  /** The agent calls a loop makes, by type. */
+  const counting = (call: SnapshotRequest["agent"], seen: string[]): SnapshotRequest["agent"] => (type, params, o) => (seen.push(type), call(type, params, o));
+
+  test("two snapshots at once: one runs, the other is refused at check (E_BUSY) before it makes a directory or calls the agent", async () => {
+    const { agent, req, dir } = await setup();
+    const calls: [string[], string[]] = [[], []];
+    const results = await Promise.allSettled([0, 1].map((i) => takeSnapshot(req({ dir: `${dir}-${i}`, agent: counting(agent.call, calls[i]!) }))));
+    const ok = results.findIndex((r) => r.status === "fulfilled");
+    expect(ok).toBeGreaterThanOrEqual(0);
+    const lost = results[1 - ok] as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(LoopError);
+    expect(lost.reason).toMatchObject({ step: "check", cause: { code: "E_BUSY" } });
+    expect(existsSync(`${dir}-${1 - ok}`)).toBe(false);
+    expect(calls[1 - ok]).toEqual([]);
+    expect(calls[ok]!.filter((t) => t === "wake")).toHaveLength(1);
+    // Released on every path: the next one runs.
+    expect((await takeSnapshot(req({ dir: `${dir}-2` }))).steps.at(-1)!.step).toBe("manifest");
+    await rejectsWith(takeSnapshot(req({ dir: `${dir}-2` })), LoopError); // refused at check (a snapshot is there): released too
+    expect((await takeSnapshot(req({ dir: `${dir}-3` }))).steps.at(-1)!.step).toBe("manifest");
+  });
+
+  test("a sleep-prep the agent refuses as busy (another host process prepares it): no wake is sent, so that one is not broken", async () => {
+    const { agent, req, dir } = await setup({ booted: true }, { checkpoint: "sleep 1" });
+    const other = agent.call("sleep-prep", {}, { timeoutMs: 10_000 }); // someone else's snapshot, in progress
+    await waitFor(async () => (await agent.state()) === "preparing", 10_000, "the other sleep-prep running");
+    const seen: string[] = [];
+    const e = await rejectsWith(takeSnapshot(req({ dir, agent: counting(agent.call, seen) })), LoopError);
+    expect(e).toMatchObject({ step: "sleep-prep", cause: { code: "E_BUSY" } });
+    expect(seen).not.toContain("wake");
+    expect(((await other) as { ready: boolean }).ready).toBe(true);
+    expect(await agent.state()).toBe("sleeping"); // still the other's: it wakes its guest itself
+    await agent.call("wake", {}, { timeoutMs: 10_000 });
   });
 });
 

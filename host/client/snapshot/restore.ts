@@ -6,7 +6,7 @@ import { VmmError } from "../vmm/errors.ts";
 import { checkedCall } from "../checked.ts";
 import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { readManifest, verifyManifest, type Manifest } from "./manifest.ts";
-import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
+import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord, withVmClaimed } from "./steps.ts";
 
 export interface RestoreRequest extends LoopRequest {
   /** Load a snapshot taken of another VM (a clone). */
@@ -66,7 +66,11 @@ function healthDetail(h: RestoredHealth | null): string {
  * clock, retried while the agent comes back), `health` (status and health, as they are now).
  * @example const report = await restoreSnapshot({ vm: "web1", vmm: openVmm(vm.vmm!), agent, dir, callTimeoutMs: 5000, now: Date.now });
  */
-export async function restoreSnapshot(req: RestoreRequest): Promise<RestoreReport> {
+export function restoreSnapshot(req: RestoreRequest): Promise<RestoreReport> {
+  return withVmClaimed(req, "restore", () => restoreLoop(req));
+}
+
+async function restoreLoop(req: RestoreRequest): Promise<RestoreReport> {
   const t0 = performance.now();
   const steps = new Steps(req.onStep);
   const callMs = req.callTimeoutMs;

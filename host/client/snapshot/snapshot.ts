@@ -10,7 +10,7 @@ import { callDeadlineMs } from "../deadlines.ts";
 import { failedRestores, wakeAgent, wakeDetail } from "./agent.ts";
 import { prepareTargetDir } from "./dir.ts";
 import { describeFiles, MANIFEST_FORMAT, writeManifest, type Manifest } from "./manifest.ts";
-import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord } from "./steps.ts";
+import { errorText, LoopError, StepFailure, Steps, type LoopRequest, type StepRecord, withVmClaimed } from "./steps.ts";
 
 /** What happens to the VM once its state is written. */
 export type AfterSnapshot = "resume" | "stop";
@@ -58,7 +58,11 @@ function stem(now: number): string {
  * @example
  * const report = await takeSnapshot({ vm: "web1", vmm: openVmm(vm.vmm!), agent, dir: "/srv/snap/web1", then: "resume", callTimeoutMs: 5000, now: Date.now, onStep: print });
  */
-export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport> {
+export function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport> {
+  return withVmClaimed(req, "snapshot", () => snapshotLoop(req));
+}
+
+async function snapshotLoop(req: SnapshotRequest): Promise<SnapshotReport> {
   const t0 = performance.now();
   const steps = new Steps(req.onStep);
   const callMs = req.callTimeoutMs;
@@ -109,7 +113,10 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotReport
       const r = await steps.attempt("recover", () => req.vmm.recover());
       done.push(r === null ? "the VM could NOT be resumed (see step recover)" : `the VM runs again (${r})`);
     }
-    if (sleptAt) {
+    // A sleep-prep the agent refused as busy is another party's (another host process, a second bridge):
+    // this loop put nothing to sleep, and a wake would break that one between its sleep-prep and pause.
+    const othersSleep = failure.step === "sleep-prep" && (failure.cause as { code?: unknown } | null)?.code === "E_BUSY";
+    if (sleptAt && !othersSleep) {
       const woke = await wake("wake", Math.max(callMs * 3, 10_000)).then(
         () => true,
         () => false,

@@ -72,6 +72,30 @@ export class LoopError extends Error {
   }
 }
 
+/** The VMs (by their VMM's address) a snapshot or restore of this process is working on. */
+const claimed = new Set<string>();
+
+/**
+ * Run `loop` with the request's VM claimed for it in this process, or reject with LoopError at step
+ * `check` (an E_BUSY cause) when another loop holds it: two loops on one VM interleave (the second's
+ * sleep-prep is refused, and its recovery wakes the guest between the first one's sleep-prep and
+ * pause). The claim ends with the loop, whatever way. The key is the VMM's socket (`vmm.label`).
+ * @example return withVmClaimed(req, "snapshot", () => snapshotLoop(req));
+ */
+export async function withVmClaimed<T>(req: LoopRequest, what: "snapshot" | "restore", loop: () => Promise<T>): Promise<T> {
+  const key = req.vmm.label;
+  if (claimed.has(key)) {
+    const cause = new ClientError("E_BUSY", `another snapshot or restore of ${req.vm} (${key}) is running in this process`);
+    throw new LoopError("check", cause, `${what} of ${req.vm} refused at step check: ${errorText(cause)}; nothing was done`, []);
+  }
+  claimed.add(key);
+  try {
+    return await loop();
+  } finally {
+    claimed.delete(key);
+  }
+}
+
 /** An error as one printable line, with its code when it has one (`... [E_VMM_TIMEOUT]`). */
 export function errorText(e: unknown): string {
   if (e instanceof VmmError || e instanceof ClientError) return printable(`${e.message} [${e.code}]`);

@@ -119,7 +119,7 @@ describe("the driver", () => {
     const drv = new FirecrackerDriver(fc.socket);
     await drv.pause();
     const m = await refused(drv.writeSnapshot(drv.files(d.path, "x"), { timeoutMs: 5000 }));
-    expect(m).toBe("Firecracker PUT /snapshot/create: 500: No space left on device\\x1b[31m");
+    expect(m).toBe("Firecracker PUT /snapshot/create: 500: No space left on device\\e[31m");
     await fc.stop();
   });
 });
@@ -156,7 +156,7 @@ describe("hostile and broken API sockets", () => {
       c.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     const notJson = await fakeServer(d.path, "notjson.sock", answer("200 OK", "<html>\x1b[2J</html>"));
     const m = await refused(new FirecrackerApi(notJson.path).instance(), "E_VMM_PROTOCOL");
-    expect(m).toContain("the body is not JSON: <html>\\x1b[2J</html>");
+    expect(m).toContain("the body is not JSON: <html>\\e[2J</html>");
     await notJson.close();
     const big = await fakeServer(d.path, "big.sock", answer("200 OK", JSON.stringify({ state: "Running", pad: "x".repeat(2 * 1024 * 1024) })));
     expect(await refused(new FirecrackerApi(big.path).instance(), "E_VMM_PROTOCOL")).toContain("an answer of over 1048576 bytes");
