@@ -4,9 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { Type } from "@sinclair/typebox";
 import { createAgent } from "./agent.ts";
 import { ManualClock } from "./clock.ts";
-import { memoryLogger } from "./log.ts";
+import { createLogger, memoryLogger } from "./log.ts";
 import { defineRequest, type AgentPlugin, type PluginContext } from "./plugin.ts";
-import { RegistrationError } from "./errors.ts";
+import { AgentError, RegistrationError } from "./errors.ts";
 import { RawClient, startTestAgent, waitFor } from "./testing.ts";
 
 function recorder(name: string, events: string[], extra: Partial<AgentPlugin> = {}): AgentPlugin {
@@ -211,6 +211,40 @@ describe("built-in requests", () => {
     expect(s.result.state).toBe("running");
     expect(s.result.uptime_secs).toBe(90);
     expect(s.result.started_at).toBe("2026-01-01T00:00:00.000Z");
+    await a.stop();
+  });
+});
+
+describe("request counters", () => {
+  test("status.requests counts wire requests per served type; a hostile client's made-up types are one key", async () => {
+    const lines: string[] = [];
+    const a = createAgent({
+      plugins: [
+        {
+          name: "x",
+          requests: {
+            "x.ok": defineRequest({ params: Type.Object({}), result: Type.Object({}), handle: () => ({}) }),
+            "x.fail": defineRequest({ params: Type.Object({}), result: Type.Object({}), handle: () => { throw new AgentError("E_BUSY", "busy"); } }),
+          },
+        },
+      ],
+      log: createLogger({ format: "json", level: "debug", sink: (l) => lines.push(l) }),
+    });
+    await a.start();
+    await a.dispatch({ type: "x.ok" });
+    await a.dispatch({ type: "x.ok", id: 2 });
+    await a.dispatch({ type: "x.fail" });
+    await a.dispatch({ type: "x.ok", params: 5 });
+    for (let i = 0; i < 500; i++) await a.dispatch({ type: `made-up-${i}\u001b[31m` });
+    await a.dispatch({ nonsense: true });
+    const s = (await a.dispatch({ type: "status" })) as { result: { requests: Record<string, { served: number; failed: number }> } };
+    expect(s.result.requests).toEqual({ "x.ok": { served: 3, failed: 1 }, "x.fail": { served: 1, failed: 1 }, "(unknown)": { served: 501, failed: 501 } });
+    // In-process calls (a plugin's ctx.call) are not wire requests.
+    await a.call("x.ok");
+    expect(((await a.dispatch({ type: "status" })) as typeof s).result.requests["x.ok"]).toEqual({ served: 3, failed: 1 });
+    // Debug lines carry the request type and the duration as JSON keys.
+    const req = lines.map((l) => JSON.parse(l)).find((l) => l.type === "x.fail");
+    expect(req).toMatchObject({ level: "debug", component: "router", type: "x.fail", code: "E_BUSY", duration_ms: expect.any(Number) });
     await a.stop();
   });
 });

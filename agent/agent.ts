@@ -95,6 +95,8 @@ export function createAgent(opts: AgentOptions): Agent {
     version: opts.config?.version ?? "0.0.0",
     maxFrameBytes: opts.config?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     file: opts.config?.file ?? {},
+    readFile: opts.config?.readFile,
+    logRepeatSecs: opts.config?.logRepeatSecs,
     files: opts.config?.files ?? new ConfigFiles(),
     transports: opts.config?.transports,
   };
@@ -116,6 +118,7 @@ export function createAgent(opts: AgentOptions): Agent {
     connections: () => sessions.size,
     backpressure: () => sessions.backpressure(),
     workInFlight: () => work.count,
+    requestCounts: () => router.counts(),
   });
   const host = new PluginHost([core, ...opts.plugins], {
     clock,

@@ -3,6 +3,7 @@
 import { rfc3339, type Clock } from "./clock.ts";
 import { describeRequest } from "./describe.ts";
 import { defineRequests, type AgentConfig, type AgentPlugin, type RequestSpec } from "./plugin.ts";
+import { listedSkipped } from "./config-file.ts";
 import type { Backpressure } from "./sessions.ts";
 import { coreRequests, PROTOCOL_VERSION } from "./wire.ts";
 
@@ -26,6 +27,8 @@ export interface CoreView {
   connections(): number;
   backpressure(): Backpressure;
   workInFlight(): number;
+  /** Wire requests answered so far, by type (the router's counters). */
+  requestCounts(): Record<string, { served: number; failed: number }>;
 }
 
 /** Plugin `core`: built into every agent. */
@@ -58,8 +61,10 @@ export function builtinPlugin(a: CoreView): AgentPlugin {
           unsent_bytes: bp.unsentBytes,
           queued_bytes: bp.queuedBytes,
           work_in_flight: a.workInFlight(),
+          requests: a.requestCounts(),
           plugins: a.statusSections(),
           config_refused: a.config.files?.list() ?? [],
+          config_skipped: listedSkipped(a.config.files?.skipped() ?? []),
         };
       },
       describe: ({ types }) => {

@@ -19,9 +19,28 @@ export interface ConfigRefusal {
   reason: string;
 }
 
+/** Skipped files an answer lists (a directory of 10 000 bad files must not make an answer too large to send). */
+export const MAX_LISTED_SKIPPED = 100;
+
+/** The first MAX_LISTED_SKIPPED skipped files, each message cut to 1000 characters: what answers carry. */
+export function listedSkipped(list: readonly SkippedFile[]): SkippedFile[] {
+  return list.slice(0, MAX_LISTED_SKIPPED).map((s) => (s.message.length > 1000 ? { file: s.file, message: `${s.message.slice(0, 999)}…` } : s));
+}
+
 /**
- * The trust policy of one agent and the files it refused. Loaders record their refusals per scope
- * (their directory, or agent.json), replacing the previous load's, and `status` lists them all.
+ * One file (or directory) a loader skipped, and why: refused unread (`refused: ...`), not JSON, failing
+ * its schema, an unknown key, a repeated name. Every refusal is also a skipped file.
+ */
+export interface SkippedFile {
+  file: string;
+  message: string;
+}
+
+/**
+ * The trust policy of one agent and the book of files it skipped. Loaders record, per scope (their
+ * directory, or agent.json) and replacing the previous load's, the files they refused unread and every
+ * file they skipped for any reason; `status` lists both (`config_refused`, `config_skipped`), so a
+ * refused file is in both lists with the same reason.
  * @example const files = new ConfigFiles({ insecure: false }); readConfigFile("/etc/mvm/agent.json", { root: "/etc/mvm", files });
  */
 export class ConfigFiles {
@@ -30,6 +49,7 @@ export class ConfigFiles {
   /** Owners trusted besides root: the agent's own user. */
   readonly uid: number;
   private readonly refused = new Map<string, ConfigRefusal[]>();
+  private readonly skippedBy = new Map<string, SkippedFile[]>();
 
   constructor(o: { insecure?: boolean; uid?: number } = {}) {
     this.insecure = o.insecure ?? false;
@@ -42,9 +62,23 @@ export class ConfigFiles {
     else this.refused.delete(scope);
   }
 
-  /** Every refusal of the latest loads, by scope then file. */
+  /** Every refusal of the latest loads, by scope then file (`status.config_refused`). */
   list(): ConfigRefusal[] {
     return [...this.refused.values()].flat();
+  }
+
+  /** Replace what one scope skipped, refusals included (an empty list clears it). */
+  setSkipped(scope: string, list: readonly SkippedFile[]): void {
+    if (list.length) this.skippedBy.set(scope, [...list]);
+    else this.skippedBy.delete(scope);
+  }
+
+  /**
+   * Every file the latest loads skipped, by scope then file (`status.config_skipped`): a superset of
+   * `list()`, whose files appear here with the message `refused: REASON`.
+   */
+  skipped(): SkippedFile[] {
+    return [...this.skippedBy.values()].flat();
   }
 }
 

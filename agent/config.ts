@@ -1,60 +1,15 @@
-// Files the agent reads: agent.json, drop-in directories (*.d/*.json) validated with zod, and their watch.
+// Files the agent reads: drop-in directories (*.d/*.json) validated with zod, and their watch. agent.json is
+// agent/agent-file.ts and the keys every file shares agent/config-keys.ts (both re-exported here).
 
 import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
 import type { z } from "zod";
-import { configDirProblem, readConfigFile, type ConfigFiles, type ConfigRefusal } from "./config-file.ts";
+import { configDirProblem, readConfigFile, type ConfigFiles, type ConfigRefusal, type SkippedFile } from "./config-file.ts";
+import { skipFields, unknownKeyProblems, withoutExtensions, zodIssuesText } from "./config-keys.ts";
 import type { Logger } from "./log.ts";
 
-/** `field health_interval_secs: Too small: expected number to be >=1; field name: Required` */
-export function zodIssuesText(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `field ${i.path.join(".")}: ${i.message}` : i.message))
-    .join("; ");
-}
-
-/** Keys of `value` that an object schema does not know (warned about, not rejected). */
-export function unknownKeys(schema: z.ZodObject, value: unknown): string[] {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
-  const known = new Set(Object.keys(schema.shape));
-  return Object.keys(value).filter((k) => !known.has(k));
-}
-
-/**
- * Read `<configDir>/agent.json` through the safe open (agent/config-file.ts). Missing -> {}; refused,
- * unreadable or not an object -> {} and one console line naming the file (refusals also go to `files`
- * for `status`). Plugins validate their own sections.
- */
-export function readAgentFile(configDir: string, log: Logger, files?: ConfigFiles): Record<string, unknown> {
-  const file = join(configDir, "agent.json");
-  const r = readConfigFile(file, { root: configDir, files });
-  files?.setRefused(file, r.ok || r.missing ? [] : [{ file, reason: r.reason }]);
-  if (!r.ok) {
-    if (!r.missing) log.warn(`${file}: refused: ${r.reason}; using defaults`);
-    return {};
-  }
-  const text = r.text;
-  try {
-    const v = JSON.parse(text);
-    if (v && typeof v === "object" && !Array.isArray(v)) return v;
-    log.warn(`${file}: must hold a JSON object; using defaults`);
-  } catch (e) {
-    log.warn(`${file}: not valid JSON (${(e as Error).message}); using defaults`);
-  }
-  return {};
-}
-
-/**
- * Validate a section of agent.json (or any object) with zod. On failure, logs one line naming the
- * file and the field and returns the defaults (schema applied to {}).
- */
-export function parseSection<S extends z.ZodType>(schema: S, value: unknown, where: string, log: Logger): z.output<S> {
-  const r = schema.safeParse(value ?? {});
-  if (r.success) return r.data;
-  log.warn(`${where}: ${zodIssuesText(r.error.issues)}; using defaults for this section`);
-  return schema.parse({});
-}
+export { EXTENSION_KEY, fileSecs, MAX_FILE_SECS, skipFields, strictJsonSchema, unknownKeyProblems, withoutExtensions, zodIssuesText } from "./config-keys.ts";
+export { agentFileProblems, parseSection, readAgentFile, type AgentFileSpec } from "./agent-file.ts";
 
 export interface DropinEntry<T> {
   file: string;
@@ -63,10 +18,8 @@ export interface DropinEntry<T> {
   text: string;
 }
 
-export interface DropinProblem {
-  file: string;
-  message: string;
-}
+/** A skipped drop-in file (or its directory) and why; the same record `status.config_skipped` lists. */
+export type DropinProblem = SkippedFile;
 
 export interface DropinLoad<T> {
   /** Loaded entries by name, in file-name order. */
@@ -86,6 +39,10 @@ export interface DropinOptions<S extends z.ZodObject> {
   log?: Logger;
   /** Rewrite raw JSON before validation (aliases such as `cmd` -> `command`). */
   prepare?(raw: Record<string, unknown>): Record<string, unknown>;
+  /** Keys the schema accepts besides its own (an alias `prepare` maps: `cmd`). */
+  aliases?: readonly string[];
+  /** Other tools' key -> ours, named in the error when no known key is near (Docker's `interval`). */
+  hints?: Readonly<Record<string, string>>;
   /** The config dir symlinks may not leave (default: the drop-in dir's parent). */
   root?: string;
   /** The agent's trust policy and refusal book (default: strict, nothing recorded). */
@@ -93,11 +50,28 @@ export interface DropinOptions<S extends z.ZodObject> {
 }
 
 /**
+ * One drop-in file's object checked as `loadDropins` checks it: unknown keys (`x-` aside, with the
+ * nearest known key), then the schema. The image builder's `config check` and `render` use it too.
+ * @example parseDropin({ schema: IntegrationFile }, { name: "web", helth_cmd: "true" }) // { ok: false, message: "field helth_cmd: unknown key (did you mean health_cmd?) ..." }
+ */
+export function parseDropin<S extends z.ZodObject>(
+  opts: Pick<DropinOptions<S>, "schema" | "prepare" | "aliases" | "hints">,
+  raw: Record<string, unknown>,
+): { ok: true; value: z.output<S> } | { ok: false; message: string } {
+  const unknown = unknownKeyProblems([...Object.keys(opts.schema.shape), ...(opts.aliases ?? [])], raw, { hints: opts.hints });
+  const bare = withoutExtensions(raw);
+  const r = opts.schema.safeParse(opts.prepare ? opts.prepare(bare) : bare);
+  if (unknown.length || !r.success) return { ok: false, message: [...unknown, ...(r.success ? [] : [zodIssuesText(r.error.issues)])].join("; ") };
+  return { ok: true, value: r.data };
+}
+
+/**
  * Load every `*.json` of a drop-in directory in name order, each through the safe open
  * (agent/config-file.ts). A file that is refused (symlink out, not regular, too big, writable by
- * others, foreign owner), not JSON, fails the schema, or repeats a name is skipped with one line
- * naming the file and the reason; unknown keys are a warning. Refusals are recorded in `files` for
- * `status`. A refused directory is one problem whose `file` is the directory. Never throws.
+ * others, foreign owner), not JSON, holds a key the schema does not know (`x-` keys aside: the error
+ * names the nearest known key), fails the schema, or repeats a name is skipped with one line naming
+ * the file and the reason. Refusals and skips are recorded in `files` for `status`. A refused
+ * directory is one problem whose `file` is the directory. Never throws.
  */
 export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): DropinLoad<z.output<S>> {
   const out: DropinLoad<z.output<S>> = { entries: new Map(), skipped: [], missing: false };
@@ -105,6 +79,7 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
   const refused: ConfigRefusal[] = [];
   const done = () => {
     opts.files?.setRefused(opts.dir, refused);
+    opts.files?.setSkipped(opts.dir, out.skipped);
     return out;
   };
   const dirBad = configDirProblem(opts.dir, trust);
@@ -127,8 +102,9 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
   }
   const skip = (file: string, message: string) => {
     out.skipped.push({ file, message });
-    opts.log?.warn(`${file}: skipped: ${message}`);
+    opts.log?.warn(`${file}: skipped: ${message}`, skipFields(file, message));
   };
+
   for (const n of names) {
     const file = join(opts.dir, n);
     const read = readConfigFile(file, trust);
@@ -150,21 +126,18 @@ export function loadDropins<S extends z.ZodObject>(opts: DropinOptions<S>): Drop
       skip(file, "must hold one JSON object");
       continue;
     }
-    const prepared = opts.prepare ? opts.prepare(raw as Record<string, unknown>) : (raw as Record<string, unknown>);
-    const r = opts.schema.safeParse(prepared);
-    if (!r.success) {
-      skip(file, zodIssuesText(r.error.issues));
+    const r = parseDropin(opts, raw as Record<string, unknown>);
+    if (!r.ok) {
+      skip(file, r.message);
       continue;
     }
-    const name = opts.nameOf(r.data);
+    const name = opts.nameOf(r.value);
     const dup = out.entries.get(name);
     if (dup) {
       skip(file, `field name: "${name}" is already defined by ${dup.file}`);
       continue;
     }
-    const extra = unknownKeys(opts.schema, prepared);
-    if (extra.length) opts.log?.warn(`${file}: unknown key(s) ignored: ${extra.join(", ")}`);
-    out.entries.set(name, { file, value: r.data, text });
+    out.entries.set(name, { file, value: r.value, text });
   }
   return done();
 }

@@ -53,6 +53,13 @@ function safeJson(line: string): string {
   return line.replace(JSON_EXTRA, (c) => `\\u${hex(c, 4)}`);
 }
 
+/** The message already holds this value: a string as is, a number as a whole word. */
+function said(msg: string, v: unknown): boolean {
+  if (typeof v === "string") return v !== "" && msg.includes(v);
+  if (typeof v === "number" && Number.isFinite(v)) return new RegExp(`(^|[^0-9.])${String(v).replace(".", "\\.")}([^0-9.]|$)`).test(msg);
+  return false;
+}
+
 function fieldText(v: unknown): string {
   if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? escapeControl(JSON.stringify(v)) : escapeControl(v);
   return escapeControl(JSON.stringify(v) ?? String(v));
@@ -60,7 +67,10 @@ function fieldText(v: unknown): string {
 
 /**
  * Build a logger. Text lines look like
- * `2026-11-28T10:57:19.123Z INFO  health my-service: starting -> healthy (exit 0, 12 ms)`.
+ * `2026-11-28T10:57:19.123Z INFO  health my-service: starting -> healthy (exit 0, 12 ms)`, followed by
+ * ` key=value` for each field the sentence does not already hold (a string field whose value is in
+ * the message, or a number that is a word of it, is not repeated). JSON lines carry every field as a key:
+ * `{"time":...,"level":"info","component":"health","msg":"my-service: starting -> healthy ...","integration":"my-service"}`.
  * @example const log = createLogger({ format: "json" }).child("health");
  */
 export function createLogger(opts: LoggerOptions = {}, component = "core"): Logger {
@@ -76,7 +86,8 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
       return;
     }
     let line = `${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(component)} ${escapeControl(msg)}`;
-    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${escapeControl(k)}=${fieldText(v)}`;
+    // A field the sentence already says (the file, the integration's name, "12 ms") is not said twice.
+    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined && !said(msg, v)) line += ` ${escapeControl(k)}=${fieldText(v)}`;
     sink(line);
   };
   return {
@@ -112,6 +123,63 @@ export function throttledLine(intervalMs: number, now: () => number, line: (coun
       if (pending && now() - last >= intervalMs) out();
     },
   };
+}
+
+/** How often a failure that goes on is told again, by default (`--log-repeat-secs`): ten minutes. */
+export const DEFAULT_LOG_REPEAT_SECS = 600;
+
+/**
+ * The console story of something checked again and again (a health check, a probe): its first failure
+ * is told at once, then at most one line per `repeatMs` while it goes on, each with how many failures
+ * in a row and since when (`stillFailing`); the caller tells the recovery. `now` is monotonic.
+ * @example
+ * const streak = failureStreak(600_000, () => clock.monotonic(), () => clock.now());
+ * const say = streak.fail(); // "first" | "repeat" | "quiet"
+ * if (say === "repeat") log.warn(`web: ${stillFailing(n, streak.since())}`);
+ */
+export function failureStreak(repeatMs: number, now: () => number, wall: () => number) {
+  let failing = false;
+  let since = 0;
+  let told = -Infinity;
+  return {
+    /** One more failure: tell it (`first`), tell the count (`repeat`), or say nothing (`quiet`). */
+    fail(): "first" | "repeat" | "quiet" {
+      if (!failing) {
+        failing = true;
+        since = wall();
+        told = now();
+        return "first";
+      }
+      if (now() - told < repeatMs) return "quiet";
+      told = now();
+      return "repeat";
+    },
+    /** The caller told this failure itself (a change of state): the next repeat waits `repeatMs` from now. */
+    told(): void {
+      if (!failing) since = wall();
+      failing = true;
+      told = now();
+    },
+    /** A pass: true when a failure of this streak was told (so the recovery is worth a line). */
+    pass(): boolean {
+      const was = failing;
+      failing = false;
+      return was;
+    },
+    /** Forget the streak without a line (wake, reload). */
+    reset(): void {
+      failing = false;
+    },
+    /** Wall-clock ms of the streak's first failure. */
+    since: () => since,
+  };
+}
+
+/** `still failing: 37 times in a row since 10:02:05Z` (the time in UTC, the day when it is not today). */
+export function stillFailing(count: number, sinceMs: number, nowMs: number = Date.now()): string {
+  const iso = new Date(sinceMs).toISOString();
+  const sameDay = iso.slice(0, 10) === new Date(nowMs).toISOString().slice(0, 10);
+  return `still failing: ${count} time${count === 1 ? "" : "s"} in a row since ${sameDay ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 19)}Z`}`;
 }
 
 /** A logger that keeps its lines in memory (tests read `lines`). */

@@ -1,11 +1,12 @@
 // Tests of the command line: flags, --help, schema, and the agent as a real child process (signals).
 
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { z } from "zod";
 import { join } from "node:path";
 import { flagHelp, parseFlags, FlagError } from "./flags.ts";
 import { buildAgent, CORE_FLAGS, main } from "./main.ts";
-import { silentLogger } from "./log.ts";
+import { memoryLogger, silentLogger } from "./log.ts";
 import type { PluginModule } from "./plugin.ts";
 import { spawnAgent } from "../test/support/index.ts";
 import { tempDir, waitFor } from "./testing.ts";
@@ -76,6 +77,36 @@ describe("main", () => {
     expect(await runMain(["schema", "thing"], [mod])).toMatchObject({ code: 0, out: '{\n  "type": "object"\n}' });
     expect(await runMain(["schema", "nope"], [mod])).toMatchObject({ code: 2, err: expect.stringContaining("thing") });
   });
+  test("schema agent: the whole agent.json from the modules' sections, strict with x- keys allowed", async () => {
+    const mod: PluginModule = { name: "m", configSections: { m: z.object({ level: z.number().default(1) }) }, configKeys: ["legacy_level"], create: () => null };
+    const r = await runMain(["schema", "agent"], [mod]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s).toMatchObject({ type: "object", additionalProperties: false, patternProperties: { "^x-": {} } });
+    expect(Object.keys(s.properties).sort()).toEqual(["legacy_level", "m", "port"]);
+    expect(s.properties.m).toMatchObject({ type: "object", additionalProperties: false, patternProperties: { "^x-": {} }, properties: { level: { type: "number" } } });
+  });
+
+  test("agent.json with a key no module declares is skipped at start: defaults, one line, status.config_skipped", async () => {
+    const d = tempDir();
+    const mod: PluginModule = { name: "m", configSections: { m: z.object({ level: z.number().default(1) }) }, create: () => ({ name: "m" }) };
+    writeFileSync(join(d.path, "agent.json"), JSON.stringify({ m: { levle: 2 }, "x-note": "mine" }));
+    const values = parseFlags(["--config-dir", d.path], CORE_FLAGS).values;
+    const log = memoryLogger();
+    const { agent } = buildAgent([mod], values, "dev", log);
+    expect(agent.config.file).toEqual({});
+    expect(log.lines.join("\n")).toContain(`${join(d.path, "agent.json")}: skipped: field m.levle: unknown key (did you mean m.level?)`);
+    await agent.start();
+    const st = (await agent.call("status")) as { config_skipped: unknown[] };
+    expect(st.config_skipped).toEqual([{ file: join(d.path, "agent.json"), message: expect.stringContaining("m.levle") }]);
+    // Fixed, and read again as a SIGHUP would: the x- key is dropped, the section is there, the book is clear.
+    writeFileSync(join(d.path, "agent.json"), JSON.stringify({ m: { level: 2, "x-why": "tuned" }, "x-note": "mine" }));
+    expect(agent.config.readFile!()).toEqual({ m: { level: 2 } });
+    expect(((await agent.call("status")) as { config_skipped: unknown[] }).config_skipped).toEqual([]);
+    await agent.stop();
+    d.cleanup();
+  });
+
   test("a module's sub-command runs with the remaining args", async () => {
     let got: string[] = [];
     const mod: PluginModule = { name: "m", commands: { tool: { description: "d", run: async (a) => ((got = a), 7) } }, create: () => null };

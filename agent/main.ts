@@ -3,7 +3,7 @@
 import { createAgent, type Agent } from "./agent.ts";
 import { AGENT_NAME } from "./builtin.ts";
 import { CODE_LOADING_ENV, isRunnerChild, onEscapesKilled } from "./command.ts";
-import { readAgentFile } from "./config.ts";
+import { agentFileJsonSchema, agentFileSpec, readAgentFile } from "./agent-file.ts";
 import { ConfigFiles } from "./config-file.ts";
 import { didYouMean } from "./argv.ts";
 import { FlagError, intFlag, parseFlags } from "./flags.ts";
@@ -19,6 +19,8 @@ import { runWatch, WATCH_CHILD_ENV } from "./watch.ts";
 
 export const VERSION = "0.1.0";
 export { CORE_FLAGS };
+
+export { agentFileJsonSchema, agentFileSpec } from "./agent-file.ts";
 
 export interface MainIO {
   argv: string[];
@@ -59,7 +61,10 @@ export function buildAgent(modules: PluginModule[], values: FlagValues, build: "
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new FlagError(`--socket-mode: expected an octal mode such as 600, got ${JSON.stringify(values["socket-mode"])}`);
   const files = new ConfigFiles({ insecure: values["insecure-config"] === true });
   if (files.insecure) log.warn(`--insecure-config: config files that group/others can write or another user owns are read; never use this in production`);
-  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readAgentFile(configDir, log, files), files, transports: addrs.map((a) => a.kind) };
+  const spec = agentFileSpec(modules);
+  const readFile = () => readAgentFile(configDir, log, files, spec);
+  const logRepeatSecs = values["log-repeat-secs"] === undefined ? undefined : intFlag(values, "log-repeat-secs", 1, 86_400);
+  const config: AgentConfig = { configDir, build, version: VERSION, maxFrameBytes, file: readFile(), readFile, files, logRepeatSecs, transports: addrs.map((a) => a.kind) };
   const plugins: AgentPlugin[] = [];
   for (const m of modules) {
     const flags: FlagValues = {};
@@ -130,7 +135,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   const [first, ...tail] = io.argv.slice(leadingPluginArgs(io.argv));
   if (first === "schema") {
     const name = tail[0];
-    const all = Object.assign({}, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
+    const all = Object.assign({ agent: () => agentFileJsonSchema(modules) }, ...modules.map((m) => m.schemas ?? {})) as Record<string, () => unknown>;
     if (!name || !Object.hasOwn(all, name)) {
       const near = name ? didYouMean(name, Object.keys(all)) : "";
       io.stderr(`${name ? `${AGENT_NAME}: no schema named ${JSON.stringify(name)}${near}\n` : ""}usage: ${AGENT_NAME} schema NAME, where NAME is one of: ${Object.keys(all).join(", ") || "(none)"}`);
@@ -141,7 +146,7 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
   }
   for (const m of modules) {
     const cmd = first !== undefined && m.commands && Object.hasOwn(m.commands, first) ? m.commands[first] : undefined;
-    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), stdout: io.stdout, stderr: io.stderr });
+    if (cmd) return cmd.run(tail, { dropins: dropinFormats(modules), agentFile: agentFileSpec(modules), stdout: io.stdout, stderr: io.stderr });
   }
   let parsed;
   try {

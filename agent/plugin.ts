@@ -2,9 +2,10 @@
 // It is the package's `mvm-guest-agent/plugin` entry: everything an author imports comes from here.
 
 import type { ArgSpec } from "./argv.ts";
+import type { z } from "zod";
 import type { Clock } from "./clock.ts";
 import type { CommandResult, CommandSpec } from "./command.ts";
-import type { DropinProblem } from "./config.ts";
+import type { AgentFileSpec, DropinProblem } from "./config.ts";
 import type { ConfigFiles } from "./config-file.ts";
 import type { Logger } from "./log.ts";
 import type { Dialect } from "./dialect.ts";
@@ -71,8 +72,18 @@ export interface AgentConfig {
   readonly build: "prod" | "dev";
   readonly version: string;
   readonly maxFrameBytes: number;
-  /** The parsed `<configDir>/agent.json`, or {} (plugins validate their own section). */
+  /**
+   * The parsed `<configDir>/agent.json` (without its `x-` keys), or {} when it is missing or was skipped
+   * (an unknown key, a bad section: see `PluginModule.configSections`). Plugins validate their own section.
+   */
   readonly file: Readonly<Record<string, unknown>>;
+  /**
+   * A check or probe that keeps failing is told once, then at most once per this many seconds with a
+   * count (`--log-repeat-secs`; absent: 600).
+   */
+  readonly logRepeatSecs?: number;
+  /** agent.json read again and checked as at start (a plugin's `reload` on SIGHUP); absent: an in-memory agent. */
+  readonly readFile?: () => Readonly<Record<string, unknown>>;
   /**
    * The config-file trust policy (`--insecure-config`) and the book of refused files that `status`
    * shows; loaders pass it to `loadDropins`. Always set on a running agent's context.
@@ -230,6 +241,8 @@ export interface DropinReport {
 export interface CommandEnv {
   /** Every module's drop-in formats, by name (`integration`, `probe`). */
   dropins: Record<string, DropinFormat>;
+  /** What agent.json may hold in this build (every module's sections), for `config check`. */
+  agentFile?: AgentFileSpec;
   stdout(text: string): void;
   stderr(text: string): void;
 }
@@ -247,6 +260,15 @@ export interface PluginModule {
   schemas?: Record<string, () => unknown>;
   /** Drop-in directories this plugin reads, by format name (`integration`, `probe`). */
   dropins?: Record<string, DropinFormat>;
+  /**
+   * Sections of agent.json this plugin reads, by key (`worker`), as zod objects. agent.json is checked
+   * against every module's sections: a key that none declares, or an unknown key inside a section
+   * (`x-` keys aside), skips the whole file with an error naming the nearest known key. `schema agent`
+   * prints them together.
+   */
+  configSections?: Record<string, z.ZodObject>;
+  /** Top-level agent.json keys this plugin reads besides its sections (the original agent's `busy_threshold`). */
+  configKeys?: readonly string[];
   /** Sub-commands (`config` -> `mvm-guest-agent config ...`): return the exit code. */
   commands?: Record<string, { description: string; run(args: string[], env: CommandEnv): Promise<number> }>;
   /** Build the plugin; return null to leave it out (for example `--no-exec`). */

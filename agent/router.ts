@@ -65,9 +65,20 @@ export interface DispatchIO {
 const NEVER = new AbortController().signal;
 const READY = () => Promise.resolve();
 
+/** Requests answered and, of those, answered with an error, for one request type (`status.requests`). */
+export interface RequestCount {
+  served: number;
+  failed: number;
+}
+
+/** The key of requests whose type no plugin serves, or whose envelope is bad: counted, never by the name a client sent. */
+export const UNKNOWN_REQUEST_KEY = "(unknown)";
+
 /** Maps request names to handlers; answers decoded bodies with envelopes. */
 export class Router {
   private readonly table = new Map<string, Registered>();
+  /** Wire requests answered, by served type (plus UNKNOWN_REQUEST_KEY and `dialect:NAME`): bounded by the table. */
+  private readonly counted = new Map<string, RequestCount>();
   private readonly dialects: { d: Dialect; served: ServedDialect }[] = [];
   private frozen = false;
 
@@ -89,8 +100,9 @@ export class Router {
     const served: ServedDialect = {
       name: d.name,
       maxFrameBytes: d.maxFrameBytes,
-      async handle(body, io) {
+      handle: async (body, io) => {
         const plugin = owner.context;
+        this.count(`dialect:${d.name}`, true);
         if (plugin) return d.handle(body, { ...io, plugin });
         const message = `the ${owner.name} plugin is not running`;
         log.warn(`a ${d.name} frame came while ${message}; ${d.refuse ? "refused" : "closing the connection"}`);
@@ -131,8 +143,32 @@ export class Router {
     })?.served;
   }
 
-  /** Answer one decoded native body. Never throws. */
+  /** Requests answered so far by type (a copy): what `status.requests` shows. */
+  counts(): Record<string, RequestCount> {
+    return Object.fromEntries([...this.counted].map(([k, v]) => [k, { ...v }]));
+  }
+
+  private count(key: string, ok: boolean): void {
+    let c = this.counted.get(key);
+    if (!c) this.counted.set(key, (c = { served: 0, failed: 0 }));
+    c.served++;
+    if (!ok) c.failed++;
+  }
+
+  /** Answer one decoded native body, counted under its type (or UNKNOWN_REQUEST_KEY). Never throws. */
   async dispatch(body: unknown, io: DispatchIO = {}): Promise<Answer> {
+    const t0 = performance.now();
+    const answer = await this.answer(body, io);
+    const type = typeof (body as { type?: unknown })?.type === "string" ? ((body as { type: string }).type) : undefined;
+    const key = type !== undefined && this.table.has(type) ? type : UNKNOWN_REQUEST_KEY;
+    this.count(key, answer.ok);
+    const ms = Math.round((performance.now() - t0) * 100) / 100;
+    if (answer.ok) this.log.debug(`request ${key}: ok in ${ms} ms`, { type: key, duration_ms: ms });
+    else this.log.debug(`request ${key}: ${answer.error.code} in ${ms} ms`, { type: key, duration_ms: ms, code: answer.error.code });
+    return answer;
+  }
+
+  private async answer(body: unknown, io: DispatchIO): Promise<Answer> {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       return { ok: false, error: { code: "E_BAD_FRAME", message: "frame body must be a JSON object" } };
     }
@@ -199,6 +235,8 @@ export class Router {
       if (!resultCheck.Check(result)) {
         const problems = schemaErrors(resultCheck, result);
         this.log.error(`request ${type} (plugin ${entry.owner.name}) returned a result that fails its schema`, {
+          type,
+          plugin: entry.owner.name,
           problems: problems.slice(0, 5),
         });
         throw new AgentError("E_INTERNAL", `internal error in "${type}"`);
@@ -213,7 +251,7 @@ export class Router {
   toWire(e: unknown, type: string): { code: string; message: string; data?: unknown } {
     // Also an AgentError of another copy of this module (a plugin bundled with its own copy of the API).
     if (e instanceof AgentError) return agentErrorWire(e);
-    this.log.error(`request ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`);
+    this.log.error(`request ${type} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`, { type });
     return { code: "E_INTERNAL", message: `internal error in "${type}"` };
   }
 }

@@ -31,6 +31,11 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
   },
   "log-format": { type: "string", description: "Console format: text or json", default: "text" },
   "log-level": { type: "string", description: "debug, info, warn or error", default: "info" },
+  "log-repeat-secs": {
+    type: "number",
+    description: "A health check or probe that keeps failing is logged when it starts failing, then at most once per this many seconds with a count (1..86400)",
+    default: 600,
+  },
   plugin: {
     type: "list",
     arg: "FILE",
@@ -44,7 +49,7 @@ export const CORE_FLAGS: Record<string, FlagSpec> = {
 /** The --help text: usage lines (sub-commands and schemas of every module), plugins, every flag. */
 export function usage(modules: PluginModule[], specs: Record<string, FlagSpec>, version: string): string {
   const cmds = modules.flatMap((m) => Object.entries(m.commands ?? {}).map(([n, c]) => `  ${n.padEnd(12)}${c.description}`));
-  const schemas = modules.flatMap((m) => Object.keys(m.schemas ?? {}));
+  const schemas = ["agent", ...modules.flatMap((m) => Object.keys(m.schemas ?? {}))];
   return [
     `${AGENT_NAME} ${version}: the guest agent for microVMs.`,
     "",

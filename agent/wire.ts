@@ -77,8 +77,22 @@ export const StatusResult = Type.Object(
     queued_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
     work_in_flight: Type.Integer(),
     plugins: Type.Record(Type.String(), Type.Unknown()),
-    /** Config files (or directories) the latest loads refused, and why: also one console line each. */
+    /** Config files (or directories) the latest loads refused unread, and why: also one console line each. */
     config_refused: Type.Optional(Type.Array(Type.Object({ file: Type.String(), reason: Type.String() }, { additionalProperties: false }))),
+    /**
+     * Every config file the latest loads skipped (agent.json, integrations.d, probes.d), and why: the
+     * refused ones (message `refused: REASON`) and those that are not JSON, hold an unknown key or fail
+     * their schema. `health` and `probes` list their own directory's.
+     */
+    /**
+     * Wire requests answered since start, by type: `served`, and `failed` (answered with an error). Types
+     * no plugin serves (and bad envelopes) are counted under `(unknown)`, a dialect's frames under
+     * `dialect:NAME`, so the keys are bounded by what the agent serves. Absent from older agents.
+     */
+    requests: Type.Optional(
+      Type.Record(Type.String(), Type.Object({ served: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    ),
+    config_skipped: Type.Optional(Type.Array(Type.Object({ file: Type.String(), message: Type.String() }, { additionalProperties: false }))),
   },
   { additionalProperties: false },
 );

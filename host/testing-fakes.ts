@@ -18,7 +18,8 @@ export const NOW = Date.parse(T0) + 60_000;
 /** An integration entry as the health plugin gives it. */
 export function integration(name: string, status: IntegrationEntry["status"], detail: string): IntegrationEntry {
   const last = status === "unchecked" ? null : { ok: status === "healthy", exit_code: status === "healthy" ? 0 : 1, signal: null, timed_out: false, duration_ms: 12, output: "", checked_at: T0 };
-  return { name, status, detail, since: T0, consecutive_failures: status === "error" ? 1 : 0, last };
+  const checks = status === "unchecked" ? 0 : 10;
+  return { name, status, detail, since: T0, consecutive_failures: status === "error" ? 3 : 0, last, checks_total: checks, failures_total: status === "error" ? 3 : 0 };
 }
 
 /** What the fake plugins answer; tests change it between calls. */
@@ -37,6 +38,12 @@ export interface FakeState {
   restoreFails: boolean;
   /** The last sleep-prep the snapshot status section reports (its duration), or none. */
   lastSleepPrepMs: number | null;
+  /** integrations.d files the health plugin skipped (its answer's skipped_files; they make it not ready). */
+  skippedFiles: { file: string; message: string }[];
+  /** Sleep-preps the snapshot section counts, and those not ready. */
+  sleepPreps: { total: number; failed: number };
+  /** The custom `acme` plugin's status section (any JSON value a custom plugin may report). */
+  acmeStatus: unknown;
   /** Requests that never answer until their caller goes away (timeouts, disconnects), by name. */
   hang: Set<string>;
   /** Hung calls that started, and those whose client then went away. */
@@ -48,8 +55,8 @@ export function fakeState(over: Partial<FakeState> = {}): FakeState {
   return {
     integrations: [integration("web", "healthy", "exit 0"), integration("db", "unchecked", "no health_cmd")],
     probes: [
-      { name: "disk-usage", ok: true, value: 42, output: "42%", unit: "percent", detail: null, exit_code: 0, timed_out: false, duration_ms: 5, checked_at: T0, stale: false },
-      { name: "queue", ok: null, value: null, output: null, unit: null, detail: null, exit_code: null, timed_out: false, duration_ms: null, checked_at: null, stale: false },
+      { name: "disk-usage", ok: true, value: 42, output: "42%", unit: "percent", detail: null, exit_code: 0, timed_out: false, duration_ms: 5, checked_at: T0, stale: false, runs_total: 7, failures_total: 1 },
+      { name: "queue", ok: null, value: null, output: null, unit: null, detail: null, exit_code: null, timed_out: false, duration_ms: null, checked_at: null, stale: false, runs_total: 0, failures_total: 0 },
     ],
     worker: "idle",
     load1: 0.01,
@@ -66,6 +73,9 @@ export function fakeState(over: Partial<FakeState> = {}): FakeState {
     wakeCalls: [],
     restoreFails: false,
     lastSleepPrepMs: null,
+    skippedFiles: [],
+    sleepPreps: { total: 0, failed: 0 },
+    acmeStatus: { jobs: { queued: 3, running: 1 }, mode: "batch", last_error: null },
     hang: new Set(),
     started: [],
     aborted: [],
@@ -77,6 +87,7 @@ export function fakeState(over: Partial<FakeState> = {}): FakeState {
 export function troubledState(over: Partial<FakeState> = {}): FakeState {
   const probe = (name: string, ok: boolean | null, value: unknown, unit: string | null): ProbeResult => ({
     name, ok, value, unit, output: ok === null ? null : String(value), detail: null, exit_code: ok === null ? null : 0, timed_out: false, duration_ms: ok === null ? null : 5, checked_at: ok === null ? null : T0, stale: false,
+    runs_total: ok === null ? 0 : 4, failures_total: 0,
   });
   return fakeState({
     integrations: [integration("web", "healthy", "exit 0"), integration("db", "error", "exit 1: connection refused")],
@@ -84,6 +95,7 @@ export function troubledState(over: Partial<FakeState> = {}): FakeState {
     worker: "busy",
     load1: 1.5,
     lastSleepPrepMs: 120,
+    sleepPreps: { total: 2, failed: 1 },
     ...over,
   });
 }
@@ -92,13 +104,24 @@ export function troubledState(over: Partial<FakeState> = {}): FakeState {
 function healthSection(s: FakeState): HealthStatusSection {
   const count = (st: string) => s.integrations.filter((i) => i.status === st).length;
   const [healthy, starting, error, pending, unchecked, paused] = ["healthy", "starting", "error", "pending", "unchecked", "paused"].map(count) as [number, number, number, number, number, number];
-  return { integrations: s.integrations.length, healthy, starting, error, pending, unchecked, paused, ready: s.integrations.every((i) => i.status === "healthy" || i.status === "unchecked") };
+  const ready = s.skippedFiles.length === 0 && s.integrations.every((i) => i.status === "healthy" || i.status === "unchecked");
+  const checks_total = s.integrations.reduce((a, i) => a + (i.checks_total ?? 0), 0);
+  const failures_total = s.integrations.reduce((a, i) => a + (i.failures_total ?? 0), 0);
+  return { integrations: s.integrations.length, healthy, starting, error, pending, unchecked, paused, ready, skipped_files: s.skippedFiles.length, checks_total, failures_total };
 }
 
 /** The snapshot plugin's status section. */
 function snapshotSection(s: FakeState): SnapshotStatus {
   const last = s.lastSleepPrepMs === null ? null : { at: T0, result: { ready: true, state: "sleeping" as const, steps: [], duration_ms: s.lastSleepPrepMs } };
-  return { state: "running", busy: null, last_sleep_prep: last, last_wake: null, watchdog: { resume_after_secs: 600, armed: false, fires_in_secs: null } };
+  return {
+    state: "running",
+    busy: null,
+    last_sleep_prep: last,
+    last_wake: null,
+    sleep_preps_total: s.sleepPreps.total,
+    sleep_prep_failures_total: s.sleepPreps.failed,
+    watchdog: { resume_after_secs: 600, armed: false, fires_in_secs: null },
+  };
 }
 
 /** As the real plugin streams them (plugins/snapshot): each step `running`, then ended with the answer's fields. */
@@ -152,7 +175,7 @@ function allFakes(s: FakeState): AgentPlugin[] {
       requests: defineRequests(healthRequests, {
         health: async (_p, ctx) => {
           await hangIfAsked(s, "health", ctx.signal);
-          return { integrations: s.integrations, ready: healthSection(s).ready };
+          return { integrations: s.integrations, ready: healthSection(s).ready, skipped_files: s.skippedFiles };
         },
         "health-check": ({ name }) => find(s.integrations, name, "integration"),
       }),
@@ -160,7 +183,7 @@ function allFakes(s: FakeState): AgentPlugin[] {
     },
     {
       name: "probes",
-      requests: defineRequests(probesRequests, { probes: () => ({ probes: s.probes }), "probe-run": ({ name }) => find(s.probes, name, "probe") }),
+      requests: defineRequests(probesRequests, { probes: () => ({ probes: s.probes, skipped_files: [] }), "probe-run": ({ name }) => find(s.probes, name, "probe") }),
     },
     { name: "worker", requests: defineRequests(workerRequests, { "worker-status": () => workerStatus(s) }), status: () => workerSection(s) },
     {
@@ -171,6 +194,16 @@ function allFakes(s: FakeState): AgentPlugin[] {
           const inc = p.include?.length ? picomatch(p.include, { dot: true }) : () => true;
           const exc = p.exclude?.length ? picomatch(p.exclude, { dot: true }) : () => false;
           const all = s.changes.filter((c) => inc(c.path) && !exc(c.path));
+          if (p.summary_only) {
+            // As the real plugin's count mode: the whole walk's totals, no change listed.
+            if (p.limit !== undefined || p.cursor !== undefined) throw new AgentError("E_INVALID_PARAMS", "summary_only counts the whole walk: it takes no limit or cursor");
+            const summary = { created: 0, modified: 0, deleted: 0, bytes: 0 };
+            for (const c of all) {
+              summary[c.kind]++;
+              if (c.kind !== "deleted") summary.bytes += c.size;
+            }
+            return { upper_dir: "/overlay/upper", lower_known: true, changes: [], summary, errors: [], next_cursor: null };
+          }
           const from = p.cursor ? Number(p.cursor) : 0;
           const size = Math.min(p.limit ?? s.pageSize, s.pageSize);
           const page = all.slice(from, from + size);
@@ -225,6 +258,8 @@ function allFakes(s: FakeState): AgentPlugin[] {
     },
     {
       name: "acme",
+      // A custom plugin's status section: whatever it likes; the dashboard shows it generically, as text.
+      status: () => s.acmeStatus,
       requests: {
         "acme.echo": defineRequest({ params: Type.Object({ say: Type.String() }, { additionalProperties: false }), result: Type.Object({ said: Type.String() }, { additionalProperties: false }), handle: (p) => ({ said: p.say }) }),
         "acme.fail": defineRequest({

@@ -60,6 +60,33 @@ export async function lyingAgent(path: string, answer: (type: string) => unknown
   };
 }
 
+/**
+ * A hung agent: a unix socket that accepts connections and reads every byte, and never answers (a
+ * guest whose agent is stuck). Calls to it end only by their deadline.
+ * @example const hung = await hungAgent(join(dir, "hung.sock")); vms.push({ name: "hung", agent: hung.address });
+ */
+export async function hungAgent(path: string): Promise<{ address: string; connections(): number; close(): Promise<void> }> {
+  const conns = new Set<net.Socket>();
+  let seen = 0;
+  const server = net.createServer((c) => {
+    seen++;
+    conns.add(c);
+    c.on("close", () => conns.delete(c));
+    c.on("error", () => {});
+    c.on("data", () => {});
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return {
+    address: `unix:${path}`,
+    connections: () => seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of conns) c.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 // ---- mvmctl in memory ----
 
 /** In-memory io: what a command wrote, with a fixed clock and an abort controller. */

@@ -27,6 +27,7 @@ test("the real health plugin: checkpoint and restore from integrations.d, no che
       health_cmd: `echo x >> ${dir}/checks; exit 1`,
       health_interval_secs: 5,
       startup_grace_secs: 10,
+      failure_threshold: 1,
       checkpoint_cmd: `echo checkpoint >> ${dir}/db.log`,
       restore_cmd: `echo restore >> ${dir}/db.log`,
       critical: true,

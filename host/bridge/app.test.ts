@@ -265,11 +265,11 @@ describe("openapi", () => {
       expect.arrayContaining(["/healthz", "/api/vms", "/api/vms/{name}", "/api/vms/{name}/diff", "/api/vms/{name}/call/{type}", "/api/vms/{name}/logs", "/metrics", "/"]),
     );
     const diff = doc.paths["/api/vms/{name}/diff"].get;
-    expect(diff.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(["path:name", "query:include", "query:exclude", "query:limit", "query:cursor"]);
+    expect(diff.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(["path:name", "query:include", "query:exclude", "query:limit", "query:cursor", "query:summary_only"]);
     expect(diff.responses["504"]).toBeDefined();
     expect(doc.paths["/api/vms/{name}/exec"].post.requestBody.content["application/json"].schema.properties.argv.type).toBe("array");
     expect(doc.paths["/api/vms/{name}/exec"].post.responses["200"].content["text/event-stream"]).toBeDefined();
-    expect(doc.security).toBeUndefined();
+    expect(doc.security).toEqual([{}, { bearer: [] }]); // no token on this bridge: bearer is optional
   });
 });
 
@@ -277,14 +277,14 @@ describe("metrics and dashboard", () => {
   test("/metrics has every VM, integration states, probe gauges, worker and sleep-prep", async () => {
     await get("/api/vms/a");
     const text = await (await get("/metrics")).text();
-    expect(text).toContain('mvm_agent_up{vm="a"} 1');
+    expect(text).toContain('mvm_agent_up{vm="a",role="web"} 1');
     expect(text).toContain('mvm_agent_up{vm="down"} 0');
-    expect(text).toContain('mvm_health_integration_state{vm="a",integration="db",state="error"} 1');
-    expect(text).toContain('mvm_health_integration_state{vm="a",integration="db",state="healthy"} 0');
-    expect(text).toContain('mvm_probe_value{vm="a",probe="disk-usage",unit="percent"} 42');
+    expect(text).toContain('mvm_health_integration_state{vm="a",role="web",integration="db",state="error"} 1');
+    expect(text).toContain('mvm_health_integration_state{vm="a",role="web",integration="db",state="healthy"} 0');
+    expect(text).toContain('mvm_probe_value{vm="a",role="web",probe="disk-usage",unit="percent"} 42');
     expect(text).not.toContain('probe="build-id",unit=""}');
-    expect(text).toContain('mvm_worker_busy{vm="a"} 1');
-    expect(text).toContain('mvm_sleep_prep_last_duration_seconds{vm="a"} 0.12');
+    expect(text).toContain('mvm_worker_busy{vm="a",role="web"} 1');
+    expect(text).toContain('mvm_sleep_prep_last_duration_seconds{vm="a",role="web"} 0.12');
     expect(text).toMatch(/mvm_bridge_request_duration_seconds_count\{method="GET",route="\/api\/vms\/:name",code="200"\} \d+/);
   });
 
@@ -298,8 +298,8 @@ describe("metrics and dashboard", () => {
     expect(html).toContain('data-vm="a"');
     expect(html).toContain('data-vm="down"');
     expect(html).toContain("unreachable");
-    // The card shows the summary of fs-diff {limit: 1}, as a real agent gives it: that one page's.
-    expect(html).toContain("+0 ~1 -0 (120 bytes)");
+    // The card shows the whole diff's totals (fs-diff {summary_only: true}), not one page's.
+    expect(html).toContain("2 created, 1 modified, 1 deleted (2168 bytes)");
     expect(html).toContain("42 percent");
   });
 });

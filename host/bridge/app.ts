@@ -7,18 +7,20 @@ import { authKeys, authMiddleware } from "./auth.ts";
 import { BUNDLED_REQUESTS, bundledRequest } from "../../plugins/requests.ts";
 import { callDeadlineMs } from "../client/deadlines.ts";
 import { fleetSummary } from "../client/fleet.ts";
-import { collectAll, collectOverview } from "../client/overview.ts";
 import type { VmEntry } from "../client/vm-list.ts";
 import { guardMiddleware } from "./guard.ts";
 import { parseAllowHost } from "./hosts.ts";
 import { callFailure, decodeQuery, HttpFail, mustMatch, readJsonObject } from "./input.ts";
 import { readLastLines } from "../client/console-log.ts";
-import { DiffQuery, ExecBody, LogsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
+import { DiffQuery, ExecBody, LogsQuery, MetricsQuery, routeById, ROUTES, SleepPrepBody, StreamQuery, WakeBody, type RouteId } from "./routes.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { sseCall, sseLogs, wantsEventStream } from "./stream.ts";
 import type { BridgeDeps } from "./types.ts";
 import { DASHBOARD_CSP, renderDashboard, type DiffSeen } from "./dashboard.tsx";
+import { dashboardEvents, dashboardHub } from "./dashboard-live.ts";
 import { Histogram, renderMetrics } from "./metrics.ts";
+import { collectScrape, SCRAPE_TIMEOUT_HEADER, scrapeBudgetMs } from "./metrics-scrape.ts";
+import { serviceDiscovery } from "./sd.ts";
 import { openApiDocument } from "./openapi.ts";
 import { describedFromHello, vmOpenApiDocument } from "./vm-openapi.ts";
 import { compiled } from "../../agent/router.ts";
@@ -26,15 +28,16 @@ import { DescribeResult, HelloResult } from "../../agent/wire.ts";
 
 export type { BridgeDeps } from "./types.ts";
 
-/** How old a dashboard diff summary may be before the dashboard takes a new one. */
-const DIFF_MAX_AGE_MS = 60_000;
-
 export interface Bridge {
   app: Hono;
   /** For Bun.serve. */
   fetch(req: Request): Response | Promise<Response>;
   /** The bridge's own request latency (also on /metrics). */
   readonly latency: Histogram;
+  /** Dashboard pages following the live updates now (each an open event stream). */
+  dashboardPages(): number;
+  /** Stop the dashboard's poller and end its event streams (serveBridge calls it on stop). */
+  close(): void;
 }
 
 /** How long the generic call route waits for a request that declares no bound of its own (a custom one, hello). */
@@ -105,10 +108,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
   /** The call's deadline from its request's declaration (deadline param, its default, timeoutSecs), plus the ordinary one. */
   const deadline = (type: string, params: unknown, undeclared = callMs) => callDeadlineMs(type, params, callMs) ?? undeclared;
   const loop = snapshotRoutes(deps, vmOf, VERSION, keys?.csrf ?? "");
+  /** Totals of a whole walk (count mode, or a single page that is the whole diff) are the dashboard's diff totals. */
   const remember = (vm: string, result: unknown) => {
-    const summary = (result as { summary?: DiffSeen["summary"] })?.summary;
-    if (summary && typeof summary.created === "number") diffs.set(vm, { at: now(), summary });
+    const r = result as { summary?: DiffSeen["summary"]; next_cursor?: unknown };
+    if (r?.summary && typeof r.summary.created === "number" && r.next_cursor === null) diffs.set(vm, { at: now(), summary: r.summary });
   };
+  const hub = dashboardHub({ vms: deps.vms, call: deps.call, callMs, now, refreshSecs, snapshots: !!deps.snapshotRoot, diffs, version: VERSION });
 
   const handlers: Record<RouteId, (c: Context) => Promise<Response> | Response> = {
     healthz: (c) => c.json({ ok: true, vms: deps.vms().length }),
@@ -218,34 +223,39 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     metrics: async (c) => {
       const t0 = performance.now();
-      const all = await collectAll(deps.vms(), deps.call, callMs, { health: true, probes: true, worker: true });
-      const text = renderMetrics(all, { sleepPrepMs, histogram: latency, scrapeSeconds: (performance.now() - t0) / 1000 });
+      const q = query(c, MetricsQuery) as { vm?: string; bridge?: boolean };
+      if (q.vm !== undefined && q.bridge) throw new HttpFail(400, "E_INVALID_PARAMS", "vm and bridge: ask for one VM or for the bridge itself, not both");
+      // One VM (the target /api/sd gives Prometheus), the bridge alone, or every VM; each agent under the scrape's deadline.
+      const all = deps.vms();
+      const vms = q.bridge ? [] : q.vm === undefined ? all : all.filter((v) => v.name === q.vm);
+      if (q.vm !== undefined && !vms.length) throw new HttpFail(404, "E_NOT_FOUND", `no VM named ${JSON.stringify(q.vm)} in vms.json`);
+      const budget = scrapeBudgetMs(c.req.header(SCRAPE_TIMEOUT_HEADER), callMs);
+      const { overviews, collectMs } = await collectScrape(vms, deps.call, budget, { health: true, probes: true, worker: true });
+      const text = renderMetrics(overviews, {
+        sleepPrepMs,
+        histogram: latency,
+        collectMs,
+        scrapeSeconds: (performance.now() - t0) / 1000,
+        limits: deps.metricsLimits,
+        perVm: q.vm !== undefined,
+        vmCount: all.length,
+      });
       return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
     },
-    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null })),
+    sd: (c) => c.json(serviceDiscovery(deps.vms(), new URL(c.req.url).host)),
+    openapi: (c) => c.json(openApiDocument({ version: VERSION, secured: keys !== null, server: new URL(c.req.url).origin })),
     dashboard: async (c) => {
-      const vms = deps.vms();
-      const overviews = await Promise.all(
-        vms.map(async (vm) => {
-          const o = await collectOverview(vm, deps.call, callMs, { health: true, probes: true, worker: true });
-          const seen = diffs.get(vm.name);
-          if (o.status && (!seen || now() - seen.at > DIFF_MAX_AGE_MS)) {
-            try {
-              remember(vm.name, await deps.call(vm, "fs-diff", { limit: 1 }, { timeoutMs: callMs }));
-            } catch (e) {
-              const f = callFailure(e, vm.name);
-              diffs.set(vm.name, { at: now(), error: f.code === "E_UNKNOWN_REQUEST" ? "not served by this agent" : `${f.code}: ${(e as Error)?.message ?? f.message}` });
-            }
-          }
-          return o;
-        }),
-      );
+      const state = await hub.state();
       c.header("Content-Security-Policy", DASHBOARD_CSP);
       c.header("Cache-Control", "no-store");
-      return c.html(renderDashboard({ overviews, diffs, refreshSecs, now: now(), version: VERSION, csrf: keys?.csrf ?? "", snapshots: !!deps.snapshotRoot }));
+      return c.html(renderDashboard({ ...state, refreshSecs, csrf: keys?.csrf ?? "" }));
+    },
+    "dashboard-events": (c) => {
+      c.header("Cache-Control", "no-store");
+      return dashboardEvents(c, hub);
     },
   };
 
   for (const r of ROUTES) app.on(r.method.toUpperCase(), r.path, handlers[r.id]);
-  return { app, fetch: (req) => app.fetch(req), latency };
+  return { app, fetch: (req) => app.fetch(req), latency, dashboardPages: () => hub.subscribers(), close: () => hub.close() };
 }

@@ -1,21 +1,73 @@
-// Prometheus text exposition of the bridge: per-VM gauges from agent overviews, and the bridge's own latency histogram.
+// Prometheus text exposition of the bridge: the table of every metric family, label escaping, the latency histogram, and the page.
 
-import { lastSleepPrepMs, type VmOverview } from "../client/overview.ts";
+import type { VmOverview } from "../client/overview.ts";
+import { DEFAULT_METRICS_LIMITS, vmSeries, type MetricsLimits } from "./metrics-vm.ts";
 
 /** Latency buckets in seconds: a local unix-socket call is sub-millisecond, a sleep-prep can take 30 s. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+export type MetricType = "gauge" | "counter" | "histogram";
+
+/** One metric family as docs/metrics.md lists it: its type, its own labels (besides `vm` and the VM's labels) and meaning. */
+export interface FamilySpec {
+  type: MetricType;
+  /** Labels of its own; per-VM families also carry `vm` and the VM's vms.json labels. */
+  labels: readonly string[];
+  help: string;
+  /** A family of the bridge itself (not per VM): left out of a per-VM scrape (`/metrics?vm=NAME`). */
+  bridge?: true;
+}
+
+/**
+ * Every family the bridge exposes, in page order. docs/metrics.md lists the same (a test compares
+ * them), and the Grafana dashboard and the alert rules may use only these names.
+ */
+export const FAMILIES = {
+  mvm_agent_up: { type: "gauge", labels: [], help: "1 when the VM's agent answered status within the scrape's deadline, else 0" },
+  mvm_agent_info: { type: "gauge", labels: ["version", "build"], help: "The agent's version and build (always 1)" },
+  mvm_agent_uptime_seconds: { type: "gauge", labels: [], help: "Seconds since the agent started" },
+  mvm_agent_collect_duration_seconds: { type: "gauge", labels: [], help: "How long the bridge took to ask this VM's agent for this scrape" },
+  mvm_lifecycle_state: { type: "gauge", labels: ["state"], help: "1 for the VM's current lifecycle state (running, preparing, sleeping)" },
+  mvm_agent_work_in_flight: { type: "gauge", labels: [], help: "Units of work in flight on the agent" },
+  mvm_agent_requests_total: { type: "counter", labels: ["type"], help: "Wire requests the agent answered since it started, by request type ((unknown) for types it does not serve)" },
+  mvm_agent_request_errors_total: { type: "counter", labels: ["type"], help: "Of those, the ones answered with an error" },
+  mvm_config_skipped_files: { type: "gauge", labels: [], help: "Config files (agent.json, integrations.d, probes.d) the agent's latest loads skipped" },
+  mvm_health_ready: { type: "gauge", labels: [], help: "1 when every integration is healthy or unchecked and no integrations.d file was skipped" },
+  mvm_health_integration_state: { type: "gauge", labels: ["integration", "state"], help: "1 for each integration's current health state" },
+  mvm_health_checks_total: { type: "counter", labels: ["integration"], help: "Health checks of the integration that finished since the agent started" },
+  mvm_health_check_failures_total: { type: "counter", labels: ["integration"], help: "Of those, the ones that failed" },
+  mvm_health_last_check_timestamp_seconds: { type: "gauge", labels: ["integration"], help: "When the integration's last check finished (guest clock, Unix seconds)" },
+  mvm_probe_ok: { type: "gauge", labels: ["probe"], help: "1 when the probe's last run succeeded" },
+  mvm_probe_stale: { type: "gauge", labels: ["probe"], help: "1 when the probe's last result is older than twice its interval, or from before the last wake" },
+  mvm_probe_value: { type: "gauge", labels: ["probe", "unit"], help: "A probe's last value when it is a number (unit in the label)" },
+  mvm_probe_field_value: { type: "gauge", labels: ["probe", "field"], help: "A numeric top-level field of a probe's JSON object value (capped per probe)" },
+  mvm_probe_runs_total: { type: "counter", labels: ["probe"], help: "Runs of the probe that finished since the agent started" },
+  mvm_probe_failures_total: { type: "counter", labels: ["probe"], help: "Of those, the failed ones" },
+  mvm_probe_last_check_timestamp_seconds: { type: "gauge", labels: ["probe"], help: "When the probe's last run finished (guest clock, Unix seconds)" },
+  mvm_worker_busy: { type: "gauge", labels: [], help: "1 when the worker is busy, 0 when idle" },
+  mvm_worker_load1: { type: "gauge", labels: [], help: "1-minute load average the worker plugin sampled" },
+  mvm_sleep_prep_last_duration_seconds: { type: "gauge", labels: [], help: "Duration of the last sleep-prep" },
+  mvm_sleep_preps_total: { type: "counter", labels: [], help: "Sleep-preps the agent ran since it started" },
+  mvm_sleep_prep_failures_total: { type: "counter", labels: [], help: "Of those, the ones that answered ready: false or failed" },
+  mvm_bridge_dropped_series: { type: "gauge", labels: ["kind"], help: "Series of this VM left out of this scrape by a cap, by kind (integration, probe, probe_field, request_type, label_value, duplicate, state)" },
+  mvm_bridge_vms: { type: "gauge", labels: [], help: "VMs in vms.json", bridge: true },
+  mvm_bridge_scrape_duration_seconds: { type: "gauge", labels: [], help: "Time the bridge took to ask every agent for this scrape", bridge: true },
+  mvm_bridge_request_duration_seconds: { type: "histogram", labels: ["method", "route", "code"], help: "Time the bridge took to answer (to the first byte for event streams)", bridge: true },
+} as const satisfies Record<string, FamilySpec>;
+
+export type FamilyName = keyof typeof FAMILIES;
+
 /** Escape a label value per the text format (backslash, double quote, newline). */
-function escapeLabel(v: string): string {
+export function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-function labels(l: Record<string, string>): string {
+export function labelText(l: Readonly<Record<string, string>>): string {
   const parts = Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
-function fmt(n: number): string {
+export function fmt(n: number): string {
   if (Number.isNaN(n)) return "NaN";
   if (n === Infinity) return "+Inf";
   if (n === -Infinity) return "-Inf";
@@ -46,41 +98,42 @@ export class Histogram {
   render(): string {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labels({ ...s.labels, le: fmt(b) })} ${s.counts[i]}`));
-      out.push(`${this.name}_bucket${labels({ ...s.labels, le: "+Inf" })} ${s.count}`);
-      out.push(`${this.name}_sum${labels(s.labels)} ${fmt(s.sum)}`);
-      out.push(`${this.name}_count${labels(s.labels)} ${s.count}`);
+      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText({ ...s.labels, le: fmt(b) })} ${s.counts[i]}`));
+      out.push(`${this.name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}`);
+      out.push(`${this.name}_sum${labelText(s.labels)} ${fmt(s.sum)}`);
+      out.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
     }
     return out.join("\n");
   }
 }
 
-/** One metric family: HELP, TYPE and its samples. */
-class Family {
-  readonly samples: string[] = [];
-  constructor(
-    readonly name: string,
-    readonly type: "gauge" | "counter",
-    readonly help: string,
-  ) {}
-  add(l: Record<string, string>, v: number): void {
-    this.samples.push(`${this.name}${labels(l)} ${fmt(v)}`);
-  }
-  render(): string | null {
-    if (!this.samples.length) return null;
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...this.samples].join("\n");
-  }
-}
+/**
+ * The samples of one scrape, by family. A label set seen twice in a family is not added (Prometheus
+ * refuses a whole scrape holding a duplicate sample): `add` answers false and the caller counts it.
+ */
+export class Page {
+  private readonly samples = new Map<FamilyName, Map<string, number>>();
 
-const HEALTH_STATES = ["healthy", "starting", "pending", "unchecked", "error", "paused"];
-const LIFECYCLE = ["running", "preparing", "sleeping"];
+  add(family: FamilyName, labels: Readonly<Record<string, string>>, value: number): boolean {
+    let m = this.samples.get(family);
+    if (!m) this.samples.set(family, (m = new Map()));
+    const key = labelText(labels);
+    if (m.has(key)) return false;
+    m.set(key, value);
+    return true;
+  }
 
-/** A probe value as a number, if it is one (numbers, numeric strings, booleans). */
-export function probeNumber(v: unknown): number | null {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "boolean") return v ? 1 : 0;
-  if (typeof v === "string" && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v.trim())) return Number(v);
-  return null;
+  /** The families in table order: HELP, TYPE, samples (families without samples are left out). */
+  render(): string[] {
+    const out: string[] = [];
+    for (const [name, spec] of Object.entries(FAMILIES) as [FamilyName, FamilySpec][]) {
+      const m = this.samples.get(name);
+      if (!m?.size || spec.type === "histogram") continue;
+      out.push(`# HELP ${name} ${spec.help}`, `# TYPE ${name} ${spec.type}`);
+      for (const [labels, v] of m) out.push(`${name}${labels} ${fmt(v)}`);
+    }
+    return out;
+  }
 }
 
 export interface RenderExtras {
@@ -89,67 +142,36 @@ export interface RenderExtras {
   histogram?: Histogram;
   /** How long collecting took (seconds). */
   scrapeSeconds?: number;
+  /** How long each VM's collection took (ms), by name. */
+  collectMs?: ReadonlyMap<string, number>;
+  /** Caps on the series guest data may create (defaults: DEFAULT_METRICS_LIMITS). */
+  limits?: Partial<MetricsLimits>;
+  /**
+   * One VM's scrape (`/metrics?vm=NAME`, the target `/api/sd` gives): its series carry neither `vm`
+   * nor its vms.json labels (Prometheus adds them as target labels), and the bridge's own families
+   * are left out.
+   */
+  perVm?: boolean;
+  /** VMs in vms.json (`mvm_bridge_vms`). */
+  vmCount?: number;
 }
 
 /**
- * The whole `/metrics` text for these overviews. Every VM gets `mvm_agent_up`; the rest only when
- * the agent answered. Probe values that are numbers become `mvm_probe_value{vm,probe,unit}`.
+ * The whole `/metrics` text for these overviews. Every VM gets `mvm_agent_up`; the rest only when the
+ * agent answered. Series whose labels come from the guest (integration, probe, field, request type)
+ * are capped per VM and counted in `mvm_bridge_dropped_series` when dropped.
+ * @example renderMetrics(await collectAll(vms, pool.call, 4000, { health: true, probes: true, worker: true }))
  */
 export function renderMetrics(overviews: readonly VmOverview[], extras: RenderExtras = {}): string {
-  const up = new Family("mvm_agent_up", "gauge", "1 when the VM's agent answered status, else 0");
-  const info = new Family("mvm_agent_info", "gauge", "Agent identity (always 1)");
-  const uptime = new Family("mvm_agent_uptime_seconds", "gauge", "Seconds since the agent started");
-  const life = new Family("mvm_lifecycle_state", "gauge", "1 for the VM's current lifecycle state");
-  const ready = new Family("mvm_health_ready", "gauge", "1 when every integration is healthy or unchecked");
-  const integ = new Family("mvm_health_integration_state", "gauge", "1 for each integration's current health state");
-  const pval = new Family("mvm_probe_value", "gauge", "A probe's last numeric value (unit in the label)");
-  const pfield = new Family("mvm_probe_field_value", "gauge", "A numeric top-level field of a probe's JSON object value");
-  const pok = new Family("mvm_probe_ok", "gauge", "1 when the probe's last run succeeded");
-  const pstale = new Family("mvm_probe_stale", "gauge", "1 when the probe's last result is older than twice its interval");
-  const busy = new Family("mvm_worker_busy", "gauge", "1 when the worker is busy, 0 when idle");
-  const load = new Family("mvm_worker_load1", "gauge", "1-minute load average the worker plugin sampled");
-  const sleep = new Family("mvm_sleep_prep_last_duration_seconds", "gauge", "Duration of the last sleep-prep");
-  const inflight = new Family("mvm_agent_work_in_flight", "gauge", "Units of work in flight on the agent");
-
-  for (const o of overviews) {
-    const vm = o.vm.name;
-    up.add({ vm }, o.status ? 1 : 0);
-    const sp = lastSleepPrepMs(o.status) ?? extras.sleepPrepMs?.get(vm) ?? null;
-    if (sp !== null) sleep.add({ vm }, sp / 1000);
-    if (!o.status) continue;
-    info.add({ vm, version: o.status.version, build: o.status.build }, 1);
-    uptime.add({ vm }, o.status.uptime_secs);
-    inflight.add({ vm }, o.status.work_in_flight);
-    for (const s of LIFECYCLE) life.add({ vm, state: s }, o.status.state === s ? 1 : 0);
-    if (o.health) {
-      ready.add({ vm }, o.health.ready ? 1 : 0);
-      for (const i of o.health.integrations) {
-        const states = HEALTH_STATES.includes(i.status) ? HEALTH_STATES : [...HEALTH_STATES, i.status];
-        for (const s of states) integ.add({ vm, integration: i.name, state: s }, i.status === s ? 1 : 0);
-      }
-    }
-    for (const p of o.probes ?? []) {
-      pok.add({ vm, probe: p.name }, p.ok ? 1 : 0);
-      pstale.add({ vm, probe: p.name }, p.stale ? 1 : 0);
-      const n = probeNumber(p.value);
-      if (n !== null && p.ok) pval.add({ vm, probe: p.name, unit: p.unit ?? "" }, n);
-      if (p.ok && p.value && typeof p.value === "object" && !Array.isArray(p.value))
-        for (const [field, v] of Object.entries(p.value)) {
-          const fv = typeof v === "number" || typeof v === "boolean" ? probeNumber(v) : null;
-          if (fv !== null) pfield.add({ vm, probe: p.name, field }, fv);
-        }
-    }
-    if (o.worker) {
-      busy.add({ vm }, o.worker.status === "busy" ? 1 : 0);
-      if (o.worker.load1 !== null) load.add({ vm }, o.worker.load1);
-    }
+  const limits = { ...DEFAULT_METRICS_LIMITS, ...extras.limits };
+  const lines: string[] = [];
+  const page = new Page();
+  for (const o of overviews) vmSeries(page, o, { limits, perVm: extras.perVm === true, sleepPrepMs: extras.sleepPrepMs?.get(o.vm.name), collectMs: extras.collectMs?.get(o.vm.name) });
+  if (!extras.perVm) {
+    if (extras.vmCount !== undefined) page.add("mvm_bridge_vms", {}, extras.vmCount);
+    if (extras.scrapeSeconds !== undefined) page.add("mvm_bridge_scrape_duration_seconds", {}, extras.scrapeSeconds);
   }
-  const parts = [up, info, uptime, life, inflight, ready, integ, pval, pfield, pok, pstale, busy, load, sleep].map((f) => f.render());
-  if (extras.scrapeSeconds !== undefined) {
-    const f = new Family("mvm_bridge_scrape_duration_seconds", "gauge", "Time the bridge took to ask every agent for this scrape");
-    f.add({}, extras.scrapeSeconds);
-    parts.push(f.render());
-  }
-  if (extras.histogram) parts.push(extras.histogram.render());
-  return parts.filter((p): p is string => p !== null).join("\n") + "\n";
+  lines.push(...page.render());
+  if (extras.histogram && !extras.perVm) lines.push(extras.histogram.render());
+  return lines.join("\n") + "\n";
 }

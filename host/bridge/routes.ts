@@ -44,6 +44,14 @@ export const LogsQuery = Type.Object(
 
 const LogsResult = Type.Object({ name: Type.String(), path: Type.String(), lines: Type.Array(Type.String()) }, Strict);
 
+export const MetricsQuery = Type.Object(
+  {
+    vm: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Only this VM's series, without its vm and vms.json labels (the target of /api/sd, where Prometheus adds them)" })),
+    bridge: Type.Optional(Type.Boolean({ description: "1/true: only the bridge's own families (no agent is asked): the job beside the /api/sd one" })),
+  },
+  Strict,
+);
+
 export const StreamQuery = Type.Object(
   { stream: Type.Optional(Type.Boolean({ description: "1/true: answer as server-sent events (also: Accept: text/event-stream)" })) },
   Strict,
@@ -158,6 +166,12 @@ const LoopErrors = {
 
 const CallBody = Type.Record(Type.String(), Type.Unknown(), { description: "the request's params" });
 
+/** What Prometheus' http_sd_configs reads: a list of target groups (host/bridge/sd.ts). */
+const SdResponse = Type.Array(
+  Type.Object({ targets: Type.Array(Type.String()), labels: Type.Record(Type.String(), Type.String()) }, Strict),
+  { description: "Prometheus HTTP SD target groups" },
+);
+
 const Healthz = Type.Object({ ok: Type.Literal(true), vms: Type.Integer() }, Strict);
 
 /** The result schema a bundled request declares (plugins/requests.ts gathers the plugins' tables). */
@@ -165,7 +179,7 @@ const agentResult = (type: BundledRequestName) => BUNDLED_REQUESTS[type].result;
 
 export type RouteId =
   | "healthz" | "vms" | "vm" | "health" | "probes" | "worker" | "diff" | "logs"
-  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "openapi" | "dashboard" | "snapshot-page" | "snapshot-js"
+  | "sleep-prep" | "wake" | "snapshot" | "restore" | "exec" | "call" | "metrics" | "sd" | "openapi" | "dashboard" | "dashboard-events" | "snapshot-page" | "snapshot-js"
   | "vm-openapi";
 
 /** One route: everything the validator and the OpenAPI generator need. */
@@ -238,9 +252,23 @@ export const ROUTES: RouteDef[] = [
     summary: "One VM's OpenAPI 3.1 document, from its agent's describe: a typed path per request it serves (custom plugins' included), at the call route",
     params: vm, response: Type.Unknown({ description: "OpenAPI 3.1" }),
   },
-  { id: "metrics", method: "get", path: "/metrics", summary: "Prometheus text format for every VM and the bridge itself", produces: "text/plain; version=0.0.4" },
+  {
+    id: "metrics", method: "get", path: "/metrics", errors: { "404": "?vm= names no VM of vms.json (E_NOT_FOUND)" },
+    summary: "Prometheus text format for every VM and the bridge itself, or (?vm=NAME) one VM; each agent is asked under X-Prometheus-Scrape-Timeout-Seconds minus a margin, so a hung agent is mvm_agent_up 0 and the scrape still answers",
+    query: MetricsQuery, produces: "text/plain; version=0.0.4",
+  },
+  {
+    id: "sd", method: "get", path: "/api/sd",
+    summary: "Prometheus HTTP service discovery: one target group per VM (this bridge's address, __param_vm, vm and its vms.json labels), for http_sd_configs",
+    response: SdResponse,
+  },
   { id: "openapi", method: "get", path: "/openapi.json", summary: "This document", response: Type.Unknown({ description: "OpenAPI 3.1" }) },
   { id: "dashboard", method: "get", path: "/", summary: "The dashboard (HTML; ?token=T once sets a cookie when a token is required)", produces: "text/html" },
+  {
+    id: "dashboard-events", method: "get", path: "/api/dashboard/events",
+    summary: "The dashboard's live updates as server-sent events (one poll of every agent each refresh period, shared by every open page)",
+    sse: { update: "JSON {title, summary, order: [VM names, worst first], cards: [{name, hash, html}]}: the cards that changed since this stream last sent them (all of them first), HTML rendered and escaped by the bridge" },
+  },
   { id: "snapshot-page", method: "get", path: "/vms/:name/snapshot", summary: "The dashboard's snapshot and restore page for one VM (HTML; 403 without --snapshot-dir)", params: vm, produces: "text/html" },
   { id: "snapshot-js", method: "get", path: "/assets/snapshot.js", summary: "The snapshot page's script (same origin, so a Content-Security-Policy of script-src 'self' allows it)", produces: "text/javascript" },
 ];

@@ -44,6 +44,8 @@ export interface ServeOptions {
   callTimeoutMs?: number;
   /** The only directory snapshot and restore requests may name directories under; without it they are 403. */
   snapshotDir?: string;
+  /** `mvm_probe_field_value` series per probe (default 20, 0..1000): a probe's JSON object cannot become thousands of series. */
+  metricsMaxProbeFields?: number;
 }
 
 /** Options that cannot serve safely or at all; the message names the flag (exit 2). */
@@ -64,6 +66,7 @@ interface Checked {
   allowHosts: string[];
   callTimeoutMs: number;
   snapshotDir?: string;
+  metricsMaxProbeFields?: number;
 }
 
 /** Check every option before anything starts; throws ServeOptionsError. */
@@ -92,7 +95,10 @@ function checkOptions(o: ServeOptions): Checked {
     } catch {}
     if (!isDir) throw new ServeOptionsError(`--snapshot-dir: ${JSON.stringify(o.snapshotDir)} is not an existing directory`);
   }
-  return { host, port, auth, allowHosts, callTimeoutMs, ...(snapshotDir ? { snapshotDir } : {}) };
+  const fields = o.metricsMaxProbeFields;
+  if (fields !== undefined && !(Number.isInteger(fields) && fields >= 0 && fields <= 1000))
+    throw new ServeOptionsError(`--metrics-max-probe-fields: expected a whole number from 0 to 1000, got ${fields}`);
+  return { host, port, auth, allowHosts, callTimeoutMs, ...(snapshotDir ? { snapshotDir } : {}), ...(fields !== undefined ? { metricsMaxProbeFields: fields } : {}) };
 }
 
 interface ResolvedToken {
@@ -157,6 +163,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
     log,
     callTimeoutMs: flags.callTimeoutMs,
     ...(flags.snapshotDir ? { snapshotRoot: flags.snapshotDir } : {}),
+    ...(flags.metricsMaxProbeFields !== undefined ? { metricsLimits: { probeFields: flags.metricsMaxProbeFields } } : {}),
   });
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -172,6 +179,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
       error: () => Response.json({ code: "E_INTERNAL", message: "internal error in the bridge" }, { status: 500 }),
     });
   } catch (e) {
+    bridge.close();
     await pool.close();
     const msg = (e as Error).message;
     io.stderr(`mvmctl serve: cannot listen on ${flags.host}:${flags.port}: ${/in use|EADDRINUSE/i.test(msg) ? "the port is already in use (try --port)" : msg}`);
@@ -198,6 +206,7 @@ export async function serveBridge(opts: ServeOptions, io: ServeIO): Promise<numb
     if (io.signal?.aborted) stop();
     io.signal?.addEventListener("abort", stop, { once: true });
   });
+  bridge.close();
   await server.stop(true);
   await pool.close();
   io.stdout("mvm bridge stopped");

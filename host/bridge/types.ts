@@ -3,6 +3,7 @@
 import type { Logger } from "../../agent/log.ts";
 import type { VmCall } from "../client/overview.ts";
 import type { VmEntry } from "../client/vm-list.ts";
+import type { MetricsLimits } from "./metrics-vm.ts";
 
 /** What `createBridge` needs; everything the bridge knows comes from here and can be rebuilt. */
 export interface BridgeDeps {
@@ -39,6 +40,8 @@ export interface BridgeDeps {
    * without it those routes answer 403. A path from a web client never reaches the filesystem unconfined.
    */
   snapshotRoot?: string;
+  /** Caps on the series guest data may add to /metrics (host/bridge/metrics-vm.ts; defaults there). */
+  metricsLimits?: Partial<MetricsLimits>;
 }
 
 /** The JSON body of every error answer. */

@@ -106,6 +106,8 @@ describe("one parser for every command", () => {
       [["--port", "x"], '--port: expected a number, got "x"'],
       [["--port", "65536"], "--port: expected 0..65535, got 65536"],
       [["--call-timeout-secs", "0"], "--call-timeout-secs: expected a number of seconds in (0, 3600], got 0"],
+      [["--metrics-max-probe-fields", "-1"], "--metrics-max-probe-fields: expected a whole number from 0 to 1000, got -1"],
+      [["--metrics-max-probe-fields", "2.5"], "--metrics-max-probe-fields: expected a whole number from 0 to 1000, got 2.5"],
     ];
     for (const [args, said] of cases) {
       const r = await mvmctl(["serve", "--port", "0", "--vms", f.vmsFile, ...args], { env: { XDG_CONFIG_HOME: join(f.dir, "xdg-flags") } });

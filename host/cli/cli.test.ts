@@ -94,7 +94,7 @@ describe("status and ping", () => {
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/^vm1\n  agent +mvm-guest-agent 0\.0\.0 \(dev build\), pid \d+\n/);
     expect(h.stdout).toContain("  state          running\n");
-    expect(h.stdout).toMatch(/\n    health +integrations=2 healthy=1 .* ready=true\n/);
+    expect(h.stdout).toMatch(/\n    health +integrations=2 healthy=1 .* ready=true[ \n]/);
     const j = JSON.parse((await run("status", "vm1", "--json")).stdout);
     expect(j.state).toBe("running");
     expect(j.plugins.worker).toMatchObject({ status: "idle", work_in_flight: 0 });
@@ -137,7 +137,7 @@ describe("health and probes", () => {
     expect(r.stdout).toMatch(/web\s+error\s+1m 30s ago\s+failed 40 ms, 10\.0 s ago\s+exit 7: connection refused/);
     const j = await run("health", "vm2", "--json");
     expect(j.code).toBe(1);
-    expect(JSON.parse(j.stdout)).toEqual({ integrations: sick.integrations, ready: false });
+    expect(JSON.parse(j.stdout)).toEqual({ integrations: sick.integrations, ready: false, skipped_files: [] });
   });
 
   test("health --check: one entry; an unknown name is the agent's E_NOT_FOUND, exit 4", async () => {
@@ -156,7 +156,7 @@ describe("health and probes", () => {
     expect(lines[0]).toMatch(/^NAME\s+VALUE\s+OK\s+CHECKED\s+DETAIL$/);
     expect(lines[1]).toMatch(/^disk-usage\s+42 percent\s+ok\s+1m 00s ago$/);
     expect(lines[2]).toMatch(/^queue\s+-\s+pending\s+-$/);
-    expect(JSON.parse((await run("probes", "vm1", "--json")).stdout)).toEqual({ probes: state.probes });
+    expect(JSON.parse((await run("probes", "vm1", "--json")).stdout)).toEqual({ probes: state.probes, skipped_files: [] });
     const one = await run("probes", "vm1", "--run", "disk-usage", "--json");
     expect(JSON.parse(one.stdout).value).toBe(42);
     expect((await run("probes", "bare")).code).toBe(4);

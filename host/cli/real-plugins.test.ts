@@ -17,7 +17,7 @@ beforeAll(async () => {
   mkdirSync(join(cfg.path, "integrations.d"));
   mkdirSync(join(cfg.path, "probes.d"));
   writeFileSync(join(cfg.path, "integrations.d", "10-web.json"), JSON.stringify({ name: "web", health_cmd: "true", health_interval_secs: 3600 }));
-  writeFileSync(join(cfg.path, "integrations.d", "20-db.json"), JSON.stringify({ name: "db", health_cmd: "echo 'db down' >&2; exit 3", health_interval_secs: 3600 }));
+  writeFileSync(join(cfg.path, "integrations.d", "20-db.json"), JSON.stringify({ name: "db", health_cmd: "echo 'db down' >&2; exit 3", health_interval_secs: 3600, failure_threshold: 1 }));
   writeFileSync(join(cfg.path, "probes.d", "disk.json"), JSON.stringify({ name: "disk-usage", command: "echo 42%", unit: "percent", interval_secs: 3600 }));
   writeFileSync(join(cfg.path, "loadavg"), "0.50 0.40 0.30 1/100 4242\n");
   f = await fleet([

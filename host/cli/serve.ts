@@ -35,6 +35,7 @@ The global --timeout is the deadline of one agent call unless --call-timeout-sec
     "allow-host": { type: "list", arg: "NAME", description: "Also answer requests whose Host is NAME (any port) or NAME:PORT" },
     "call-timeout-secs": { type: "number", arg: "S", description: "Deadline of one agent call (default: --timeout, else 5)" },
     "snapshot-dir": { type: "string", arg: "DIR", description: "Allow POST /api/vms/NAME/snapshot and /restore, with directories relative to DIR only (403 without it)" },
+    "metrics-max-probe-fields": { type: "number", arg: "N", description: "At most N mvm_probe_field_value series per probe on /metrics (0..1000; default 20); the rest are counted as dropped" },
   },
   args: { min: 0, max: 0 },
   complete: { values: { "token-file": "file", "snapshot-dir": "dir" } },
@@ -51,6 +52,7 @@ The global --timeout is the deadline of one agent call unless --call-timeout-sec
       ...(io.globals.vms !== undefined ? { vms: io.globals.vms } : {}),
       callTimeoutMs: secs !== undefined ? secs * 1000 : io.globals.timeoutExplicit ? io.globals.timeoutMs : 5000,
       ...(values["snapshot-dir"] !== undefined ? { snapshotDir: values["snapshot-dir"] } : {}),
+      ...(values["metrics-max-probe-fields"] !== undefined ? { metricsMaxProbeFields: values["metrics-max-probe-fields"] } : {}),
     };
     let bridge: typeof import("../bridge/serve.ts");
     try {

@@ -25,11 +25,20 @@ export interface IntegrationView {
   name: string;
   status: string;
   detail: string | null;
+  /** When the status last changed (RFC 3339), if the agent said. */
+  since: string | null;
+  /** When the last check finished (RFC 3339), or null. */
+  checked_at: string | null;
+  /** Counters of agents that keep them (null from older ones). */
+  checks_total: number | null;
+  failures_total: number | null;
 }
 export interface HealthView {
   ready: boolean;
   integrations: IntegrationView[];
   counts: Record<string, number>;
+  /** integrations.d files the agent skipped, and why (empty from agents before `skipped_files`). */
+  skipped: { file: string; message: string }[];
 }
 export interface ProbeView {
   name: string;
@@ -39,6 +48,8 @@ export interface ProbeView {
   stale: boolean;
   detail: string | null;
   checked_at: string | null;
+  runs_total: number | null;
+  failures_total: number | null;
 }
 export interface WorkerView {
   status: string;
@@ -71,13 +82,27 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** Read a `health` result leniently (plugins evolve; the bridge shows what it understands). */
+/** Files an answer says were skipped: well-formed entries only. */
+function skippedView(v: unknown): { file: string; message: string }[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter((x: any) => typeof x?.file === "string" && typeof x?.message === "string").map((x: any) => ({ file: x.file, message: x.message }));
+}
+
 function healthView(result: unknown): HealthView | null {
-  const r = result as { ready?: unknown; integrations?: unknown };
+  const r = result as { ready?: unknown; integrations?: unknown; skipped_files?: unknown };
   if (!r || !Array.isArray(r.integrations)) return null;
-  const integrations = r.integrations.map((i: any) => ({ name: String(i?.name ?? "?"), status: String(i?.status ?? "unknown"), detail: str(i?.detail) }));
+  const integrations = r.integrations.map((i: any) => ({
+    name: String(i?.name ?? "?"),
+    status: String(i?.status ?? "unknown"),
+    detail: str(i?.detail),
+    since: str(i?.since),
+    checked_at: str(i?.last?.checked_at),
+    checks_total: num(i?.checks_total),
+    failures_total: num(i?.failures_total),
+  }));
   const counts: Record<string, number> = {};
   for (const i of integrations) counts[i.status] = (counts[i.status] ?? 0) + 1;
-  return { ready: r.ready === true, integrations, counts };
+  return { ready: r.ready === true, integrations, counts, skipped: skippedView(r.skipped_files) };
 }
 
 function probesView(result: unknown): ProbeView[] | null {
@@ -91,6 +116,8 @@ function probesView(result: unknown): ProbeView[] | null {
     stale: p?.stale === true,
     detail: str(p?.detail),
     checked_at: str(p?.checked_at),
+    runs_total: num(p?.runs_total),
+    failures_total: num(p?.failures_total),
   }));
 }
 

@@ -54,6 +54,16 @@ describe("parseVmList", () => {
     expect(bad({ vms: [{ name: "x", agent: "vsock:3" }] })).toContain('vms[0] ("x").agent: agent address "vsock:3"');
     expect(bad({ vms: [{ name: "x" }] })).toContain('vms[0] ("x").agent');
     expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { a: 1 } }] })).toContain('vms[0] ("x").labels.a');
+    // Labels become Prometheus target labels: names are label names, none the metrics use; values printable.
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { "tier-1": "web" } }] })).toContain("label names are Prometheus label names");
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { __address__: "evil:80" } }] })).toContain("starting with __ are Prometheus' own");
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { vm: "other" } }] })).toContain('label "vm" is taken by the bridge\'s metrics');
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { tier: "web\n# EOF" } }] })).toContain("must not contain control characters");
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: { tier: "w".repeat(257) } }] })).toContain("at most 256 characters");
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`l${i}`, "v"]));
+    expect(bad({ vms: [{ name: "x", agent: "unix:/a", labels: many }] })).toContain("at most 32 labels");
+    // Quotes and backslashes are fine here: the exposition escapes them.
+    expect(parseVmList(JSON.stringify({ vms: [{ name: "x", agent: "unix:/a", labels: { note: 'say "hi" \\ bye', _ok: "" } }] }), "/f/vms.json").vms[0]!.labels).toEqual({ note: 'say "hi" \\ bye', _ok: "" });
     expect(bad({ vms: [{ name: "x", agent: "unix:/a", extra: 1 }] })).toContain("(extra)");
     expect(bad({ vms: [], more: 1 })).toContain("the top level");
     expect(bad({ vms: [{ name: "x", agent: "unix:/a" }, { name: "x", agent: "unix:/b" }] })).toBe('/f/vms.json: vms[1].name: "x" is already used by vms[0]');

@@ -30,6 +30,44 @@ const VmmSchema = z.discriminatedUnion("kind", [
 
 export type VmmConfig = z.output<typeof VmmSchema>;
 
+/**
+ * Label names the bridge's metrics use themselves (and Prometheus' own): a vms.json label may not
+ * take one, or a VM's series would carry two values for it.
+ */
+export const RESERVED_LABELS = [
+  "vm", "job", "instance", "integration", "probe", "field", "state", "type", "unit", "version", "build", "kind",
+  "le", "quantile", "code", "method", "route",
+] as const;
+
+/** Most labels one VM may carry: each becomes a label of every series of that VM. */
+export const MAX_VM_LABELS = 32;
+
+/**
+ * `labels` of a VM: Prometheus label names (`[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed, none the
+ * metrics use) to printable text of at most 256 characters, at most 32 of them. They become target
+ * labels of the VM's series (`/metrics`, `/api/sd`), so they are checked here, once, where the file is read.
+ */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+const Labels = z
+  .record(
+    z.string(),
+    z.string().max(256, "a label value is at most 256 characters").refine((v) => !hasControl(v), "a label value must not contain control characters"),
+  )
+  .superRefine((l, ctx) => {
+    const names = Object.keys(l);
+    if (names.length > MAX_VM_LABELS) ctx.addIssue({ code: "custom", message: `at most ${MAX_VM_LABELS} labels` });
+    for (const k of names) {
+      const why = !LABEL_NAME.test(k)
+        ? "label names are Prometheus label names: a letter or _, then letters, digits, _ (at most 64)"
+        : k.startsWith("__")
+          ? "label names starting with __ are Prometheus' own"
+          : (RESERVED_LABELS as readonly string[]).includes(k)
+            ? `label ${JSON.stringify(k)} is taken by the bridge's metrics (${RESERVED_LABELS.join(", ")})`
+            : null;
+      if (why) ctx.addIssue({ code: "custom", path: [k], message: why });
+    }
+  });
+
 /** One VM entry of vms.json. */
 const VmEntrySchema = z.strictObject({
   name: z.string().regex(NAME, "must be 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . _ -)"),
@@ -41,7 +79,7 @@ const VmEntrySchema = z.strictObject({
     }
   }),
   console_log: z.string().min(1).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
+  labels: Labels.optional(),
   vmm: VmmSchema.optional(),
 });
 

@@ -180,6 +180,48 @@ describe("fs-diff", () => {
   });
 });
 
+describe("fs-diff summary_only (count mode)", () => {
+  test("the whole walk's totals in one small answer, equal to the sum of every page's; filters apply", async () => {
+    const r = await run({ summary_only: true }, deps(big), 64 * 1024);
+    expect(r).toEqual({
+      upper_dir: big.upper,
+      lower_known: true,
+      changes: [],
+      summary: { created: BIG_DIRS * (BIG_FILES + 1), modified: 0, deleted: BIG_DIRS * 4, bytes: BIG_DIRS * BIG_FILES },
+      errors: [],
+      next_cursor: null,
+    });
+    expect(frameBytes(r)).toBeLessThan(1024);
+    // What a client paging with limit 1 (the old dashboard) would have seen: one page's summary only.
+    expect((await run({ limit: 1 }, deps(big))).summary).toEqual({ created: 1, modified: 0, deleted: 0, bytes: 0 });
+    const some = await run({ summary_only: true, include: ["/dir-0[0-4]/**"], exclude: ["**/.wh.*", "**/file-1*"] }, deps(big));
+    const paged = await run({ include: ["/dir-0[0-4]/**"], exclude: ["**/.wh.*", "**/file-1*"], limit: 100_000 }, deps(big), 16 << 20);
+    expect(some.summary).toEqual(paged.summary);
+    expect(some.summary.created).toBeGreaterThan(0);
+    const smallOne = await run({ summary_only: true }, deps(small, ["/tmp/**"]));
+    expect(smallOne.summary).toEqual((await run({}, deps(small, ["/tmp/**"]))).summary);
+  });
+
+  test("with limit or cursor it is E_INVALID_PARAMS; a walk with many errors keeps the first 100 within the frame and counts the rest", async () => {
+    expect(await code(run({ summary_only: true, limit: 5 }, deps(small)))).toBe("E_INVALID_PARAMS");
+    const port: WalkPort = {
+      ...realPort,
+      readdir: (d) => {
+        if (/dir-\d\d$/.test(d)) throw new Error("EACCES: permission denied");
+        return realPort.readdir(d);
+      },
+    };
+    const r = await run({ summary_only: true }, deps(big, [], port));
+    expect(r.errors.length).toBe(BIG_DIRS);
+    expect(r.errors_omitted).toBeUndefined();
+    const tight = await run({ summary_only: true }, deps(big, [], port), 4096);
+    expect(frameBytes(tight)).toBeLessThanOrEqual(4096);
+    expect(tight.errors_omitted).toBeGreaterThan(0);
+    expect(tight.errors.length + tight.errors_omitted!).toBe(BIG_DIRS);
+    expect(tight.summary.created).toBe(BIG_DIRS); // the 50 directories themselves
+  });
+});
+
 test("changeBytes equals the JSON size of a change", async () => {
   const { changeBytes } = await import("./diff.ts");
   for (const path of ["/etc/hosts", '/a"b', "/a\\b", "/a\nb", "/é😀", "/\u0001", "/" + "x".repeat(300)]) {

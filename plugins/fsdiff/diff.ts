@@ -80,11 +80,39 @@ function cursorBytes(key: string): number {
   return Math.ceil((n + 3) / 3) * 4 + 2;
 }
 
+/** Errors a count-mode answer keeps (the rest are counted in `errors_omitted`): the answer stays small whatever the tree. */
+export const SUMMARY_MAX_ERRORS = 100;
+
+/** The walk of one request: the upper dir in path order after `after`, subtrees pruned by the excludes. */
+function openWalk(layers: Layers, deps: DiffDeps, exclude: ExcludeSet, after?: string) {
+  const { upper, lowers, lowerKnown, work, xattrPrefix } = layers;
+  return walkUpper({ upper, lowers, lowerKnown, work, xattrPrefix, after, prune: exclude.prune, port: deps.port });
+}
+
+/** Give the event loop a turn; a request whose client went away (or an agent stopping) ends here. */
+async function breathe(ctx: DiffContext): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+  if (ctx.signal?.aborted) throw new AgentError("E_TIMEOUT", "fs-diff cancelled: the client went away or the agent is stopping");
+}
+
+/** A path the request's filters leave out (exclude beats include). */
+function filteredOut(path: string, exclude: ExcludeSet, include: Matcher | undefined): boolean {
+  return exclude.match(path) || (include !== undefined && !include(path));
+}
+
+/** Add one change to a summary (`bytes`: created and modified sizes). */
+function count(summary: FsDiffResult["summary"], c: FsChange): void {
+  summary[c.kind]++;
+  if (c.kind !== "deleted") summary.bytes += c.size;
+}
+
 /**
  * Answer one page of the diff. Every entry appears exactly once across pages; a page ends at
- * `limit` changes or when the next item would push the answer past the frame cap.
+ * `limit` changes or when the next item would push the answer past the frame cap. With
+ * `summary_only`, the whole walk is counted instead and no change is listed.
  */
 export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffDeps): Promise<FsDiffResult> {
+  if (params.summary_only) return fsDiffSummary(params, ctx, deps);
   const after = params.cursor !== undefined ? decodeCursor(params.cursor) : undefined;
   const include = params.include?.length ? compileGlobs(params.include, "include") : undefined;
   const exclude = params.exclude !== undefined ? compileExcludes(params.exclude) : deps.defaultExclude;
@@ -103,25 +131,9 @@ export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffD
   let n = 0;
   const yieldEvery = deps.yieldEvery ?? 2048;
 
-  const walk = walkUpper({
-    upper: layers.upper,
-    lowers: layers.lowers,
-    lowerKnown: layers.lowerKnown,
-    work: layers.work,
-    xattrPrefix: layers.xattrPrefix,
-    after,
-    prune: exclude.prune,
-    port: deps.port,
-  });
-  for (const item of walk) {
-    if (++n % yieldEvery === 0) {
-      await new Promise<void>((r) => setImmediate(r));
-      if (ctx.signal?.aborted) throw new AgentError("E_TIMEOUT", "fs-diff cancelled: the client went away or the agent is stopping");
-    }
-    if (item.change) {
-      const p = item.change.path;
-      if (exclude.match(p) || (include && !include(p))) continue;
-    }
+  for (const item of openWalk(layers, deps, exclude, after)) {
+    if (++n % yieldEvery === 0) await breathe(ctx);
+    if (item.change && filteredOut(item.change.path, exclude, include)) continue;
     const cost = (item.change ? changeBytes(item.change) : bytes(JSON.stringify(item.error))) + 1;
     if ((item.change && changes.length >= limit) || fixed + used + cost + cursorBytes(item.key) > ctx.maxFrameBytes) {
       more = true;
@@ -134,10 +146,8 @@ export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffD
       errors.push(item.error);
       continue;
     }
-    const c = item.change;
-    changes.push(c);
-    summary[c.kind]++;
-    if (c.kind !== "deleted") summary.bytes += c.size;
+    changes.push(item.change);
+    count(summary, item.change);
   }
   if (tooBig !== undefined) {
     throw new AgentError(
@@ -153,4 +163,43 @@ export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffD
     errors,
     next_cursor: more && lastKey !== undefined ? encodeCursor(lastKey) : null,
   };
+}
+
+/**
+ * Count mode (`summary_only: true`): the summary of every change of the whole walk, filters applied,
+ * holding no change in memory; the first SUMMARY_MAX_ERRORS errors, the rest counted.
+ * @example await fsDiff({ summary_only: true }, ctx, deps) // { changes: [], summary: { created: 3, modified: 1, deleted: 1, bytes: 212 }, ... }
+ */
+async function fsDiffSummary(params: FsDiffParams, ctx: DiffContext, deps: DiffDeps): Promise<FsDiffResult> {
+  const clash = (["limit", "cursor"] as const).filter((k) => params[k] !== undefined);
+  if (clash.length) {
+    const message = `summary_only counts the whole walk: it takes no ${clash.join(" or ")}`;
+    throw new AgentError("E_INVALID_PARAMS", `invalid params for "fs-diff": ${message}`, clash.map((k) => ({ path: `/${k}`, message })));
+  }
+  const include = params.include?.length ? compileGlobs(params.include, "include") : undefined;
+  const exclude = params.exclude !== undefined ? compileExcludes(params.exclude) : deps.defaultExclude;
+  const layers = deps.layers();
+  const summary = { created: 0, modified: 0, deleted: 0, bytes: 0 };
+  const errors: WalkError[] = [];
+  let omitted = 0;
+  let n = 0;
+  let used = 0;
+  // The answer is the summary and these errors: keep them within the frame, whatever the frame cap.
+  const budget = ctx.maxFrameBytes - ENVELOPE_RESERVE - 2 * bytes(JSON.stringify(layers.upper)) - 256;
+  const yieldEvery = deps.yieldEvery ?? 2048;
+  for (const item of openWalk(layers, deps, exclude)) {
+    if (++n % yieldEvery === 0) await breathe(ctx);
+    if (item.error) {
+      const cost = bytes(JSON.stringify(item.error)) + 1;
+      if (errors.length < SUMMARY_MAX_ERRORS && used + cost <= budget) {
+        errors.push(item.error);
+        used += cost;
+      } else omitted++;
+      continue;
+    }
+    if (!filteredOut(item.change.path, exclude, include)) count(summary, item.change);
+  }
+  const result: FsDiffResult = { upper_dir: layers.upper, lower_known: layers.lowerKnown, changes: [], summary, errors, next_cursor: null };
+  if (omitted) result.errors_omitted = omitted;
+  return result;
 }

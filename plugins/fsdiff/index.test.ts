@@ -110,5 +110,6 @@ describe("fsdiff plugin", () => {
     });
     expect(fsdiffModule.flags && Object.keys(fsdiffModule.flags)).toEqual(["overlay-mount", "overlay-upper", "overlay-lower"]);
     expect(JSON.stringify(fsdiffModule.schemas!.fsdiff!())).toContain("exclude");
+    expect(fsdiffModule.schemas!.fsdiff!()).toMatchObject({ additionalProperties: false, patternProperties: { "^x-": {} } });
   });
 });

@@ -1,7 +1,7 @@
 // The fsdiff plugin module: flags, the agent.json `fsdiff` section, and the `fs-diff` request.
 
 import { z } from "zod";
-import { parseSection } from "../../agent/config.ts";
+import { parseSection, strictJsonSchema } from "../../agent/config.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
 import { compileExcludes, fsDiff } from "./diff.ts";
@@ -80,7 +80,8 @@ export const fsdiffModule: PluginModule = {
     "overlay-upper": { type: "string", description: "Overlay upper dir (overrides /proc/self/mountinfo)" },
     "overlay-lower": { type: "string", description: "Overlay lower dir(s), DIR[:DIR...] top first (overrides mountinfo)" },
   },
-  schemas: { fsdiff: () => z.toJSONSchema(FsDiffSection) },
+  schemas: { fsdiff: () => strictJsonSchema(z.toJSONSchema(FsDiffSection)) },
+  configSections: { fsdiff: FsDiffSection },
   create: ({ flags, config }) =>
     fsdiffPlugin({
       mountPoint: typeof flags["overlay-mount"] === "string" ? flags["overlay-mount"] : "/",

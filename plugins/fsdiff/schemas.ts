@@ -16,6 +16,11 @@ export const FsDiffParams = Type.Object(
     exclude: Type.Optional(Type.Array(Glob, { maxItems: 64 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 16384 })),
+    /**
+     * Count mode: walk the whole upper dir (include and exclude applied) and answer the summary of
+     * every change, with no `changes` and no cursor. Not with `limit` or `cursor`.
+     */
+    summary_only: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -60,6 +65,8 @@ export const FsDiffResult = Type.Object(
     summary: FsDiffSummary,
     errors: Type.Array(WalkError),
     next_cursor: Type.Union([Type.String(), Type.Null()]),
+    /** Count mode only: errors of the walk left out of `errors` (which keeps the first 100). */
+    errors_omitted: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -1,9 +1,13 @@
 // Health checks through the real runner on a manual clock: grace, thresholds, timeouts, concurrency, memory.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { waitFor } from "../../agent/testing.ts";
+import { createAgent } from "../../agent/agent.ts";
+import { ManualClock } from "../../agent/clock.ts";
+import { createLogger } from "../../agent/log.ts";
+import { tempDir, waitFor } from "../../agent/testing.ts";
+import { healthPlugin } from "./health.ts";
 import { healthFixture, type HealthFixture } from "./testkit.ts";
 
 let fx: HealthFixture | null = null;
@@ -59,18 +63,16 @@ describe("startup grace", () => {
     e = await fx.entry("web");
     expect(e.status).toBe("error");
     expect(e.detail).toStartWith("exit 3: boom");
-    // The grace ends at 10 s, just before the check due then: first the change, then that failure.
-    expect(fx.lines().filter((l) => l.startsWith("web:"))).toEqual([
-      "web: starting -> error (exit 3: boom; 5 failures in a row; startup grace over)",
-      "web: check failed: exit 3: boom; 6 failures in a row",
-    ]);
+    // The grace ends at 10 s, just before the check due then: the change is told; the failure right
+    // after it is the same story, so it is quiet (told again only after --log-repeat-secs).
+    expect(fx.lines().filter((l) => l.startsWith("web:"))).toEqual(["web: starting -> error (exit 3: boom; 5 failures in a row; startup grace over)"]);
   });
 
   test("the first healthy verdict ends the grace: a later failure is an error at once", async () => {
     fx = await healthFixture();
     const code = join(fx.dir, "code");
     writeFileSync(code, "0");
-    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1, startup_grace_secs: 60 });
+    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1, startup_grace_secs: 60, failure_threshold: 1 });
     await fx.agent.reload();
     await fx.tick(0);
     expect((await fx.entry("a")).status).toBe("healthy");
@@ -80,7 +82,7 @@ describe("startup grace", () => {
     const e = await fx.entry("a");
     expect(e.status).toBe("error");
     expect(e.detail).toBe("exit 1");
-    expect(fx.lines()).toContain("a: healthy -> error (exit 1)");
+    expect(fx.lines()).toContain("a: healthy -> error (exit 1) duration_ms=0");
   });
 
   test("no result and no grace is pending; no health_cmd is unchecked and counted as ready", async () => {
@@ -103,7 +105,68 @@ describe("startup grace", () => {
   });
 });
 
+describe("console lines of a failing check", () => {
+  test("told when it starts failing, then at most once per --log-repeat-secs with a count and since when; once when it passes again", async () => {
+    const d = tempDir("mvm-health-repeat-");
+    mkdirSync(join(d.path, "integrations.d"));
+    const code = join(d.path, "code");
+    writeFileSync(code, "1");
+    writeFileSync(join(d.path, "integrations.d/a.json"), JSON.stringify({ name: "a", health_cmd: `echo refused >&2; exit $(cat ${code})`, health_interval_secs: 10, failure_threshold: 3 }));
+    const clock = new ManualClock(Date.parse("2026-11-28T10:02:00Z"));
+    const json: string[] = [];
+    const agent = createAgent({
+      plugins: [healthPlugin({ configDir: d.path, watch: false })],
+      config: { configDir: d.path, logRepeatSecs: 60 },
+      clock,
+      log: createLogger({ format: "json", sink: (l) => json.push(l) }, "core"),
+    });
+    await agent.start();
+    const tick = async (ms: number) => {
+      await clock.advance(ms);
+      await agent.scheduler.idle();
+    };
+    await tick(0);
+    // 37 failures, 10 s apart: about six minutes.
+    for (let i = 1; i < 37; i++) await tick(10_000);
+    const lines = json.map((l) => JSON.parse(l)).filter((l) => l.component === "health" && l.integration === "a");
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs[0]).toBe("a: check failed: exit 1: refused");
+    expect(msgs[1]).toBe("a: pending -> error (exit 1: refused; 3 failures in a row)");
+    const repeats = msgs.filter((m) => m.includes("still failing"));
+    // One per minute at most (not one per check): 37 failures over 6 minutes -> 5 or 6 lines, not 35.
+    expect(repeats.length).toBeGreaterThanOrEqual(5);
+    expect(repeats.length).toBeLessThanOrEqual(6);
+    expect(repeats.at(-1)).toMatch(/^a: still failing: 3\d times in a row since 10:02:00Z \(exit 1: refused\)$/);
+    // JSON lines carry the integration and the check's duration as keys, not only in the sentence.
+    expect(lines[0]).toMatchObject({ level: "warn", integration: "a", duration_ms: expect.any(Number) });
+    writeFileSync(code, "0");
+    await tick(10_000);
+    const after = json.map((l) => JSON.parse(l)).filter((l) => l.integration === "a").map((l) => l.msg);
+    expect(after.at(-1)).toBe("a: error -> healthy (exit 0, 0 ms)");
+    await agent.stop();
+    d.cleanup();
+  });
+});
+
 describe("thresholds", () => {
+  test("failure_threshold defaults to 3: one or two failures are not an error yet, the third is", async () => {
+    fx = await healthFixture();
+    const code = join(fx.dir, "code");
+    writeFileSync(code, "0");
+    fx.write("a.json", { name: "a", health_cmd: `exit $(cat ${code})`, health_interval_secs: 1 });
+    await fx.agent.reload();
+    await fx.tick(0);
+    expect((await fx.entry("a")).status).toBe("healthy");
+    writeFileSync(code, "1");
+    await fx.tick(1000);
+    expect(await fx.entry("a")).toMatchObject({ status: "healthy", consecutive_failures: 1, detail: "exit 1 (1 of 3 failures before error)" });
+    await fx.tick(1000);
+    expect((await fx.entry("a")).status).toBe("healthy");
+    await fx.tick(1000);
+    expect(await fx.entry("a")).toMatchObject({ status: "error", consecutive_failures: 3, detail: "exit 1; 3 failures in a row" });
+    expect((await fx.health()).ready).toBe(false);
+  });
+
   test("success_threshold passes before healthy, failure_threshold failures before error, and back", async () => {
     fx = await healthFixture();
     const code = join(fx.dir, "code");
@@ -128,13 +191,13 @@ describe("thresholds", () => {
     await step(1000);
     expect(seen).toEqual(["pending/0", "healthy/0", "healthy/1", "healthy/2", "error/3", "error/4", "error/0", "healthy/0"]);
     const lines = fx.lines().filter((l) => l.startsWith("s:"));
+    // A failure is told when it starts and when it changes the status; the failures in between are quiet.
     expect(lines).toEqual([
       `s: added (${join(fx.dir, "integrations.d", "s.json")})`,
       "s: pending -> healthy (exit 0, 0 ms)",
-      "s: check failed: exit 1: out",
-      "s: check failed: exit 1: out; 2 failures in a row",
-      "s: healthy -> error (exit 1: out; 3 failures in a row)",
-      "s: check failed: exit 1: out; 4 failures in a row",
+      "s: check failed: exit 1: out duration_ms=0",
+      "s: healthy -> error (exit 1: out; 3 failures in a row) duration_ms=0",
+      "s: check passed again (exit 0, 0 ms); 1 of 2 passes before healthy",
       "s: error -> healthy (exit 0, 0 ms)",
     ]);
   });
@@ -148,6 +211,7 @@ describe("timeouts", () => {
       name: "slow",
       health_cmd: `sleep 300 & sleep 300 & echo $$ > ${pidFile}; wait`,
       health_timeout_secs: 2,
+      failure_threshold: 1,
     });
     await fx.agent.reload();
     await fx.clock.advance(0);
@@ -161,11 +225,11 @@ describe("timeouts", () => {
     expect(e.last).toMatchObject({ ok: false, timed_out: true, exit_code: null, signal: "SIGKILL" });
     await waitFor(() => groupMembers(pgid).length === 0, 5_000, "the group to be gone");
     expect(groupMembers(pgid)).toEqual([]);
-    expect(fx.lines()).toContain("slow: pending -> error (timed out after 2s)");
+    expect(fx.lines()).toContain("slow: pending -> error (timed out after 2s) duration_ms=2000");
   });
 
   test("a command that cannot start is a failure that says why", async () => {
-    fx = await healthFixture({ files: { "c.json": { name: "c", health_cmd: "true", cwd: "/nonexistent/dir" } } });
+    fx = await healthFixture({ files: { "c.json": { name: "c", health_cmd: "true", cwd: "/nonexistent/dir", failure_threshold: 1 } } });
     await fx.tick(0);
     const e = await fx.entry("c");
     expect(e.status).toBe("error");

@@ -1,6 +1,7 @@
 // The health plugin: integrations.d loaded and watched, one schedule per integration, requests and status.
 
-import { watchDir } from "../../agent/config.ts";
+import { skipFields, watchDir, type DropinProblem } from "../../agent/config.ts";
+import { listedSkipped } from "../../agent/config-file.ts";
 import { AgentError } from "../../agent/errors.ts";
 import { defineRequests, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
@@ -19,6 +20,8 @@ export interface HealthOptions {
   maxConcurrentChecks?: number;
   /** Reload when the directory changes (default true). SIGHUP reloads either way. */
   watch?: boolean;
+  /** A failing check is told again at most once per this many seconds (default: the agent's `--log-repeat-secs`, else 600). */
+  logRepeatSecs?: number;
 }
 
 /** One integration that is loaded now. */
@@ -42,6 +45,10 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   const dir = integrationsDir(opts.configDir);
   const limit = new Limit(opts.maxConcurrentChecks ?? 8);
   let live = new Map<string, Live>();
+  /** Checks run and failed per integration name since the agent started: kept across reloads and wakes (counters never go back). */
+  const counters = new Map<string, { checks: number; failures: number }>();
+  /** Files the latest load skipped (and why): in the answer, and they make the VM not ready. */
+  let skipped: DropinProblem[] = [];
   const inflight = new Set<Promise<void>>();
   /** Bumped at sleep-prep and wake: a check started before either is not recorded. */
   let epoch = 0;
@@ -65,13 +72,18 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       const outcome = judge(await c.runCommand(checkCommand(spec, signal)), spec.health_timeout_secs * 1000);
       if (outcome.cancelled || x.retired || paused || started !== epoch) return;
       x.state.record(outcome);
+      const n = counters.get(spec.name) ?? { checks: 0, failures: 0 };
+      n.checks++;
+      if (!outcome.result.ok) n.failures++;
+      counters.set(spec.name, n);
     } finally {
       release();
     }
   }
 
   function begin(c: PluginContext, loaded: LoadedIntegration): Live {
-    const state = new IntegrationState(loaded.spec, c.clock, c.log);
+    const repeat = opts.logRepeatSecs ?? c.config.logRepeatSecs;
+    const state = new IntegrationState(loaded.spec, c.clock, c.log, repeat === undefined ? {} : { repeatMs: repeat * 1000 });
     const x: Live = { loaded, state, schedule: null, retired: false };
     if (paused) state.pause();
     if (loaded.spec.health_cmd) {
@@ -98,13 +110,14 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
   function apply(c: PluginContext, first: boolean): void {
     if (stopped) return;
     const log = c.log;
-    const next = loadIntegrations(dir, log, { root: opts.configDir, files: c.config.files });
+    const next = loadIntegrations(dir, { root: opts.configDir, files: c.config.files });
     const current = new Map([...live].map(([n, x]) => [n, x.loaded]));
     const plan = planReload(current, next);
     const keptByFile = new Map(plan.kept.map((k) => [k.file, k.name]));
+    skipped = next.skipped;
     for (const s of next.skipped) {
       const kept = keptByFile.get(s.file);
-      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`);
+      log.warn(`${s.file}: skipped: ${s.message}${kept ? `; keeping the last good version of "${kept}"` : ""}`, skipFields(s.file, s.message));
     }
     if (next.missing) {
       if (!missingSaid) log.info(`${dir}: no such directory; no integrations`);
@@ -126,7 +139,10 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
       if (old) retire(old);
       nextLive.set(name, begin(c, l));
     }
-    for (const name of plan.removed) retire(live.get(name)!);
+    for (const name of plan.removed) {
+      retire(live.get(name)!);
+      counters.delete(name);
+    }
     live = nextLive;
 
     if (first) {
@@ -152,8 +168,13 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     return x;
   }
 
+  function entry(x: Live): IntegrationEntry {
+    const n = counters.get(x.loaded.spec.name);
+    return { ...x.state.entry(), checks_total: n?.checks ?? 0, failures_total: n?.failures ?? 0 };
+  }
+
   function entries(): IntegrationEntry[] {
-    return [...live.values()].map((x) => x.state.entry());
+    return [...live.values()].map(entry);
   }
 
   return {
@@ -161,14 +182,15 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     requests: defineRequests(healthRequests, {
       health: (_p, rctx) => {
         const list = entries();
-        const ready = list.every((e) => e.status === "healthy" || e.status === "unchecked");
-        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready };
+        // A file that could not be loaded is a service the host cannot see: not ready.
+        const ready = skipped.length === 0 && list.every((e) => e.status === "healthy" || e.status === "unchecked");
+        return { integrations: fitOutputs(list, rctx.maxFrameBytes), ready, skipped_files: listedSkipped(skipped) };
       },
       "health-check": async ({ name }) => {
         const x = find(name);
         if (paused) throw new AgentError("E_BUSY", `integrations are paused for a snapshot; send wake first`);
         if (x.schedule) await x.schedule.trigger();
-        return x.state.entry();
+        return entry(x);
       },
     }),
     start(c) {
@@ -197,7 +219,23 @@ export function healthPlugin(opts: HealthOptions): AgentPlugin {
     },
     reload,
     status(): HealthStatusSection {
-      const s: HealthStatusSection = { integrations: live.size, healthy: 0, starting: 0, error: 0, pending: 0, unchecked: 0, paused: 0, ready: true };
+      const s: HealthStatusSection = {
+        integrations: live.size,
+        healthy: 0,
+        starting: 0,
+        error: 0,
+        pending: 0,
+        unchecked: 0,
+        paused: 0,
+        ready: skipped.length === 0,
+        skipped_files: skipped.length,
+        checks_total: 0,
+        failures_total: 0,
+      };
+      for (const n of counters.values()) {
+        s.checks_total! += n.checks;
+        s.failures_total! += n.failures;
+      }
       for (const x of live.values()) {
         const st = x.state.current();
         s[st]++;

@@ -13,8 +13,8 @@ export const integrationFormat: DropinFormat = {
   dir: "integrations.d",
   noun: "integration",
   check: checkIntegration,
-  load(dir, log) {
-    const r = loadIntegrations(dir, log);
+  load(dir) {
+    const r = loadIntegrations(dir);
     const loaded = [...r.loaded.values()].map((l) => ({
       name: l.spec.name,
       file: l.file,

@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { memoryLogger } from "../../agent/log.ts";
 import { main } from "../../agent/main.ts";
 import { tempDir } from "../../agent/testing.ts";
 import { healthFixture, type HealthFixture } from "./testkit.ts";
@@ -32,6 +31,9 @@ describe("bad files", () => {
     ["env not strings", { name: "x", env: { A: 1 } }, /^bad\.json: skipped: field env\.A: /],
     ["threshold below 1", { name: "x", failure_threshold: 0 }, /^bad\.json: skipped: field failure_threshold: Too small/],
     ["duplicate name", { name: "good" }, /^bad\.json: skipped: field name: "good" is already defined by .*\/a-good\.json$/],
+    ["a misspelled key", { name: "x", helth_cmd: "true" }, /^bad\.json: skipped: field helth_cmd: unknown key \(did you mean health_cmd\?\) \(keys starting with x- are left to users\)$/],
+    ["Docker's keys", { name: "x", test: "curl -f localhost", interval: 5 }, /^bad\.json: skipped: field test: unknown key \(did you mean health_cmd\?\); field interval: unknown key \(did you mean health_interval_secs\?\)/],
+    ["fractional seconds", { name: "x", health_cmd: "true", health_timeout_secs: 2.5 }, /^bad\.json: skipped: field health_timeout_secs: must be whole seconds$/],
   ];
   for (const [what, content, line] of cases) {
     test(`${what}: one line naming the file and the field; the rest load`, async () => {
@@ -42,13 +44,49 @@ describe("bad files", () => {
       expect(problems.length).toBe(1);
       expect(problems[0]!.replace(/^\S*\/integrations\.d\//, "")).toMatch(line);
       expect(fx.lines().some((l) => l.startsWith("loaded 2 integration(s)") && l.endsWith("(1 file(s) skipped)"))).toBe(true);
+      // Seen from the host: the answer lists the file and why, and a config error is not ready.
+      expect(h.skipped_files).toEqual([{ file: join(fx.dir, "integrations.d/bad.json"), message: expect.any(String) }]);
+      expect(h.ready).toBe(false);
+      expect(await fx.agent.call("status")).toMatchObject({ plugins: { health: { ready: false, skipped_files: 1 } } });
     });
   }
 
-  test("unknown keys are a warning, and the integration loads", async () => {
-    fx = await healthFixture({ files: { "a.json": { name: "a", health_cmd: "true", helth_interval_secs: 5 } } });
-    expect((await fx.health()).integrations.map((i) => i.name)).toEqual(["a"]);
-    expect(fx.lines().some((l) => l.endsWith("a.json: unknown key(s) ignored: helth_interval_secs"))).toBe(true);
+  test("a misspelled key skips the file: the integration is not loaded, not 'unchecked' and ready", async () => {
+    fx = await healthFixture({ files: { "a.json": { name: "a", helth_cmd: "exit 1" } } });
+    const h = await fx.health();
+    expect(h.integrations).toEqual([]);
+    expect(h.ready).toBe(false);
+    expect(h.skipped_files![0]!.message).toStartWith("field helth_cmd: unknown key (did you mean health_cmd?)");
+    // The agent's status lists the same file with the same words (one book).
+    const st = (await fx.agent.call("status")) as { config_skipped: unknown[] };
+    expect(st.config_skipped).toEqual(h.skipped_files!);
+    // Fixed: the file loads, the host sees no skipped file, and the service is judged on its own.
+    fx.write("a.json", { name: "a", health_cmd: "true", "x-owner": "team-a", "x-links": { runbook: "https://example/a" } });
+    await fx.agent.reload();
+    await fx.tick(0);
+    expect(await fx.health()).toMatchObject({ ready: true, skipped_files: [], integrations: [{ name: "a", status: "healthy" }] });
+    expect(((await fx.agent.call("status")) as { config_skipped: unknown[] }).config_skipped).toEqual([]);
+  });
+
+  test("150 bad files: the answer lists the first 100 (it must stay small enough to send), the status counts all", async () => {
+    const files = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`b${String(i).padStart(3, "0")}.json`, { name: `x${i}`, bogus: i }]));
+    fx = await healthFixture({ files });
+    const h = await fx.health();
+    expect(h.skipped_files!.length).toBe(100);
+    expect(h.ready).toBe(false);
+    expect(await fx.agent.call("status")).toMatchObject({ plugins: { health: { skipped_files: 150 } } });
+    expect(((await fx.agent.call("status")) as { config_skipped: unknown[] }).config_skipped.length).toBe(100);
+  });
+
+  test("a file of thousands of unknown keys: one short line, the first five named", async () => {
+    const keys = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}\u001b[31m`, i]));
+    fx = await healthFixture({ files: { "a.json": { name: "a", ...keys } } });
+    const h = await fx.health();
+    const msg = h.skipped_files![0]!.message;
+    expect(msg.length).toBeLessThan(600);
+    expect(msg).toContain("4995 more unknown key(s)");
+    // The console line escapes what the file holds.
+    expect(fx.log.lines.join("\n")).not.toContain("\u001b");
   });
 
   test("only *.json files are read, in name order", async () => {
@@ -64,7 +102,7 @@ describe("bad files", () => {
     await fx.agent.reload();
     await fx.agent.reload();
     const h = await fx.health();
-    expect(h).toEqual({ integrations: [], ready: true });
+    expect(h).toEqual({ integrations: [], ready: true, skipped_files: [] });
     expect(fx.lines().filter((l) => l.includes("no such directory"))).toEqual([`${join(fx.dir, "integrations.d")}: no such directory; no integrations`]);
   });
 });
@@ -77,7 +115,7 @@ describe("the file format", () => {
       health_interval_secs: 30,
       health_timeout_secs: 10,
       startup_grace_secs: 0,
-      failure_threshold: 1,
+      failure_threshold: 3,
       success_threshold: 1,
       checkpoint_timeout_secs: 30,
       critical: false,
@@ -88,7 +126,7 @@ describe("the file format", () => {
     const d = tempDir();
     mkdirSync(join(d.path, "i"));
     writeFileSync(join(d.path, "i", "a.json"), JSON.stringify({ name: "a", health_cmd: null, checkpoint_cmd: null, cwd: null }));
-    const r = loadIntegrations(join(d.path, "i"), memoryLogger());
+    const r = loadIntegrations(join(d.path, "i"));
     d.cleanup();
     expect(r.skipped).toEqual([]);
     expect(r.loaded.get("a")?.spec.health_cmd).toBeUndefined();
@@ -102,7 +140,11 @@ describe("the file format", () => {
     expect(schema.type).toBe("object");
     expect(schema.required).toEqual(["name"]);
     expect(Object.keys(schema.properties)).toContain("startup_grace_secs");
-    expect(schema.properties.health_interval_secs).toMatchObject({ type: "integer", minimum: 1, default: 30 });
+    expect(schema.properties.health_interval_secs).toMatchObject({ type: "integer", minimum: 1, maximum: 86400, default: 30 });
+    expect(schema.properties.failure_threshold).toMatchObject({ default: 3 });
+    // Strict as the loader: nothing it does not name, except x- keys.
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.patternProperties).toEqual({ "^x-": {} });
   });
 });
 

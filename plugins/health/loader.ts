@@ -1,9 +1,8 @@
 // Loading integrations.d: drop-in files -> IntegrationSpecs, and what a reload adds, changes and removes.
 
 import { join } from "node:path";
-import { loadDropins, zodIssuesText, type DropinProblem } from "../../agent/config.ts";
+import { loadDropins, parseDropin, type DropinProblem } from "../../agent/config.ts";
 import type { ConfigFiles } from "../../agent/config-file.ts";
-import type { Logger } from "../../agent/log.ts";
 import { IntegrationFile } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
 
@@ -35,16 +34,33 @@ function dropNulls(raw: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** Docker's and Kubernetes' names for our keys: named in the error when no key of ours is near. */
+const FOREIGN_KEYS: Record<string, string> = {
+  test: "health_cmd",
+  command: "health_cmd",
+  exec: "health_cmd",
+  interval: "health_interval_secs",
+  periodSeconds: "health_interval_secs",
+  timeout: "health_timeout_secs",
+  timeoutSeconds: "health_timeout_secs",
+  start_period: "startup_grace_secs",
+  initialDelaySeconds: "startup_grace_secs",
+  retries: "failure_threshold",
+  failureThreshold: "failure_threshold",
+  successThreshold: "success_threshold",
+};
+
+/** How integrations.d files are checked (the loader, `config check` and `config render` share it). */
+const FORMAT = { schema: IntegrationFile, prepare: dropNulls, hints: FOREIGN_KEYS };
+
 /**
- * Read every `*.json` of `dir` in name order. Problems (not JSON, schema, duplicate name) are
- * returned, not logged; unknown keys are logged as warnings by the drop-in loader. Never throws.
- * @example const { loaded, skipped } = loadIntegrations("/etc/mvm/integrations.d", log);
+ * Read every `*.json` of `dir` in name order. Problems (refused, not JSON, an unknown key, the schema,
+ * a duplicate name) are returned, not logged: the caller logs them, knowing whether a last good
+ * version is kept. Never throws.
+ * @example const { loaded, skipped } = loadIntegrations("/etc/mvm/integrations.d");
  */
-export function loadIntegrations(dir: string, log: Logger, trust: { root?: string; files?: ConfigFiles } = {}): IntegrationsLoad {
-  // loadDropins logs skips as well as unknown-key warnings; skips are logged by the caller
-  // (which knows whether a last good version is kept), so only the warnings go through here.
-  const quiet: Logger = { ...log, warn: (m, f) => void (m.includes(": skipped: ") || log.warn(m, f)) };
-  const r = loadDropins({ dir, schema: IntegrationFile, nameOf: (v) => v.name, prepare: dropNulls, log: quiet, ...trust });
+export function loadIntegrations(dir: string, trust: { root?: string; files?: ConfigFiles } = {}): IntegrationsLoad {
+  const r = loadDropins({ dir, nameOf: (v) => v.name, ...FORMAT, ...trust });
   const loaded = new Map<string, LoadedIntegration>();
   for (const [name, e] of r.entries) loaded.set(name, { spec: e.value satisfies IntegrationSpec, file: e.file });
   return { loaded, skipped: r.skipped, missing: r.missing };
@@ -52,8 +68,8 @@ export function loadIntegrations(dir: string, log: Logger, trust: { root?: strin
 
 /** Why one integration file's object would be skipped (one line), or undefined when it loads. */
 export function checkIntegration(raw: Record<string, unknown>): string | undefined {
-  const r = IntegrationFile.safeParse(dropNulls(raw));
-  return r.success ? undefined : zodIssuesText(r.error.issues);
+  const r = parseDropin(FORMAT, raw);
+  return r.ok ? undefined : r.message;
 }
 
 /** Same spec (defaults applied), whatever the file's whitespace or key order. */

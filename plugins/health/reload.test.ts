@@ -37,7 +37,7 @@ describe("reload", () => {
     fx = await healthFixture();
     const aRuns = join(fx.dir, "a.runs");
     fx.write("a.json", { name: "a", health_cmd: `echo run >> ${aRuns}`, health_interval_secs: 10 });
-    fx.write("b.json", { name: "b", health_cmd: "exit 1" });
+    fx.write("b.json", { name: "b", health_cmd: "exit 1", failure_threshold: 1 });
     fx.write("c.json", { name: "c", health_cmd: "true" });
     await fx.agent.reload();
     await fx.tick(0);
@@ -86,9 +86,11 @@ describe("reload", () => {
     fx.write("a.json", '{ "name": "a", "health_cmd": ');
     await fx.agent.reload();
     expect(await fx.entry("a")).toEqual(before);
+    // It keeps running, but a file that does not load is a config error: not ready until fixed.
+    expect(await fx.health()).toMatchObject({ ready: false, skipped_files: [{ file: join(fx.dir, "integrations.d/a.json") }] });
     const line = fx.lines().find((l) => l.includes(": skipped: "));
     expect(line).toMatch(/a\.json: skipped: not valid JSON: .*; keeping the last good version of "a"$/);
-    fx.write("a.json", { name: "a", health_cmd: "exit 2" });
+    fx.write("a.json", { name: "a", health_cmd: "exit 2", failure_threshold: 1 });
     await fx.agent.reload();
     await fx.tick(0);
     expect((await fx.entry("a")).status).toBe("error");

@@ -35,7 +35,7 @@ describe("over a unix socket", () => {
     conf = tempDir();
     mkdirSync(join(conf.path, "integrations.d"));
     writeFileSync(join(conf.path, "integrations.d", "web.json"), JSON.stringify({ name: "web", health_cmd: "echo fine" }));
-    writeFileSync(join(conf.path, "integrations.d", "db.json"), JSON.stringify({ name: "db", health_cmd: "echo down >&2; exit 7" }));
+    writeFileSync(join(conf.path, "integrations.d", "db.json"), JSON.stringify({ name: "db", health_cmd: "echo down >&2; exit 7", failure_threshold: 1 }));
     const clock = new ManualClock();
     ta = await startTestAgent({ clock, plugins: [healthPlugin({ configDir: conf.path, watch: false })] });
     await clock.advance(0);
@@ -66,7 +66,7 @@ describe("over a unix socket", () => {
 
       const st = await c.request({ type: "status", id: 6 });
       expect(compiled(HealthStatusSection).Check(st.result.plugins.health)).toBe(true);
-      expect(st.result.plugins.health).toEqual({ integrations: 2, healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0, ready: false });
+      expect(st.result.plugins.health).toEqual({ integrations: 2, healthy: 1, starting: 0, error: 1, pending: 0, unchecked: 0, paused: 0, ready: false, skipped_files: 0, checks_total: 3, failures_total: 1 });
     } finally {
       c.close();
     }

@@ -2,12 +2,11 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import { fileSecs, strictJsonSchema } from "../../agent/config.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
-/** Longest interval or timeout a file may ask for (one day): timers beyond ~24.8 days overflow. */
-export const MAX_SECS = 86_400;
-
-const secs = (def: number, min: number) => z.number().int().min(min).max(MAX_SECS).default(def);
+/** Intervals and timeouts: whole seconds up to one day, as in every config file (agent/config.ts). */
+const secs = fileSecs;
 const command = z.string().trim().min(1, "must not be empty");
 
 /**
@@ -25,7 +24,7 @@ export const IntegrationFile = z
     health_interval_secs: secs(30, 1).describe("Seconds from the end of one check to the start of the next."),
     health_timeout_secs: secs(10, 1).describe("A check running longer is killed (its whole process group) and counts as failed."),
     startup_grace_secs: secs(0, 0).describe("After boot, wake, or the file being added or changed: failures are reported as `starting`."),
-    failure_threshold: z.number().int().min(1).max(1000).default(1).describe("Consecutive failures before `error`."),
+    failure_threshold: z.number().int().min(1).max(1000).default(3).describe("Consecutive failures before `error` (3, as Docker and Kubernetes; it was 1 before)."),
     success_threshold: z.number().int().min(1).max(1000).default(1).describe("Consecutive passes before `healthy`."),
     env: z.record(z.string(), z.string()).optional().describe("Extra environment for the commands, on top of the agent's."),
     cwd: z.string().min(1).optional().describe("Working directory of the commands."),
@@ -36,9 +35,12 @@ export const IntegrationFile = z
   })
   .describe("One integration of the mvm guest agent (integrations.d/*.json)");
 
-/** The JSON Schema printed by `mvm-guest-agent schema integration`. */
+/**
+ * The JSON Schema printed by `mvm-guest-agent schema integration`: strict as the loader is (no key it
+ * does not name, `x-` keys aside).
+ */
 export function integrationJsonSchema(): unknown {
-  return z.toJSONSchema(IntegrationFile, { io: "input" });
+  return strictJsonSchema(z.toJSONSchema(IntegrationFile, { io: "input" }));
 }
 
 // ---- wire ----
@@ -81,17 +83,26 @@ export const IntegrationEntry = Type.Object(
     since: Type.String(),
     consecutive_failures: Type.Integer({ minimum: 0 }),
     last: Type.Union([CheckResult, Type.Null()]),
+    /** Checks of this integration that finished since the agent started (kept across reloads and wakes); absent from older agents. */
+    checks_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the ones that failed. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
 export type IntegrationEntry = Static<typeof IntegrationEntry>;
 
+/** A config file a loader skipped, and why (the same record as `status.config_skipped`). */
+export const SkippedFileSchema = Type.Object({ file: Type.String(), message: Type.String() }, { additionalProperties: false });
+
 export const HealthParams = Type.Object({}, { additionalProperties: false });
 export const HealthResult = Type.Object(
   {
     integrations: Type.Array(IntegrationEntry),
-    /** Every integration is healthy or unchecked (true when there are none). */
+    /** Every integration is healthy or unchecked (true when there are none), and no file was skipped. */
     ready: Type.Boolean(),
+    /** integrations.d files the latest load skipped, and why (an agent before this field omits it). */
+    skipped_files: Type.Optional(Type.Array(SkippedFileSchema)),
   },
   { additionalProperties: false },
 );
@@ -113,7 +124,14 @@ export const HealthStatusSection = Type.Object(
     pending: Type.Integer({ minimum: 0 }),
     unchecked: Type.Integer({ minimum: 0 }),
     paused: Type.Integer({ minimum: 0 }),
+    /** As `health`'s `ready`: false while any integrations.d file is skipped. */
     ready: Type.Boolean(),
+    /** How many integrations.d files the latest load skipped (`health` lists them). */
+    skipped_files: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Checks finished since the agent started, over every integration loaded now. */
+    checks_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the ones that failed. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

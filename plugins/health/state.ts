@@ -1,7 +1,7 @@
 // The state of one integration: thresholds, startup grace, pause, its wire entry and its console lines.
 
 import { rfc3339, type Clock, type TimerHandle } from "../../agent/clock.ts";
-import type { Logger } from "../../agent/log.ts";
+import { DEFAULT_LOG_REPEAT_SECS, failureStreak, stillFailing, type Logger } from "../../agent/log.ts";
 import { passText, type CheckOutcome } from "./check.ts";
 import type { CheckResult, IntegrationEntry, IntegrationStatus } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
@@ -10,8 +10,10 @@ import type { IntegrationSpec } from "./service.ts";
  * Tracks one integration. The verdict moves to `healthy` after `success_threshold` passes in a
  * row and to `error` after `failure_threshold` failures in a row, and stays until the other
  * threshold is reached. Within the startup grace a missing or failing verdict shows as
- * `starting`; the first `healthy` verdict ends the grace. Status changes and failures outside
- * grace are logged, one line each.
+ * `starting`; the first `healthy` verdict ends the grace. Console: every status change is one line;
+ * outside the grace the first failure of a streak is one line, then at most one `still failing: N
+ * times in a row since T` line per `repeatMs` (10 minutes by default), and a pass after a told failure
+ * that changes no status is one line. Lines carry the integration's name as the field `integration`.
  * @example
  * const t = new IntegrationState(spec, clock, log);
  * t.record(judge(await ctx.runCommand(checkCommand(spec, signal)), 5000));
@@ -30,12 +32,17 @@ export class IntegrationState {
   private since: number;
   /** Checks recorded since the last reset (tests and benches read it). */
   checks = 0;
+  private readonly streak: ReturnType<typeof failureStreak>;
+  private readonly fields: { integration: string };
 
   constructor(
     readonly spec: IntegrationSpec,
     private readonly clock: Clock,
     private readonly log: Logger,
+    opts: { repeatMs?: number } = {},
   ) {
+    this.streak = failureStreak(opts.repeatMs ?? DEFAULT_LOG_REPEAT_SECS * 1000, () => clock.monotonic(), () => clock.now());
+    this.fields = { integration: spec.name };
     this.startGrace();
     this.status = this.compute();
     this.since = clock.now();
@@ -72,10 +79,17 @@ export class IntegrationState {
     }
     const before = this.status;
     const changed = this.move();
+    const fields = { ...this.fields, duration_ms: o.result.duration_ms };
     if (changed) {
-      this.logChange(before, o.result.ok ? `(${passText(o.result)})` : `(${this.failureNote()})`);
+      this.logChange(before, o.result.ok ? `(${passText(o.result)})` : `(${this.failureNote()})`, fields);
     } else if (!o.result.ok && !this.inGrace() && !this.paused) {
-      this.log.warn(`${this.spec.name}: check failed: ${this.failureNote()}`);
+      const say = this.streak.fail();
+      if (say === "first") this.log.warn(`${this.spec.name}: check failed: ${this.failureNote()}`, fields);
+      else if (say === "repeat")
+        this.log.warn(`${this.spec.name}: ${stillFailing(this.failures, this.streak.since(), this.clock.now())} (${this.lastFailure})`, fields);
+    } else if (o.result.ok && this.streak.pass() && !this.paused) {
+      const more = this.status === "healthy" ? "" : `; ${this.passes} of ${this.spec.success_threshold} passes before healthy`;
+      this.log.info(`${this.spec.name}: check passed again (${passText(o.result)})${more}`, fields);
     }
   }
 
@@ -101,6 +115,7 @@ export class IntegrationState {
   /** wake: forget results from before the snapshot and start the grace again from now. */
   wake(): void {
     this.paused = false;
+    this.streak.reset();
     this.verdict = "none";
     this.failures = 0;
     this.passes = 0;
@@ -169,11 +184,14 @@ export class IntegrationState {
     return true;
   }
 
-  private logChange(before: IntegrationStatus, why: string): void {
+  private logChange(before: IntegrationStatus, why: string, fields: Record<string, unknown> = this.fields): void {
     if (before === "paused" || this.status === "paused") return;
     const line = `${this.spec.name}: ${before} -> ${this.status}${why ? ` ${why}` : ""}`;
-    if (this.status === "error") this.log.warn(line);
-    else this.log.info(line);
+    // A line that tells a failure starts (or goes on with) the streak: the next repeat is due from now.
+    if (this.status === "error" || (this.last && !this.last.ok)) this.streak.told();
+    else this.streak.reset();
+    if (this.status === "error") this.log.warn(line, fields);
+    else this.log.info(line, fields);
   }
 
   private failureNote(): string {

@@ -3,6 +3,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { defineFlags, FlagError, parseArgv, unknownCommand } from "../../agent/argv.ts";
+import { readAgentFile, type AgentFileSpec } from "../../agent/config.ts";
+import { ConfigFiles } from "../../agent/config-file.ts";
 import { createLogger, escapeControl } from "../../agent/log.ts";
 import type { CommandEnv, DropinFormat } from "../../agent/plugin.ts";
 import { renderSpec } from "./spec.ts";
@@ -17,8 +19,9 @@ const USAGE = [
   "      `probes` keyed by name (mkGuest's camelCase option names, or the files' snake_case keys).",
   "      Every entry is validated as the agent would load it; nothing is written if any entry is invalid.",
   "  mvm-guest-agent config check DIR",
-  "      Load DIR/integrations.d and DIR/probes.d the way the agent would; print what loads and what is",
-  "      skipped, with reasons. Exit 1 when anything would be skipped.",
+  "      Load DIR/agent.json, DIR/integrations.d and DIR/probes.d the way the agent would; print what loads",
+  "      and what is skipped, with reasons (an unknown key names the nearest known one; x- keys are left",
+  "      to users). Exit 1 when any file would be skipped.",
 ].join("\n");
 
 const RENDER_FLAGS = defineFlags({
@@ -102,14 +105,14 @@ function render(from: string, out: string, io: ToolIO): number {
 }
 
 function check(dirArg: string, io: ToolIO): number {
-  return checkTree(resolve(dirArg), Object.values(io.dropins), io);
+  return checkTree(resolve(dirArg), Object.values(io.dropins), io, io.agentFile);
 }
 
 /**
- * Load each format's directory under `dir` the way the agent would and say what loads and what is
- * skipped, with reasons. Returns 1 when anything would be skipped.
+ * Load agent.json (with `agentFile`) and each format's directory under `dir` the way the agent would
+ * and say what loads and what is skipped, with reasons. Returns 1 when any file would be skipped.
  */
-export function checkTree(dir: string, formats: readonly DropinFormat[], out: Pick<ToolIO, "stdout">): number {
+export function checkTree(dir: string, formats: readonly DropinFormat[], out: Pick<ToolIO, "stdout">, agentFile?: AgentFileSpec): number {
   // Each line names files and quotes their contents: escaped, so a file name cannot drive the terminal.
   const io = { stdout: (line: string) => out.stdout(escapeControl(line)) };
   const warnings: string[] = [];
@@ -117,6 +120,13 @@ export function checkTree(dir: string, formats: readonly DropinFormat[], out: Pi
   const collect = { ...log, warn: (m: string) => void warnings.push(m) };
   let skipped = 0;
   const counts: string[] = [];
+  if (agentFile) {
+    const book = new ConfigFiles();
+    readAgentFile(dir, log, book, agentFile);
+    const bad = book.skipped();
+    for (const s of bad) io.stdout(`skip ${s.file}: ${s.message}`);
+    skipped += bad.length;
+  }
   for (const f of formats) {
     const r = f.load(join(dir, f.dir), collect);
     if (r.missing) io.stdout(`${f.dir}: missing (zero ${f.noun}s)`);

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../../agent/log.ts";
-import { dropinFormats } from "../../agent/main.ts";
+import { agentFileSpec, dropinFormats } from "../../agent/main.ts";
 import { tempDir } from "../../agent/testing.ts";
 import { builtinModules } from "../index.ts";
 import { configCommand } from "./cli.ts";
@@ -24,7 +24,7 @@ const SPEC = {
       critical: true,
       env: { Z: "1", A: "two words" },
     },
-    db: { health_cmd: "pg_isready", failure_threshold: 3 },
+    db: { health_cmd: "pg_isready", failure_threshold: 3, "x-owner": "team-db" },
     sidecar: {},
   },
   probes: {
@@ -36,7 +36,7 @@ const SPEC = {
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await configCommand(args, { dropins: formats, stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
+  const code = await configCommand(args, { dropins: formats, agentFile: agentFileSpec(builtinModules()), stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -56,6 +56,8 @@ describe("renderSpec", () => {
       '{"checkpoint_cmd":"my-app flush","critical":true,"env":{"A":"two words","Z":"1"},"health_cmd":"curl -sf http://localhost:8080/health","health_interval_secs":10,"name":"my-app","startup_grace_secs":120}',
     );
     expect(byPath["probes.d/load.json"]).toBe('{"command":"cut -d\' \' -f1 /proc/loadavg","name":"load","output_format":"number"}');
+    // x- keys are the users' own: into the file as they are, and the agent loads the file.
+    expect(byPath["integrations.d/db.json"]).toBe('{"failure_threshold":3,"health_cmd":"pg_isready","name":"db","x-owner":"team-db"}');
   });
 
   test("errors name the entry and the field; nothing renders when any entry is bad", () => {
@@ -69,7 +71,7 @@ describe("renderSpec", () => {
     expect(files).toEqual([]);
     const text = problems.map((p) => `${p.entry}: ${p.message}`).join("\n");
     expect(text).toContain("healthChecks.bad: field health_interval_secs");
-    expect(text).toContain("healthChecks.typo: field healthCommand: unknown");
+    expect(text).toContain("healthChecks.typo: field healthCommand: unknown key (did you mean healthCmd?");
     expect(text).toContain("probes.no-cmd: field command");
     expect(text).toContain("probes.bad name!: field name");
   });
@@ -123,17 +125,37 @@ describe("config render / check", () => {
     const d = tempDir();
     mkdirSync(join(d.path, "integrations.d"));
     mkdirSync(join(d.path, "probes.d"));
-    writeFileSync(join(d.path, "integrations.d/a.json"), '{"name":"a","health_cmd":"true","extra":1}');
+    writeFileSync(join(d.path, "integrations.d/a.json"), '{"name":"a","health_cmd":"true","x-team":"web"}');
     writeFileSync(join(d.path, "integrations.d/b.json"), "{not json");
     writeFileSync(join(d.path, "integrations.d/c.json"), '{"name":"a"}');
+    writeFileSync(join(d.path, "integrations.d/d.json"), '{"name":"d","helth_cmd":"true"}');
+    writeFileSync(join(d.path, "integrations.d/e.json"), '{"name":"e","test":"true","interval":5}');
     writeFileSync(join(d.path, "probes.d/p.json"), '{"name":"p","interval_secs":0,"command":"true"}');
+    writeFileSync(join(d.path, "probes.d/q.json"), '{"name":"q","command":"true","interval_secs":1.5}');
     const c = await run(["check", d.path]);
     expect(c.code).toBe(1);
     expect(c.out).toContain("load " + join(d.path, "integrations.d/a.json"));
     expect(c.out).toMatch(/skip .*b\.json: not valid JSON/);
     expect(c.out).toMatch(/skip .*c\.json: field name: "a" is already defined/);
+    expect(c.out).toContain(`skip ${join(d.path, "integrations.d/d.json")}: field helth_cmd: unknown key (did you mean health_cmd?) (keys starting with x- are left to users)`);
+    // Docker's names: no key of ours is near, so the error names the one they stand for.
+    expect(c.out).toContain("field test: unknown key (did you mean health_cmd?); field interval: unknown key (did you mean health_interval_secs?)");
     expect(c.out).toMatch(/skip .*p\.json: field interval_secs/);
-    expect(c.out).toMatch(/warn .*a\.json: unknown key\(s\) ignored: extra/);
+    expect(c.out).toMatch(/skip .*q\.json: field interval_secs: must be whole seconds/);
+    expect(c.out).toContain("1 integration(s), 0 probe(s) would load; 6 file(s) would be skipped");
+    d.cleanup();
+  });
+
+  test("check reads agent.json as the agent does: an unknown key, even in a section, is a skipped file", async () => {
+    const d = tempDir();
+    writeFileSync(join(d.path, "agent.json"), JSON.stringify({ worker: { busy_treshold: 0.5 }, "x-note": "ours", port: 5252 }));
+    const c = await run(["check", d.path]);
+    expect(c.code).toBe(1);
+    expect(c.out).toContain(`skip ${join(d.path, "agent.json")}: field worker.busy_treshold: unknown key (did you mean worker.busy_threshold?)`);
+    writeFileSync(join(d.path, "agent.json"), JSON.stringify({ worker: { busy_threshold: 0.5, "x-why": "batch" }, fsdiff: { exclude: ["/tmp/**"] }, "x-note": "ours", port: 5252 }));
+    expect(await run(["check", d.path])).toMatchObject({ code: 0, out: expect.stringContaining("0 file(s) would be skipped") });
+    writeFileSync(join(d.path, "agent.json"), JSON.stringify({ workers: {} }));
+    expect((await run(["check", d.path])).out).toContain("field workers: unknown key (did you mean worker?)");
     d.cleanup();
   });
 

@@ -1,7 +1,8 @@
 // The image-builder spec (mkGuest's healthChecks/probes) and its rendering into agent drop-in files.
 
 import { z } from "zod";
-import { zodIssuesText } from "../../agent/config.ts";
+import { nearest } from "../../agent/argv.ts";
+import { EXTENSION_KEY, zodIssuesText } from "../../agent/config.ts";
 import type { DropinFormat } from "../../agent/plugin.ts";
 
 /** mkGuest's camelCase option names -> the agent's snake_case file keys (the Nix function has the same table). */
@@ -68,7 +69,8 @@ export function nixJson(v: unknown): string {
 
 /**
  * Map one entry's keys (camelCase or snake_case) to file keys, dropping nulls (unset Nix options).
- * Unknown keys are problems: in a spec they are almost always typos.
+ * Unknown keys are problems (in a spec they are almost always typos), named with the nearest known
+ * key; `x-` keys are the users' own and go to the file as they are, as the agent allows them.
  */
 function mapKeys(kind: string, name: string, raw: Record<string, unknown>, table: Record<string, string>, problems: RenderProblem[]) {
   const snake = new Set(Object.values(table));
@@ -80,8 +82,14 @@ function mapKeys(kind: string, name: string, raw: Record<string, unknown>, table
       if (v !== name) problems.push({ entry: `${kind}.${name}`, message: `field name: "${String(v)}" differs from the entry's key "${name}"` });
       continue;
     }
+    if (EXTENSION_KEY.test(k)) {
+      out[k] = v;
+      continue;
+    }
     if (!key) {
-      problems.push({ entry: `${kind}.${name}`, message: `field ${k}: unknown (known: ${Object.keys(table).join(", ")})` });
+      const near = nearest(k, [...Object.keys(table), ...snake], 2);
+      const hint = near.length ? `did you mean ${near.join(" or ")}?` : `known: ${Object.keys(table).join(", ")}`;
+      problems.push({ entry: `${kind}.${name}`, message: `field ${k}: unknown key (${hint}; keys starting with x- are left to users)` });
       continue;
     }
     if (key in out && key !== "name") {

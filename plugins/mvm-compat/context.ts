@@ -38,7 +38,7 @@ export function codeOf(e: unknown): string | undefined {
 export function failedCall(d: VerbDeps, verb: string, request: string, e: unknown): MvmError {
   if (codeOf(e) === "E_UNKNOWN_REQUEST") return mvmError(`${verb} is not available: this agent does not serve "${request}" (its plugin is not loaded)`);
   if (e instanceof AgentError) return mvmError(`${verb} failed: ${e.message} (${e.code})`);
-  d.ctx.log.error(`${verb}: ${request} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`);
+  d.ctx.log.error(`${verb}: ${request} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}`, { type: `mvm:${verb}` });
   return mvmError(`${verb} failed: internal error`);
 }
 

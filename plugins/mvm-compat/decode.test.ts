@@ -74,6 +74,18 @@ test("mvmStatus: healthy and unchecked are active; error carries its detail; the
   expect(mvmStatus(entry({ status: "error", detail: "exit 1: down" }))).toEqual({ error: "exit 1: down" });
 });
 
+test("mvmStatus keeps the original's semantics: the last check decides, whatever our thresholds", () => {
+  const last = (ok: boolean) => ({ ok, exit_code: ok ? 0 : 1, signal: null, timed_out: false, duration_ms: 3, output: ok ? "" : "refused", checked_at: "2026-01-01T00:00:00.000Z" });
+  // One failure of three: still healthy (or pending) for us, an error for the original.
+  expect(mvmStatus(entry({ status: "healthy", last: last(false), consecutive_failures: 1 }))).toEqual({ error: "exit code 1: refused" });
+  expect(mvmStatus(entry({ status: "pending", last: last(false), consecutive_failures: 1 }))).toEqual({ error: "exit code 1: refused" });
+  // One pass of two (success_threshold 2): pending for us, active for the original.
+  expect(mvmStatus(entry({ status: "pending", last: last(true) }))).toBe("active");
+  // In the startup grace a failure is `starting` in both.
+  expect(mvmStatus(entry({ status: "starting", last: last(false) }))).toBe("starting");
+  expect(mvmStatus(entry({ status: "pending", last: null }))).toBe("pending");
+});
+
 function probe(over: Partial<ProbeResult>): ProbeResult {
   return {
     name: "p",

@@ -140,12 +140,13 @@ export async function checkpointIntegrations(d: VerbDeps, p: CheckpointIntegrati
     } else if (!s) parts.push(`${n}: no checkpoint_cmd, nothing to run`);
     else {
       const line = `CheckpointIntegrations: ${s.name} ${s.ok ? "ok" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
+      const fields = { type: "mvm:CheckpointIntegrations", integration: n, duration_ms: s.duration_ms };
       if (s.ok) {
-        d.ctx.log.info(line);
+        d.ctx.log.info(line, fields);
         d.checkpoints.set(n, now);
         parts.push(`${n}: ok (${oneLine(s.detail)})`);
       } else {
-        d.ctx.log.warn(line);
+        d.ctx.log.warn(line, fields);
         failed.push(n);
         parts.push(`${n}: FAILED (${oneLine(s.detail)})`);
       }

@@ -31,19 +31,18 @@ export async function workerStatus(d: VerbDeps): Promise<Static<typeof WorkerSta
 }
 
 /**
- * Our status -> theirs: healthy and unchecked (no health_cmd: nothing to wait for) are `active`,
- * error carries its detail.
+ * Our status -> theirs, with the original's semantics: it had no thresholds, so its status is the
+ * last check's (`active` after a pass, `{"error": detail}` after a failure outside the startup
+ * grace), whatever our `failure_threshold` (3 by default) and `success_threshold` say. Unchecked
+ * integrations (no health_cmd: nothing to wait for) are `active`; `starting`, `pending` (no check
+ * yet) and `paused` keep their names.
  */
-export function mvmStatus(e: IntegrationEntry): MvmIntegrationStatus {
-  switch (e.status) {
-    case "healthy":
-    case "unchecked":
-      return "active";
-    case "error":
-      return { error: e.detail };
-    default:
-      return e.status;
-  }
+export function mvmStatus(e: IntegrationEntry, timeoutSecs?: number): MvmIntegrationStatus {
+  if (e.status === "unchecked") return "active";
+  if (e.status === "paused" || e.status === "starting") return e.status;
+  if (e.status === "error") return { error: e.detail };
+  if (!e.last) return e.status === "healthy" ? "active" : "pending";
+  return e.last.ok ? "active" : { error: checkDetail(e, timeoutSecs) };
 }
 
 /** The original's health detail: "ok", or why the last check failed. */
@@ -90,7 +89,7 @@ export async function integrationStatus(d: VerbDeps): Promise<Static<typeof Inte
     const checked = e.last ? mvmTime(e.last.checked_at) : null;
     return {
       name: e.name,
-      status: mvmStatus(e),
+      status: mvmStatus(e, timeouts.get(e.name)),
       last_checkpoint_at: mvmTime(checkpoints.get(e.name)),
       state_size_bytes: 0,
       health: e.last && checked ? { healthy: e.last.ok, detail: checkDetail(e, timeouts.get(e.name)), checked_at: checked } : null,

@@ -1,10 +1,11 @@
 // The probes plugin: probes.d/*.json commands on schedules, served as `probes` and `probe-run`.
 
 import { join } from "node:path";
-import { watchDir, zodIssuesText } from "../../agent/config.ts";
+import { parseDropin, watchDir } from "../../agent/config.ts";
+import { listedSkipped } from "../../agent/config-file.ts";
 import { defineRequests, type AgentPlugin, type DropinFormat, type PluginModule } from "../../agent/plugin.ts";
 import { loadProbes, ProbeSet } from "./probes.ts";
-import { ProbeFile, prepareProbe, probeJsonSchema, probesRequests } from "./schemas.ts";
+import { PROBE_FORMAT, probeJsonSchema, probesRequests } from "./schemas.ts";
 
 export interface ProbesOptions {
   /** The probes.d directory (default `<config-dir>/probes.d`). */
@@ -23,7 +24,7 @@ export function probesPlugin(opts: ProbesOptions = {}): AgentPlugin {
   return {
     name: "probes",
     requests: defineRequests(probesRequests, {
-      probes: () => ({ probes: set.results() }),
+      probes: () => ({ probes: set.results(), skipped_files: listedSkipped(set.skippedFiles()) }),
       "probe-run": ({ name }) => set.runNow(name),
     }),
     start(ctx) {
@@ -45,8 +46,8 @@ export const probeFormat: DropinFormat = {
   dir: "probes.d",
   noun: "probe",
   check(raw) {
-    const r = ProbeFile.safeParse(prepareProbe(raw));
-    return r.success ? undefined : zodIssuesText(r.error.issues);
+    const r = parseDropin(PROBE_FORMAT, raw);
+    return r.ok ? undefined : r.message;
   },
   load(dir, log) {
     const r = loadProbes(dir, log);

@@ -1,7 +1,8 @@
 // The probes plugin with real commands, real files and a manual clock: parsing, timeout, stale, wake, bad files, reload.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentError } from "../../agent/errors.ts";
 import { waitFor } from "../../agent/testing.ts";
@@ -39,8 +40,41 @@ describe("values from real commands", () => {
     expect(await h.run("json-number")).toMatchObject({ ok: true, value: 7 });
     const r = await h.run("disk");
     expect(Date.parse(r.checked_at!)).toBe(h.clock.now());
-    expect(lines(h, /probe disk = 42 percent$/).length).toBe(2);
+    // Values are debug lines, with the probe and the run's duration as fields.
+    expect(lines(h, /DEBUG .*probe disk = 42 percent probe=disk duration_ms=/).length).toBe(0);
+    expect(lines(h, /DEBUG .*probe disk = 42 percent duration_ms=[0-9.]+$/).length).toBe(2);
+    expect(lines(h, /INFO .*probe disk = /).length).toBe(0);
     expect(lines(h, /WARN .*probe not-number failed: output is not a number: "about three"/).length).toBe(1);
+  });
+
+  test("a probe that keeps failing: told when it starts, then at most once per --log-repeat-secs with a count; once when it is ok again", async () => {
+    const h = await harness({ "a.json": { name: "mount", command: "exit 2", interval_secs: 3600 } });
+    for (let i = 0; i < 30; i++) expect((await h.run("mount")).ok).toBe(false);
+    expect(lines(h, /WARN .*probe mount/).length).toBe(1);
+    expect(lines(h, /WARN .*probe mount failed: exit 2/).length).toBe(1);
+    await h.clock.advance(600_000);
+    await h.run("mount");
+    const still = lines(h, /WARN .*probe mount still failing/);
+    expect(still.length).toBe(1);
+    expect(still[0]).toMatch(/probe mount still failing: 31 times in a row since \d\d:\d\d:\d\dZ \(exit 2\)/);
+    h.write("a.json", { name: "mount", command: "echo 5", interval_secs: 3600 });
+    await h.agent.reload();
+    // A changed file starts the probe over (new streak); counters of the name are kept.
+    const r = await h.run("mount");
+    expect(r).toMatchObject({ ok: true, runs_total: 32, failures_total: 31 });
+    expect(await h.agent.call("status")).toMatchObject({ plugins: { probes: { runs_total: 32, failures_total: 31 } } });
+  });
+
+  test("ok again after failures is one INFO line", async () => {
+    const t = join(tmpdir(), `mvm-probe-code-${process.pid}`);
+    writeFileSync(t, "1");
+    const h = await harness({ "a.json": { name: "flip", command: `echo 7; exit $(cat ${t})` } });
+    await h.run("flip");
+    await h.run("flip");
+    writeFileSync(t, "0");
+    await h.run("flip");
+    rmSync(t);
+    expect(lines(h, /INFO .*probe flip = 7 \(ok again after 2 failures in a row\)/).length).toBe(1);
   });
 
   test("a failing command gives ok false with the exit and first line of stderr", async () => {
@@ -63,10 +97,10 @@ describe("values from real commands", () => {
 });
 
 describe("schedule, timeout, stale", () => {
-  test("every probe is listed with nulls until its first run, which comes on schedule", async () => {
+  test("every probe is listed with nulls (and zero counters) until its first run, which comes on schedule", async () => {
     const h = await harness({ "a.json": { name: "one", command: "echo 1", interval_secs: 5 } });
     expect(await h.probes()).toEqual([
-      { name: "one", ok: null, value: null, output: null, unit: null, detail: null, exit_code: null, timed_out: false, duration_ms: null, checked_at: null, stale: false },
+      { name: "one", ok: null, value: null, output: null, unit: null, detail: null, exit_code: null, timed_out: false, duration_ms: null, checked_at: null, stale: false, runs_total: 0, failures_total: 0 },
     ]);
     await h.clock.advance(0);
     await waitFor(async () => (await h.probe("one"))?.ok === true, 10_000, "first run");
@@ -164,9 +198,10 @@ describe("files", () => {
       "07-format.json": { name: "fmt", command: "echo 1", output_format: "yaml" },
       "08-extra.json": { name: "extra", command: "echo 1", colour: "blue" },
       "09-name.json": { name: "has space", command: "echo 1" },
+      "10-ext.json": { name: "ext", cmd: "echo 1", "x-team": "storage", "x-links": ["https://example/runbook"] },
       "notes.txt": "not a probe",
     });
-    expect((await h.probes()).map((p) => p.name)).toEqual(["good", "extra"]);
+    expect((await h.probes()).map((p) => p.name)).toEqual(["good", "ext"]);
     const f = (n: string) => join(h.dir, n);
     expect(lines(h, new RegExp(`${f("02-notjson.json")}: skipped: not valid JSON`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("03-array.json")}: skipped: must hold one JSON object`)).length).toBe(1);
@@ -174,12 +209,17 @@ describe("files", () => {
     expect(lines(h, new RegExp(`${f("05-nocommand.json")}: skipped: field command: required \\(or its alias cmd\\)`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("06-dup.json")}: skipped: field name: "good" is already defined by ${f("01-good.json")}`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("07-format.json")}: skipped: field output_format: `)).length).toBe(1);
-    expect(lines(h, new RegExp(`${f("08-extra.json")}: unknown key\\(s\\) ignored: colour`)).length).toBe(1);
+    expect(lines(h, new RegExp(`${f("08-extra.json")}: skipped: field colour: unknown key \\(keys starting with x- are left to users\\)`)).length).toBe(1);
     expect(lines(h, new RegExp(`${f("09-name.json")}: skipped: field name: must be 1 to 64 characters`)).length).toBe(1);
     expect(lines(h, /notes\.txt/).length).toBe(0);
     const status = ((await h.agent.call("status")) as { plugins: Record<string, any> }).plugins.probes;
     expect(status).toMatchObject({ dir: h.dir, loaded: 2, not_run: 2, ok: 0, failing: 0, stale: 0 });
-    expect(status.skipped_files.length).toBe(7);
+    expect(status.skipped_files.length).toBe(8);
+    // The answer lists them too, with the same words as the status section and the agent's book.
+    const answer = (await h.agent.call("probes")) as { skipped_files: { file: string; message: string }[] };
+    expect(answer.skipped_files).toEqual(status.skipped_files);
+    expect(answer.skipped_files.find((s) => s.file === f("08-extra.json"))?.message).toContain("field colour: unknown key");
+    expect(((await h.agent.call("status")) as { config_skipped: unknown[] }).config_skipped).toEqual(status.skipped_files);
   });
 
   test("probe-run is E_BUSY between sleep-prep and wake", async () => {
@@ -244,7 +284,11 @@ describe("files", () => {
     expect(s.required).toEqual(["name"]);
     expect(s.anyOf).toEqual([{ required: ["command"] }, { required: ["cmd"] }]);
     expect(s.properties.output_format.enum).toEqual(["auto", "text", "number", "json", "exit_code"]);
-    expect(s.properties.interval_secs).toMatchObject({ default: 60, minimum: 1 });
+    expect(s.properties.interval_secs).toMatchObject({ default: 60, minimum: 1, maximum: 86400, type: "integer" });
+    expect(s.properties.timeout_secs).toMatchObject({ minimum: 1, maximum: 86400, type: "integer" });
+    // Strict as the loader: no key it does not name, x- keys aside.
+    expect(s.additionalProperties).toBe(false);
+    expect(s.patternProperties).toEqual({ "^x-": {} });
   });
 });
 

@@ -1,14 +1,14 @@
 // The loaded probes: probes.d loading and reload, one schedule per probe, latest results and staleness.
 
 import { loadDropins, type DropinLoad, type DropinProblem } from "../../agent/config.ts";
-import type { ConfigFiles } from "../../agent/config-file.ts";
-import type { Logger } from "../../agent/log.ts";
+import { listedSkipped, type ConfigFiles } from "../../agent/config-file.ts";
+import { DEFAULT_LOG_REPEAT_SECS, failureStreak, stillFailing, type Logger } from "../../agent/log.ts";
 import { rfc3339 } from "../../agent/clock.ts";
 import { AgentError } from "../../agent/errors.ts";
 import type { PluginContext } from "../../agent/plugin.ts";
 import type { Schedule } from "../../agent/scheduler.ts";
 import { consoleLine, runProbe, type ProbeRun } from "./run.ts";
-import { ProbeFile, prepareProbe, type ProbeResult } from "./schemas.ts";
+import { PROBE_FORMAT, type ProbeFile, type ProbeResult } from "./schemas.ts";
 
 interface ProbeState {
   spec: ProbeFile;
@@ -22,11 +22,21 @@ interface ProbeState {
   beforeWake: boolean;
   /** Removed or replaced by a reload: a run still in flight must not record. */
   gone: boolean;
+  /** The console story of its failures (told at the start, then at most once per --log-repeat-secs). */
+  streak: ReturnType<typeof failureStreak>;
+  /** Failed runs in a row (for the console's count). */
+  failuresInARow: number;
+}
+
+/** Runs and failed runs of one probe name since the agent started (kept across reloads and wakes). */
+interface ProbeCounters {
+  runs: number;
+  failures: number;
 }
 
 /** Read every probe file of `dir` (the `cmd` alias mapped); never throws. The plugin and `config check` share it. */
 export function loadProbes(dir: string, log: Logger, files?: ConfigFiles): DropinLoad<ProbeFile> {
-  return loadDropins({ dir, schema: ProbeFile, nameOf: (p) => p.name, log, prepare: prepareProbe, files });
+  return loadDropins({ dir, nameOf: (p) => p.name, log, files, ...PROBE_FORMAT });
 }
 
 /** The `status` section of the probes plugin. */
@@ -38,6 +48,10 @@ export interface ProbesStatus {
   not_run: number;
   stale: number;
   skipped_files: DropinProblem[];
+  /** Runs finished since the agent started, over the probes loaded now. */
+  runs_total: number;
+  /** Of those, the failed ones. */
+  failures_total: number;
 }
 
 /**
@@ -47,6 +61,7 @@ export interface ProbesStatus {
  */
 export class ProbeSet {
   private readonly probes = new Map<string, ProbeState>();
+  private readonly counters = new Map<string, ProbeCounters>();
   private skipped: DropinProblem[] = [];
   /** Runs in progress, so that close() can wait for their process groups to be gone. */
   private readonly inflight = new Set<Promise<void>>();
@@ -83,7 +98,8 @@ export class ProbeSet {
       if (!res.entries.has(name)) {
         this.retire(st);
         this.probes.delete(name);
-        log.info(`probe ${name} removed`);
+        this.counters.delete(name);
+        log.info(`probe ${name} removed`, { probe: name });
       }
     }
     const next = new Map<string, ProbeState>();
@@ -96,8 +112,8 @@ export class ProbeSet {
       }
       if (old) {
         this.retire(old);
-        log.info(`probe ${name} changed (${entry.file}); restarting it`);
-      } else log.info(`probe ${name} loaded from ${entry.file} (every ${entry.value.interval_secs}s)`);
+        log.info(`probe ${name} changed (${entry.file}); restarting it`, { probe: name, file: entry.file });
+      } else log.info(`probe ${name} loaded from ${entry.file} (every ${entry.value.interval_secs}s)`, { probe: name, file: entry.file });
       next.set(name, this.start(entry.value, entry.file, entry.text));
     }
     this.probes.clear();
@@ -107,7 +123,9 @@ export class ProbeSet {
 
   private start(spec: ProbeFile, file: string, text: string): ProbeState {
     const { ctx } = this;
-    const st = { spec, file, text, loadedAt: ctx.clock.monotonic(), last: null, beforeWake: false, gone: false } as Omit<ProbeState, "schedule"> as ProbeState;
+    const repeatMs = (ctx.config.logRepeatSecs ?? DEFAULT_LOG_REPEAT_SECS) * 1000;
+    const streak = failureStreak(repeatMs, () => ctx.clock.monotonic(), () => ctx.clock.now());
+    const st = { spec, file, text, loadedAt: ctx.clock.monotonic(), last: null, beforeWake: false, gone: false, streak, failuresInARow: 0 } as Omit<ProbeState, "schedule"> as ProbeState;
     st.schedule = ctx.every(
       spec.interval_secs * 1000,
       (signal) => {
@@ -134,9 +152,27 @@ export class ProbeSet {
     }
     st.last = out.run;
     st.beforeWake = false;
-    const line = consoleLine(st.spec.name, st.spec.unit, out.run);
-    if (out.run.ok) ctx.log.info(line);
-    else ctx.log.warn(line);
+    const name = st.spec.name;
+    const n = this.counters.get(name) ?? { runs: 0, failures: 0 };
+    n.runs++;
+    if (!out.run.ok) n.failures++;
+    this.counters.set(name, n);
+    // Values are debug (one line per run would flood the console); failures are told when they start,
+    // then at most once per --log-repeat-secs with a count, and the recovery once.
+    const fields = { probe: name, duration_ms: out.run.duration_ms };
+    const line = consoleLine(name, st.spec.unit, out.run);
+    if (out.run.ok) {
+      const was = st.failuresInARow;
+      st.failuresInARow = 0;
+      if (st.streak.pass()) ctx.log.info(`${line} (ok again after ${was} failure${was === 1 ? "" : "s"} in a row)`, fields);
+      else ctx.log.debug(line, fields);
+      return;
+    }
+    st.failuresInARow++;
+    const say = st.streak.fail();
+    if (say === "first") ctx.log.warn(line, fields);
+    else if (say === "repeat") ctx.log.warn(`probe ${name} ${stillFailing(st.failuresInARow, st.streak.since(), ctx.clock.now())} (${out.run.detail ?? "unknown"})`, fields);
+    else ctx.log.debug(line, fields);
   }
 
   /** The wire result of one probe, with `stale` computed now. */
@@ -144,6 +180,7 @@ export class ProbeSet {
     const { spec, last } = st;
     const age = this.ctx.clock.monotonic() - (last ? last.mono : st.loadedAt);
     const stale = (last !== null && st.beforeWake) || age > 2 * spec.interval_secs * 1000;
+    const n = this.counters.get(spec.name);
     return {
       name: spec.name,
       ok: last ? last.ok : null,
@@ -156,6 +193,8 @@ export class ProbeSet {
       duration_ms: last ? last.duration_ms : null,
       checked_at: last ? rfc3339(last.at) : null,
       stale,
+      runs_total: n?.runs ?? 0,
+      failures_total: n?.failures ?? 0,
     };
   }
 
@@ -190,6 +229,7 @@ export class ProbeSet {
     if (this.closed) return;
     for (const st of this.probes.values()) {
       if (st.last) st.beforeWake = true;
+      st.streak.reset();
       void st.schedule.trigger();
     }
   }
@@ -202,6 +242,11 @@ export class ProbeSet {
     await Promise.all([...this.inflight]);
   }
 
+  /** Files the latest load skipped, and why (the `probes` answer and the status section list them). */
+  skippedFiles(): DropinProblem[] {
+    return this.skipped;
+  }
+
   status(): ProbesStatus {
     const rs = this.results();
     return {
@@ -211,7 +256,9 @@ export class ProbeSet {
       failing: rs.filter((r) => r.ok === false).length,
       not_run: rs.filter((r) => r.ok === null).length,
       stale: rs.filter((r) => r.stale).length,
-      skipped_files: this.skipped,
+      skipped_files: listedSkipped(this.skipped),
+      runs_total: rs.reduce((a, r) => a + (r.runs_total ?? 0), 0),
+      failures_total: rs.reduce((a, r) => a + (r.failures_total ?? 0), 0),
     };
   }
 }

@@ -2,15 +2,13 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { z } from "zod";
+import { fileSecs, strictJsonSchema } from "../../agent/config.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 export const PROBE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export const OUTPUT_FORMATS = ["auto", "text", "number", "json", "exit_code"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** Longest interval a timer can hold (setTimeout caps near 24.8 days). */
-const MAX_INTERVAL_SECS = 2_000_000;
 
 /**
  * One `<config-dir>/probes.d/*.json` file. `cmd` (the original agent's key) is turned into
@@ -29,8 +27,8 @@ export const ProbeFile = z.object({
     .never({ error: "both command and its alias cmd are given, with different commands; keep one" })
     .optional()
     .describe("Alias of command (the original agent's key)"),
-  interval_secs: z.number().min(1).max(MAX_INTERVAL_SECS).default(60).describe("Seconds between the end of one run and the start of the next"),
-  timeout_secs: z.number().min(1).max(86_400).default(10).describe("The run's process group is killed after this long"),
+  interval_secs: fileSecs(60).describe("Seconds between the end of one run and the start of the next (whole seconds, 1 to 86400)"),
+  timeout_secs: fileSecs(10).describe("The run's process group is killed after this long (whole seconds, 1 to 86400)"),
   output_format: z.enum(OUTPUT_FORMATS).default("auto").describe("How stdout becomes the value"),
   unit: z.string().min(1).max(32).optional().describe("Unit of the value, for display (percent, bytes, ms)"),
   description: z.string().max(1000).optional().describe("What the probe measures"),
@@ -48,9 +46,17 @@ export function prepareProbe(raw: Record<string, unknown>): Record<string, unkno
   return rest.command === cmd ? rest : raw;
 }
 
+/** How probes.d files are checked (the loader, `config check` and `config render` share it). */
+export const PROBE_FORMAT = {
+  schema: ProbeFile,
+  prepare: prepareProbe,
+  /** Other tools' names, named in the error when no key of ours is near. */
+  hints: { test: "command", exec: "command", format: "output_format", period: "interval_secs", periodSeconds: "interval_secs" } as Record<string, string>,
+};
+
 /** JSON Schema of a probe file (`mvm-guest-agent schema probe`): `command` or its alias `cmd`. */
 export function probeJsonSchema(): Record<string, unknown> {
-  const s = z.toJSONSchema(ProbeFile, { io: "input", unrepresentable: "any" }) as Record<string, any>;
+  const s = strictJsonSchema(z.toJSONSchema(ProbeFile, { io: "input", unrepresentable: "any" }) as Record<string, any>);
   s.title = "mvm-guest-agent probe (probes.d/*.json)";
   s.properties.cmd = { type: "string", minLength: 1, description: "Alias of command (the original agent's key); give one of the two" };
   s.required = (s.required as string[]).filter((k) => k !== "command");
@@ -80,13 +86,24 @@ export const ProbeResult = Type.Object(
     checked_at: Nullable(Type.String()),
     /** The result is older than 2 x interval_secs, or was taken before the last wake. */
     stale: Type.Boolean(),
+    /** Runs of this probe that finished since the agent started (kept across reloads and wakes); absent from older agents. */
+    runs_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the failed ones. */
+    failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
 export type ProbeResult = Static<typeof ProbeResult>;
 
 export const ProbesParams = Type.Object({}, { additionalProperties: false });
-export const ProbesResult = Type.Object({ probes: Type.Array(ProbeResult) }, { additionalProperties: false });
+export const ProbesResult = Type.Object(
+  {
+    probes: Type.Array(ProbeResult),
+    /** probes.d files the latest load skipped, and why (an agent before this field omits it). */
+    skipped_files: Type.Optional(Type.Array(Type.Object({ file: Type.String(), message: Type.String() }, { additionalProperties: false }))),
+  },
+  { additionalProperties: false },
+);
 export type ProbesResult = Static<typeof ProbesResult>;
 
 export const ProbeRunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });

@@ -31,7 +31,7 @@ test("probe-run and probes answer the result shape", async () => {
   expect(all.ok).toBe(true);
   expect(all.result.probes).toHaveLength(1);
   expect(Object.keys(all.result.probes[0]).sort()).toEqual(
-    ["checked_at", "detail", "duration_ms", "exit_code", "name", "ok", "output", "stale", "timed_out", "unit", "value"],
+    ["checked_at", "detail", "duration_ms", "exit_code", "failures_total", "name", "ok", "output", "runs_total", "stale", "timed_out", "unit", "value"],
   );
 });
 

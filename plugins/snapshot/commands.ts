@@ -140,7 +140,10 @@ export async function timedStep(c: PluginContext, name: string, fn: () => Promis
 /** One console line per step: info when ok, warn when it failed, error when a critical one failed. */
 export function logStep(c: PluginContext, op: "sleep-prep" | "wake", s: Step, critical = false): void {
   const line = `${op}: ${s.name} ${s.ok ? "ok" : critical ? "FAILED" : "failed"} (${s.duration_ms} ms): ${s.detail}`;
-  if (s.ok) c.log.info(line);
-  else if (critical) c.log.error(line);
-  else c.log.warn(line);
+  // JSON logs: the request, the step, the integration a checkpoint or restore belongs to, the duration.
+  const integration = /^(?:checkpoint|restore):(.+)$/.exec(s.name)?.[1];
+  const fields = { type: op, step: s.name, ...(integration ? { integration } : {}), duration_ms: s.duration_ms };
+  if (s.ok) c.log.info(line, fields);
+  else if (critical) c.log.error(line, fields);
+  else c.log.warn(line, fields);
 }

@@ -125,6 +125,10 @@ export const SnapshotStatus = Type.Object(
       ),
       Type.Null(),
     ]),
+    /** Sleep-preps run since the agent started (a repeated answer while sleeping is not counted); absent from older agents. */
+    sleep_preps_total: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Of those, the ones that answered `ready: false` or failed. */
+    sleep_prep_failures_total: Type.Optional(Type.Integer({ minimum: 0 })),
     watchdog: Type.Object(
       {
         /** 0: the watchdog is off. */

@@ -175,6 +175,19 @@ describe("sleep-prep", () => {
     }
   });
 
+  test("status counts sleep-preps run and those not ready; a repeated answer while sleeping is not one", async () => {
+    h = await harness({ integrations: () => [integration("db", { checkpoint_cmd: "exit 3", critical: true })] });
+    const section = async () => (await h!.agent.call("status")).plugins.snapshot as SnapshotStatus;
+    expect(await section()).toMatchObject({ sleep_preps_total: 0, sleep_prep_failures_total: 0 });
+    expect((await h.ok("sleep-prep")).ready).toBe(false);
+    await h.ok("sleep-prep"); // already sleeping: the same answer again
+    expect(await section()).toMatchObject({ sleep_preps_total: 1, sleep_prep_failures_total: 1 });
+    await h.ok("wake");
+    h.health.list = [];
+    expect((await h.ok("sleep-prep")).ready).toBe(true);
+    expect(await section()).toMatchObject({ sleep_preps_total: 2, sleep_prep_failures_total: 1 });
+  });
+
   test("integrations that cannot be listed: not ready, and wake still resumes", async () => {
     h = await harness();
     Object.defineProperty(h.health, "list", { get: () => { throw new Error("loader exploded"); } });

@@ -1,5 +1,5 @@
 // The snapshot plugin: sleep-prep (pause, checkpoint, sync, drop caches), wake (clock, restore, resume), the watchdog.
-// Over 300 lines: sleep-prep, wake and the watchdog share one closure's state (busy, the snapshot state, the last answers).
+// Over 300 lines: sleep-prep, wake, the watchdog and the status section share one closure's state (busy, the snapshot state, the last answers, counters).
 
 import { rfc3339, type TimerHandle } from "../../agent/clock.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
@@ -55,6 +55,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
   let busy: Op | null = null;
   let state: SnapshotState = "running";
   let lastSleep: { at: string; result: SleepPrepResult } | null = null;
+  const preps = { total: 0, failed: 0 }; // sleep-preps run since start (not repeated answers), and those not ready or failed
   let lastWake: { at: string; reason: Reason; result: WakeResult } | null = null;
   let timer: Watchdog | null = null;
 
@@ -173,8 +174,8 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
       moveTo(c, "sleeping");
       lastSleep = { at: rfc3339(at), result };
       timer?.arm();
-      if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`);
-      else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`);
+      if (result.ready) log.info(`sleep-prep: ready in ${result.duration_ms} ms; sleeping until wake`, { type: "sleep-prep", duration_ms: result.duration_ms });
+      else log.error(`sleep-prep: NOT READY in ${result.duration_ms} ms (${blocking.join(", ")} failed); sleeping until wake`, { type: "sleep-prep", duration_ms: result.duration_ms });
       return result;
     } catch (e) {
       if (stopper.signal.aborted) throw e;
@@ -249,9 +250,14 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
           return lastSleep.result;
         }
         busy = "sleep-prep";
+        preps.total++;
+        let ready = false;
         try {
-          return await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000, stepSink(p.stream, req.emit));
+          const r = await prepare(c, (p.drain_timeout_secs ?? DEFAULT_DRAIN_TIMEOUT_SECS) * 1000, stepSink(p.stream, req.emit));
+          ready = r.ready;
+          return r;
         } finally {
+          if (!ready) preps.failed++;
           busy = null;
         }
       },
@@ -298,6 +304,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         busy,
         last_sleep_prep: lastSleep,
         last_wake: lastWake,
+        sleep_preps_total: preps.total, sleep_prep_failures_total: preps.failed,
         watchdog: {
           resume_after_secs: resumeAfterMs / 1000,
           armed: left !== null,

@@ -21,7 +21,7 @@ export function integration(name: string, over: Partial<IntegrationSpec> = {}): 
     health_interval_secs: 30,
     health_timeout_secs: 10,
     startup_grace_secs: 0,
-    failure_threshold: 1,
+    failure_threshold: 3,
     success_threshold: 1,
     checkpoint_timeout_secs: 30,
     critical: false,

@@ -1,7 +1,7 @@
 // Worker settings: the agent.json `worker` section (zod), overridden by the --worker-* flags.
 
 import { join } from "node:path";
-import { parseSection, unknownKeys, zodIssuesText } from "../../agent/config.ts";
+import { parseSection, zodIssuesText } from "../../agent/config.ts";
 import type { Logger } from "../../agent/log.ts";
 import type { FlagSpec, FlagValues } from "../../agent/plugin.ts";
 import { WorkerConfig } from "./schemas.ts";
@@ -38,7 +38,7 @@ export function flagOverrides(flags: FlagValues): Partial<WorkerConfig> {
 }
 
 /** The original agent kept these two keys at the top of agent.json; read them when there is no `worker` section. */
-const LEGACY_KEYS = ["busy_threshold", "sample_interval_secs"] as const;
+export const LEGACY_KEYS = ["busy_threshold", "sample_interval_secs"] as const;
 
 /**
  * Settings from the parsed agent.json and the flag overrides (flags win). A bad `worker` section
@@ -51,8 +51,6 @@ export function resolveWorkerConfig(file: Readonly<Record<string, unknown>>, ove
     section = Object.fromEntries(LEGACY_KEYS.filter((k) => k in file).map((k) => [k, file[k]]));
     log.info(`${join(configDir, "agent.json")}: top-level ${Object.keys(section as object).join(", ")} read as worker settings (the original agent's keys)`);
   }
-  const extra = unknownKeys(WorkerConfig, section);
-  if (extra.length) log.warn(`${where}: unknown key(s) ignored: ${extra.join(", ")}`);
   if (section !== undefined && (section === null || typeof section !== "object" || Array.isArray(section))) {
     log.warn(`${where}: must be an object; using defaults for this section`);
     section = {};

@@ -7,9 +7,10 @@ import { Type } from "@sinclair/typebox";
 import { createAgent, type Agent } from "../../agent/agent.ts";
 import { ManualClock } from "../../agent/clock.ts";
 import { readAgentFile } from "../../agent/config.ts";
+import { ConfigFiles } from "../../agent/config-file.ts";
 import { parseFlags } from "../../agent/flags.ts";
 import { memoryLogger } from "../../agent/log.ts";
-import { buildAgent, CORE_FLAGS } from "../../agent/main.ts";
+import { agentFileSpec, buildAgent, CORE_FLAGS } from "../../agent/main.ts";
 import { defineRequest, type AgentPlugin, type PluginContext } from "../../agent/plugin.ts";
 import { tempDir, waitFor } from "../../agent/testing.ts";
 import { flagOverrides } from "./config.ts";
@@ -69,11 +70,14 @@ async function harness(opts: { overrides?: Partial<WorkerConfig>; agentJson?: un
       }),
     },
   };
+  // agent.json checked as the agent checks it: against the worker module's section and top-level keys.
+  const spec = agentFileSpec([workerModule]);
+  const files = new ConfigFiles();
   const agent = createAgent({
     plugins: [workerPlugin({ overrides: { loadavg_path: loadavg, ...opts.overrides } }), helper],
     clock,
     log,
-    config: { configDir: t.path, file: readAgentFile(t.path, log) },
+    config: { configDir: t.path, file: readAgentFile(t.path, log, files, spec), readFile: () => readAgentFile(t.path, log, files, spec), files },
   });
   open.push({ agent, cleanup: t.cleanup });
   await agent.start();
@@ -196,12 +200,23 @@ describe("settings", () => {
     expect((await w.status()).status).toBe("busy");
   });
 
-  test("a bad worker section: one line naming the file and field, defaults used; unknown keys warned", async () => {
+  test("a bad worker section: agent.json is skipped with one line naming the file, the keys and the nearest known key", async () => {
     const h = await harness({ agentJson: { worker: { busy_threshold: -1, idle_after_sec: 3 } } });
     const file = join(h.root, "agent.json");
-    expect(h.lines(new RegExp(`WARN .*${file}: worker: field busy_threshold: .*; using defaults for this section`)).length).toBe(1);
-    expect(h.lines(new RegExp(`WARN .*${file}: worker: unknown key\\(s\\) ignored: idle_after_sec`)).length).toBe(1);
+    const warned = h.lines(new RegExp(`WARN .*${file}: skipped: `));
+    expect(warned.length).toBe(1);
+    expect(warned[0]).toContain("field worker.idle_after_sec: unknown key (did you mean worker.idle_after_secs?)");
+    expect(warned[0]).toContain("field worker.busy_threshold: Too small");
+    expect(warned[0]).toEndWith("; every setting at its default");
     expect(await h.section()).toMatchObject({ busy_threshold: 0.1, idle_after_secs: 0, sample_interval_secs: 5 });
+    const status = (await h.agent.call("status")) as { config_skipped: { file: string; message: string }[] };
+    expect(status.config_skipped).toEqual([{ file, message: expect.stringContaining("worker.idle_after_sec") }]);
+  });
+
+  test("x- keys anywhere in agent.json are the users' own", async () => {
+    const h = await harness({ agentJson: { "x-owner": "ops", worker: { busy_threshold: 0.7, "x-why": "batch jobs" } } });
+    expect(await h.section()).toMatchObject({ busy_threshold: 0.7 });
+    expect(h.lines(/skipped/)).toEqual([]);
   });
 
   test("the original agent's top-level keys are read when there is no worker section", async () => {

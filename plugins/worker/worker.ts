@@ -110,7 +110,8 @@ export function workerPlugin(opts: WorkerOptions = {}): AgentPlugin {
       });
     },
     reload(c) {
-      const next = resolveWorkerConfig(readAgentFile(c.config.configDir, c.log), overrides, c.config.configDir, c.log);
+      const file = c.config.readFile ? c.config.readFile() : readAgentFile(c.config.configDir, c.log);
+      const next = resolveWorkerConfig(file, overrides, c.config.configDir, c.log);
       const changed = (Object.keys(next) as (keyof WorkerConfig)[]).filter((k) => next[k] !== cfg[k]);
       if (changed.length === 0) return;
       c.log.info(`settings changed: ${changed.map((k) => `${k} ${cfg[k]} -> ${next[k]}`).join(", ")}`);

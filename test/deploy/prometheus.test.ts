@@ -1,50 +1,35 @@
 // The path across hosts, with a real Prometheus: the bridge runs the network drop-in's command (its bind
-// address mapped to 127.0.0.2), Prometheus scrapes it with deploy/prometheus/mvm-bridges.yml's job and the
-// token as credentials_file, and a job with a wrong token is refused.
+// address mapped to 127.0.0.2), Prometheus discovers its VMs through /api/sd with deploy/prometheus/mvm-bridges.yml's
+// jobs and the token as credentials_file, scrapes each VM through the bridge, and a job with a wrong token is refused.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
-import { tempDir, waitFor } from "../../agent/testing.ts";
+import { tempDir } from "../../agent/testing.ts";
 import { compiledOnce, startCompiledAgent } from "../package/binaries.ts";
-import { run, spawnLogged } from "../package/procs.ts";
+import { spawnLogged } from "../package/procs.ts";
+import { prometheusMissing, startPrometheus, type RunningPrometheus } from "./prometheus-harness.ts";
 import { execStart, loadUnit, localArgv, ROOT } from "./units.ts";
 
-const prometheus = Bun.which("prometheus");
-const promtool = Bun.which("promtool");
-if (!prometheus || !promtool)
-  console.warn(
-    "\n!!! SKIPPED: a real Prometheus did NOT scrape the bridge through deploy/prometheus/mvm-bridges.yml: prometheus is not installed.\n" +
-      "!!! Install it with: apt-get install -y --no-install-recommends prometheus\n",
-  );
-
-/** A TCP port free right now on 127.0.0.1 (Prometheus's listen address must be given as a number). */
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, "127.0.0.1");
-  await new Promise((r) => s.once("listening", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const missing = prometheusMissing("a real Prometheus discovering and scraping the bridge through deploy/prometheus/mvm-bridges.yml");
 
 /** Replace `from` in `text`, insisting that it is there (so that the file under test is what runs). */
-function swap(text: string, from: string | RegExp, to: string): string {
+export function swap(text: string, from: string | RegExp, to: string): string {
   const out = text.replace(from, to);
   if (out === text) throw new Error(`deploy/prometheus/mvm-bridges.yml no longer has ${from}`);
   return out;
 }
 
-describe.skipIf(!prometheus || !promtool)("Prometheus on another host, scraping the bridge of the network drop-in", () => {
+describe.skipIf(missing)("Prometheus on another host, discovering the VMs of the bridge of the network drop-in", () => {
   const d = tempDir("mvm-prom-");
-  const running: ReturnType<typeof spawnLogged>[] = [];
-  let promUrl = "";
+  const running: { stop(): Promise<number> }[] = [];
+  let prom: RunningPrometheus;
 
   beforeAll(async () => {
     const bin = await compiledOnce();
     const { sock, agent } = await startCompiledAgent(d.path);
     running.push(agent);
-    writeFileSync(join(d.path, "vms.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}` }] }));
+    writeFileSync(join(d.path, "vms.json"), JSON.stringify({ vms: [{ name: "vm1", agent: `unix:${sock}`, labels: { tier: "web" } }] }));
 
     // The drop-in's command: its private address becomes 127.0.0.2 (loopback, but not 127.0.0.1).
     const argv = execStart(loadUnit("mvm-bridge.service", ["network.conf"]));
@@ -60,10 +45,11 @@ describe.skipIf(!prometheus || !promtool)("Prometheus on another host, scraping 
     writeFileSync(join(d.path, "wrong.token"), "not-the-token\n", { mode: 0o400 });
 
     let config = readFileSync(join(ROOT, "deploy/prometheus/mvm-bridges.yml"), "utf8");
-    config = swap(config, "credentials_file: /etc/prometheus/mvm-bridge.token", `credentials_file: ${join(d.path, "mvm-bridge.token")}`);
+    config = config.replaceAll("credentials_file: /etc/prometheus/mvm-bridge.token", `credentials_file: ${join(d.path, "mvm-bridge.token")}`);
+    config = swap(config, "url: http://bridge-a.internal:7070/api/sd", `url: http://127.0.0.2:${port}/api/sd`);
+    config = swap(config, "refresh_interval: 1m", "refresh_interval: 1s");
     config = swap(config, '- targets: ["bridge-a.internal:7070"]', `- targets: ["127.0.0.2:${port}"]`);
-    config = swap(config, "scrape_interval: 15s", "scrape_interval: 1s");
-    config = swap(config, "scrape_timeout: 10s", "scrape_timeout: 1s");
+    config = config.replaceAll("scrape_interval: 15s", "scrape_interval: 1s").replaceAll("scrape_timeout: 10s", "scrape_timeout: 1s");
     config += [
       "  - job_name: wrong-token",
       "    scrape_interval: 1s",
@@ -72,42 +58,26 @@ describe.skipIf(!prometheus || !promtool)("Prometheus on another host, scraping 
       `    static_configs: [{ targets: ["127.0.0.2:${port}"] }]`,
       "",
     ].join("\n");
-    const file = join(d.path, "prometheus.yml");
-    writeFileSync(file, config);
-    const check = await run([promtool!, "check", "config", file]);
-    expect(check.code).toBe(0);
-
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    running.push(
-      spawnLogged([prometheus!, `--config.file=${file}`, `--storage.tsdb.path=${join(d.path, "tsdb")}`, `--web.listen-address=127.0.0.1:${promPort}`, "--log.level=warn"], {
-        cwd: d.path,
-        env: { PATH: "/usr/bin:/bin" },
-      }),
-    );
+    prom = await startPrometheus(d.path, config);
+    running.push(prom);
   }, 180_000);
   afterAll(async () => {
     await Promise.all(running.map((r) => r.stop()));
     d.cleanup();
   });
 
-  /** Instant query: label set -> value. */
-  async function query(q: string): Promise<Map<string, string>> {
-    try {
-      const r = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-      return new Map(r.data.result.map((x) => [JSON.stringify(x.metric), x.value[1]]));
-    } catch {
-      return new Map(); // Prometheus still starting
-    }
-  }
-
-  test("up is 1 with the bridge's token and 0 with a wrong one; the agent's metrics arrive", async () => {
-    let up = new Map<string, string>();
-    await waitFor(async () => (up = await query("up")).size === 2, 60_000, "both jobs scraped");
-    const byJob = Object.fromEntries([...up].map(([m, v]) => [JSON.parse(m).job, v]));
-    expect(byJob).toEqual({ mvm: "1", "wrong-token": "0" });
-    const agentUp = await query('mvm_agent_up{job="mvm"}');
-    expect([...agentUp.values()]).toEqual(["1"]);
-    expect(JSON.parse([...agentUp.keys()][0]!)).toMatchObject({ vm: "vm1", host: "bridge-a" });
+  test("the VM is discovered from /api/sd and scraped through the bridge with its labels; a wrong token is up 0", async () => {
+    const up = await prom.until("up", (r) => r.length === 3, "the three targets scraped");
+    const byJob = Object.fromEntries(up.map((s) => [s.metric.job, s]));
+    expect(byJob.mvm).toMatchObject({ value: "1", metric: { vm: "vm1", tier: "web", host: "127" } });
+    expect(byJob["mvm-bridges"]).toMatchObject({ value: "1", metric: { host: "bridge-a" } });
+    expect(byJob["wrong-token"]!.value).toBe("0");
+    const target = (await prom.targets()).find((t) => t.labels.job === "mvm")!;
+    expect(target.scrapeUrl).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/metrics\?vm=vm1$/);
+    const agentUp = await prom.until('mvm_agent_up{job="mvm"}', (r) => r.length === 1, "the agent's metrics");
+    expect(agentUp[0]).toMatchObject({ value: "1", metric: { vm: "vm1", tier: "web", job: "mvm" } });
+    // The bridge's own families come from its own job only; a VM's target does not repeat them.
+    expect((await prom.until('mvm_bridge_vms{job="mvm-bridges"}', (r) => r.length === 1, "the bridge's own job"))[0]!.value).toBe("1");
+    expect(await prom.query('mvm_bridge_vms{job="mvm"}')).toEqual([]);
   });
 });

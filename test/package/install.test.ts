@@ -120,7 +120,7 @@ describe("npm i -g from the tarball, on a PATH with only Node and npm", () => {
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toStartWith("<!doctype html>");
-    expect(html).toContain('<section class="vm" data-vm="gone">'); // a card rendered by hono/jsx
+    expect(html).toContain('<section class="vm sev-unreachable" data-vm="gone"'); // a card rendered by hono/jsx
     expect(await serve.stop()).toBe(0);
     expect(existsSync(marker)).toBe(false);
   });
