@@ -1,6 +1,6 @@
 // Build what the VM suite boots: compiled binaries (agent dev + prod, mvmctl) and a dev and a prod initramfs.
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { buildInitramfs } from "../../scripts/vm/initramfs.ts";
 import { agentBinaries, mvmctlBinary } from "../support/index.ts";
@@ -37,6 +37,8 @@ export async function buildImages(deps: HostDeps, say: (line: string) => void): 
   const [agent, cli] = await Promise.all([agentBinaries(), mvmctlBinary()]);
   for (const [what, b] of [["agent binaries", agent], ["mvmctl", cli]] as const)
     say(`test:vm: ${what} ${b.compiled ? `compiled in ${(b.ms / 1000).toFixed(1)} s` : "taken from the cache (same sources)"}: ${b.dir}`);
+  // A fresh clone has no cache folder; the binaries now live in test/.cache/bin, so nothing else makes it.
+  mkdirSync(CACHE, { recursive: true });
   const files = guestFiles();
   const services = (agent: string) => [HTTPD, `/usr/local/bin/${agent} ${AGENT_ARGS}`];
   const dev = join(CACHE, "initramfs-dev.cpio");
