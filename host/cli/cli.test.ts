@@ -140,6 +140,19 @@ describe("health and probes", () => {
     expect(JSON.parse(j.stdout)).toEqual({ integrations: sick.integrations, ready: false, skipped_files: [] });
   });
 
+  test("health: each skipped integrations.d file is a line, escaped, and makes it not ready", async () => {
+    state.skippedFiles = [{ file: "/etc/mvm/integrations.d/evil\n\u001b[31mERROR.json", message: "field helth_cmd: unknown key (did you mean health_cmd?)" }];
+    try {
+      const r = await run("health", "vm1");
+      expect(r.code).toBe(1);
+      const tail = r.stdout.trimEnd().split("\n").slice(-2);
+      expect(tail).toEqual(["skipped /etc/mvm/integrations.d/evil\\n\\e[31mERROR.json: field helth_cmd: unknown key (did you mean health_cmd?)", "vm1: not ready"]);
+      expect(JSON.parse((await run("health", "vm1", "--json")).stdout).skipped_files).toEqual(state.skippedFiles);
+    } finally {
+      state.skippedFiles = [];
+    }
+  });
+
   test("health --check: one entry; an unknown name is the agent's E_NOT_FOUND, exit 4", async () => {
     const r = await run("health", "vm1", "--check", "web");
     expect(r.code).toBe(0);

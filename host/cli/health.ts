@@ -3,13 +3,19 @@
 import type { ResultOf } from "../../agent/plugin.ts";
 import { FlagError } from "../../agent/argv.ts";
 import { defineCommand, EXIT, type Ctx } from "./command.ts";
-import { ago, formatDuration, short, statusWord } from "./format.ts";
+import { ago, formatDuration, safeText, short, statusWord } from "./format.ts";
 import { paint } from "./io.ts";
 import { outputMode, TABLE_FORMATS, TABLE_OUTPUT, type OutputMode } from "./output.ts";
 import { renderOptions, renderView, type TableView, type ViewRow } from "./view.ts";
 import { checkWatchFlags, WATCH_FLAGS, watchView } from "./watch.ts";
 
 type Entry = ResultOf<"health-check">;
+type Skipped = { file: string; message: string }[] | undefined;
+
+/** One line per drop-in file the agent skipped (they make health not ready); escaped, as every agent text. */
+function skippedLines(skipped: Skipped): string {
+  return (skipped ?? []).map((s) => `skipped ${safeText(s.file)}: ${short(s.message, 200)}\n`).join("");
+}
 type Probe = ResultOf<"probe-run">;
 
 function healthRow(e: Entry, now: number, color: boolean): ViewRow {
@@ -55,7 +61,8 @@ export const healthCommand = defineCommand({
   summary: "Show the health of each integration of a VM, and whether the VM is ready for traffic.",
   usage: "health VM [--check NAME] [-o json|wide|name] [--no-headers] [--watch [--interval SECS]]",
   details: `
-Exit code 0 when ready (every integration healthy or unchecked), 1 when not ready.
+Exit code 0 when ready (every integration healthy or unchecked, and no integrations.d file skipped), 1 when
+not ready. Each skipped file shows as a line "skipped FILE: reason" above the verdict.
 --check NAME runs that integration's check now and shows its entry (exit 1 unless healthy or unchecked).
 -o wide adds FAILURES (consecutive), EXIT and OUTPUT of the last check; -o name prints the names.
 -o json (or --json) prints the agent's answer: { integrations: [...], ready } (or the one entry with --check).
@@ -81,7 +88,8 @@ Ctrl-C stops it with exit 0.`,
     }
     const fetch = async () => {
       const h = await ctx.call(vm, "health");
-      return { h, view: healthView(h.integrations, h, `${vm.name}: ${statusWord(h.ready ? "ready" : "not ready", c)}`, ctx.io.now(), c) };
+      const verdict = `${skippedLines(h.skipped_files)}${vm.name}: ${statusWord(h.ready ? "ready" : "not ready", c)}`;
+      return { h, view: healthView(h.integrations, h, verdict, ctx.io.now(), c) };
     };
     if (values.watch) return watchView(ctx, "health", async () => (await fetch()).view, mode, values);
     checkWatchFlags("health", values);
@@ -104,8 +112,9 @@ function probeRow(p: Probe, now: number, color: boolean): ViewRow {
   };
 }
 
-function probesView(probes: Probe[], doc: unknown, now: number, color: boolean): TableView {
-  return { header: ["NAME", "VALUE", "OK", "CHECKED", "DETAIL"], wideHeader: ["EXIT", "TOOK", "OUTPUT"], rows: probes.map((p) => probeRow(p, now, color)), empty: "no probes", doc };
+function probesView(probes: Probe[], doc: unknown, now: number, color: boolean, skipped?: Skipped): TableView {
+  const footer = skippedLines(skipped) || undefined;
+  return { header: ["NAME", "VALUE", "OK", "CHECKED", "DETAIL"], wideHeader: ["EXIT", "TOOK", "OUTPUT"], rows: probes.map((p) => probeRow(p, now, color)), empty: "no probes", footer, doc };
 }
 
 export const probesCommand = defineCommand({
@@ -113,7 +122,8 @@ export const probesCommand = defineCommand({
   summary: "Show the latest value of each probe of a VM (disk usage, custom metrics).",
   usage: "probes VM [--run NAME] [-o json|wide|name] [--no-headers] [--watch [--interval SECS]]",
   details: `
-A result older than twice its interval is marked (stale).
+A result older than twice its interval is marked (stale). Each probes.d file the agent skipped shows as a
+line "skipped FILE: reason" under the table.
 --run NAME runs that probe now and shows its result (exit 1 if it failed).
 -o wide adds EXIT, TOOK and OUTPUT of the last run; -o name prints the names.
 -o json (or --json) prints the agent's answer: { probes: [...] } (or the one result with --run).
@@ -139,7 +149,7 @@ Ctrl-C stops it with exit 0.`,
     }
     const fetch = async () => {
       const r = await ctx.call(vm, "probes");
-      return probesView(r.probes, r, ctx.io.now(), c);
+      return probesView(r.probes, r, ctx.io.now(), c, r.skipped_files);
     };
     if (values.watch) return watchView(ctx, "probes", fetch, mode, values);
     checkWatchFlags("probes", values);
