@@ -63,6 +63,25 @@ describe("runCommand", () => {
     d.cleanup();
   });
 
+  test("a daemon detached on the command's last line (setsid ... &) is out of the group before the exit's kill", async () => {
+    const d = tempDir();
+    const daemonPid = join(d.path, "daemon");
+    const siblingPid = join(d.path, "sibling");
+    // The sibling stays in the group and lets go of the pipes: its death shows the group kill has run.
+    const r = await runCommand({
+      command: `sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${siblingPid}; setsid sh -c 'echo $$ > ${daemonPid}.tmp; mv ${daemonPid}.tmp ${daemonPid}; exec sleep 300' </dev/null >/dev/null 2>&1 &`,
+    });
+    expect(r.exit_code).toBe(0);
+    const sibling = Number(readFileSync(siblingPid, "utf8"));
+    await waitFor(() => !alive(sibling), 5000, "the group's kill (the sibling left in the group dies)");
+    // Killed with the group before it reached its own session, the daemon never wrote its pid.
+    await waitFor(() => existsSync(daemonPid), 5000, "the daemon to write its pid from its own session");
+    const pid = Number(readFileSync(daemonPid, "utf8"));
+    expect(alive(pid)).toBe(true);
+    process.kill(pid, "SIGKILL");
+    d.cleanup();
+  });
+
   test("killGroupOnExit: false leaves a daemon running", async () => {
     const d = tempDir();
     const pidFile = join(d.path, "pid");

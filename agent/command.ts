@@ -199,7 +199,14 @@ export async function runCommand(spec: CommandSpec): Promise<CommandResult> {
     for (const r of readers) r.cancel();
   };
   const exited = await Promise.race([proc.exited, graceOver]);
-  if (spec.killGroupOnExit !== false || hit) killGroup(pid);
+  if (hit) killGroup(pid);
+  else if (spec.killGroupOnExit !== false) {
+    // Not at the instant of the exit: a child on its way out of the group (`setsid daemon >/dev/null 2>&1 &`
+    // as the last line: forked, not yet in its own session) died with it, 3 times out of 3. What is still
+    // in the group EXIT_SETTLE_MS later is killed; the answer waits for that only while the pipes are held.
+    const settle = new Promise<void>((r) => setTimeout(r, EXIT_SETTLE_MS)).then(() => killGroup(pid));
+    await Promise.race([drained, settle, passed]);
+  }
   if (exited === "late") {
     // Not even SIGKILL ended it in time (uninterruptible sleep): answer now; Bun reaps it later.
     cancel();
@@ -240,6 +247,13 @@ function cannotSpawn(program: string, cwd: string | undefined, path: string | un
     return `${code ?? "EACCES"}: permission denied, posix_spawn '${program}'`;
   }
 }
+
+/**
+ * After a normal exit, what is left in the command's process group is killed this much later, not at once,
+ * so that a daemon being detached (`setsid daemon >/dev/null 2>&1 &` as the command's last line) gets out of
+ * the group first. The answer waits for it only while something still holds the command's pipes.
+ */
+export const EXIT_SETTLE_MS = 100;
 
 /** After a deadline kill: the command gets this long to exit and close its pipes before the runner stops waiting. */
 export const DEADLINE_GRACE_MS = 500;

@@ -48,10 +48,13 @@ export function mustMatch(schema: TSchema, value: unknown, where: string): void 
   throw new HttpFail(400, "E_INVALID_PARAMS", `${where}: ${first ? `${first.path}: ${first.message}` : "invalid"}`, errors);
 }
 
-/** Parse a JSON body: empty means `{}`; not JSON or not an object is a 400 `E_BAD_REQUEST`. */
+/**
+ * Parse a JSON body: empty means `{}`; not JSON or not an object is a 400 `E_BAD_REQUEST`. A body over
+ * `maxBytes` is refused as soon as that is known (its Content-Length, else the first chunk past the cap),
+ * never buffered whole: `req.text()` first let one request hold Bun's whole 128 MiB body limit in memory.
+ */
 export async function readJsonObject(req: Request, maxBytes = 1024 * 1024): Promise<Record<string, unknown>> {
-  const text = await req.text();
-  if (Buffer.byteLength(text) > maxBytes) throw new HttpFail(400, "E_BAD_REQUEST", `body is over ${maxBytes} bytes`);
+  const text = await readCapped(req, maxBytes);
   if (text.trim() === "") return {};
   let value: unknown;
   try {
@@ -61,6 +64,28 @@ export async function readJsonObject(req: Request, maxBytes = 1024 * 1024): Prom
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new HttpFail(400, "E_BAD_REQUEST", "body must be a JSON object");
   return value as Record<string, unknown>;
+}
+
+/** The body as text, read chunk by chunk; past `maxBytes` (declared or read) the read stops with a 400. */
+async function readCapped(req: Request, maxBytes: number): Promise<string> {
+  const over = () => new HttpFail(400, "E_BAD_REQUEST", `body is over ${maxBytes} bytes`);
+  const declared = Number(req.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > maxBytes) throw over();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      void reader.cancel().catch(() => {});
+      throw over();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** Constant-time string comparison for tokens. */

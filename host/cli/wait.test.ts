@@ -82,6 +82,22 @@ describe("wait: when the condition does not come", () => {
     expect((await run("wait", "bare", "--for", "idle")).code).toBe(4);
   });
 
+  test("reachable: an agent that answers ping with an error still answered (not exit 4 'no worker plugin')", async () => {
+    const sock = join(f.dir, "noping.sock");
+    const vms = join(f.dir, "noping.json");
+    writeFileSync(vms, JSON.stringify({ vms: [{ name: "noping", agent: `unix:${sock}` }] }));
+    const agent = await lyingAgent(sock, () => {
+      throw { code: "E_UNKNOWN_REQUEST", message: "unknown request" };
+    });
+    try {
+      const r = await mvmctl(["--vms", vms, "wait", "noping", "--for", "reachable", "--timeout", "5"]);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toMatch(/^noping: reachable \(ping: E_UNKNOWN_REQUEST\) after /);
+    } finally {
+      await agent.close();
+    }
+  });
+
   test("no call outlives the wait: a hanging agent with a 30 s per-call deadline still ends at the wait's 0.4 s", async () => {
     sick.hang.add("health");
     sick.integrations[0]!.status = "starting";

@@ -40,6 +40,9 @@ async function look(ctx: Ctx, vm: VmEntry, cond: Condition, callMs: number): Pro
     const w = await ctx.call(vm, "worker-status", {}, { timeoutMs: callMs });
     return w.status === "idle" ? { met: true, seen: "idle" } : { met: false, seen: `busy (load ${w.load1 ?? "unknown"})` };
   } catch (e) {
+    // Any answer from the agent, even an error, is an agent that answers: reachable. (An agent without
+    // ping made this exit 4 saying "the agent has no worker plugin".)
+    if (cond === "reachable" && e instanceof ClientError && e.fromAgent) return { met: true, seen: `reachable (ping: ${e.code})` };
     // A request the agent does not serve will never be met: waiting longer cannot help.
     if (e instanceof ClientError && e.fromAgent && e.code === "E_UNKNOWN_REQUEST") {
       const plugin = cond === "healthy" ? "health" : "worker";
