@@ -228,6 +228,9 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 1;
   }
   log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
+  // Boot's garbage (module init, config parsing) collected once serving: idle anonymous memory of the
+  // compiled prod binary 7.85 -> 7.54 MB (bench:footprint's "what was tried").
+  setTimeout(() => Bun.gc(true), 0).unref();
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onStop = (sig: string) => {

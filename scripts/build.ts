@@ -165,6 +165,8 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
       "--bytecode",
       "--minify-syntax",
       "--minify-whitespace",
+      // A smaller JS heap (bun --smol): idle anonymous memory 7.92 -> 7.57 MB (bench:footprint's "what was tried").
+      "--compile-exec-argv=--smol",
       `--define=process.env.MVM_BUILD=${JSON.stringify(flavor)}`,
       // Every schema check comes from the generated checkers (or TypeBox's interpreter): TypeCompiler drops out.
       `--define=process.env.MVM_CHECKERS="ahead"`,
