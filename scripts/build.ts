@@ -167,6 +167,8 @@ export async function build(o: BuildOptions, say: (line: string) => void = () =>
       "--minify-whitespace",
       // A smaller JS heap (bun --smol): idle anonymous memory 7.92 -> 7.57 MB (bench:footprint's "what was tried").
       "--compile-exec-argv=--smol",
+      // Boot with JIT tier-up thresholds scaled 100x; agent/main.ts sets 1 once serving (idle anonymous 7.15 -> 6.64 MB).
+      "--compile-jit-policy=100",
       `--define=process.env.MVM_BUILD=${JSON.stringify(flavor)}`,
       // Every schema check comes from the generated checkers (or TypeBox's interpreter): TypeCompiler drops out.
       `--define=process.env.MVM_CHECKERS="ahead"`,
