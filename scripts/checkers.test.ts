@@ -1,17 +1,14 @@
 // Build-time checkers (scripts/checkers.ts) against TypeBox's own compiler: same verdicts, same errors.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { FormatRegistry, Type, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Hash } from "@sinclair/typebox/value";
+import { aheadCount, compiled, schemaKey, type CheckFactory } from "../agent/checkers.ts";
+import { coreRequests, Envelope } from "../agent/wire.ts";
 import { builtinModules } from "../plugins/index.ts";
 import { STRUCT_VERBS } from "../plugins/mvm-compat/schemas.ts";
-import { checkersSource } from "../scripts/checkers.ts";
-import { aheadCount, compiled, schemaKey, type CheckFactory } from "./checkers.ts";
-import { coreRequests, Envelope } from "./wire.ts";
+import { checkersSource } from "./checkers.ts";
 
 /** The generated module's factories, read back from its source without registering them. */
 function factories(source: string): Record<string, CheckFactory> {
