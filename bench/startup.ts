@@ -79,6 +79,10 @@ const md = [
       ["time to ready, ms", prod.readyMs, dev.readyMs, "< 60", prod.readyMs < 60 && dev.readyMs < 60 ? "PASS" : "FAIL"],
       ["idle RSS, MB", prod.rssMb, dev.rssMb, "< 45", prod.rssMb < 45 && dev.rssMb < 45 ? "PASS" : "FAIL"],
       ["idle anonymous memory, MB", prod.anonMb, dev.anonMb, "(reference)", ""],
+      // The footprint issue's targets, as ratios to the compiled Bun echo of this run (bench:footprint has them too).
+      ["time to ready / Bun floor", (prod.readyMs / b.readyMs).toFixed(2) + "x", (dev.readyMs / b.readyMs).toFixed(2) + "x", "<= 3.00x", prod.readyMs <= b.readyMs * 3 && dev.readyMs <= b.readyMs * 3 ? "PASS" : "FAIL"],
+      ["idle RSS / Bun floor", (prod.rssMb / b.rssMb).toFixed(2) + "x", (dev.rssMb / b.rssMb).toFixed(2) + "x", "<= 1.30x", prod.rssMb <= b.rssMb * 1.3 && dev.rssMb <= b.rssMb * 1.3 ? "PASS" : "FAIL"],
+      ["idle anonymous / Bun floor's", (prod.anonMb / b.anonMb).toFixed(2) + "x", (dev.anonMb / b.anonMb).toFixed(2) + "x", "<= 2.50x", prod.anonMb <= b.anonMb * 2.5 && dev.anonMb <= b.anonMb * 2.5 ? "PASS" : "FAIL"],
       ["time to ready over the C floor, ms", prod.readyMs - c.readyMs, dev.readyMs - c.readyMs, "(reference)", ""],
     ],
   ),
