@@ -270,6 +270,7 @@ function WHAT_WAS_TRIED(): string {
         ["Bun.gc(true) once serving (agent/main.ts)", "7.85 -> 7.54", "49.0 -> 48.9", "yes"],
         ["bun --smol (--compile-exec-argv)", "7.92 -> 7.57", "48.9 -> 49.0", "yes"],
         ["--minify-identifiers", "7.92 -> 7.87", "48.9 -> 48.9", "no (noise; binary -0.2 MB)"],
+        ["TypeBox's Errors and Hash required on first use (only a failing value needs them)", "6.61 -> 6.77", "45.2 -> 45.0", "no (binary +0.2 MB: the lazy module keeps whole namespaces)"],
         ["JIT tier-up thresholds x100 at boot (--compile-jit-policy=100), x1 once serving", "7.15 -> 6.64", "48.6 -> 45.1", "yes (ready 104 -> 109 ms)"],
         ["  x100 kept while serving: anonymous after 24k mixed requests", "15.8 -> 13.7", "", "no: ping -7 to -10 % ops/s (C client)"],
         ["  no JIT at all (BUN_JSC_useJIT=0): idle, and after 24k mixed requests", "5.9, 6.7 (vs 7.6, 15.0)", "", "no: ~-20 % requests/s (JS client)"],
