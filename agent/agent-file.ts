@@ -1,9 +1,10 @@
 // agent.json: read through the safe open, checked against every module's sections (strict keys), skipped as a whole when wrong.
 
 import { join } from "node:path";
-import { z } from "zod";
+import type { z } from "zod";
 import { readConfigFile, type ConfigFiles } from "./config-file.ts";
 import { skipFields, strictJsonSchema, unknownKeyProblems, withoutExtensions, zodIssuesText } from "./config-keys.ts";
+import { zod } from "./lazy-zod.ts";
 import type { Logger } from "./log.ts";
 import type { PluginModule } from "./plugin.ts";
 
@@ -105,7 +106,7 @@ export function agentFileSpec(modules: readonly PluginModule[]): AgentFileSpec {
 export function agentFileJsonSchema(modules: readonly PluginModule[]): unknown {
   const spec = agentFileSpec(modules);
   const top = Object.fromEntries(spec.topLevel.map((k) => [k, { description: "read for the original agent's files" }]));
-  const sections = Object.fromEntries(Object.entries(spec.sections).map(([k, s]) => [k, strictJsonSchema(z.toJSONSchema(s, { io: "input" }))]));
+  const sections = Object.fromEntries(Object.entries(spec.sections).map(([k, s]) => [k, strictJsonSchema(zod().toJSONSchema(s, { io: "input" }))]));
   for (const s of Object.values(sections)) delete (s as Record<string, unknown>).$schema;
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",

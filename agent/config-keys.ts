@@ -1,7 +1,8 @@
 // Keys and numbers every config file shares: the strict-key rule (x- keys aside, the nearest known key named),
 // one type for intervals and timeouts, strict JSON Schemas, and zod issues as one line.
 
-import { z } from "zod";
+import type { z } from "zod";
+import { zod } from "./lazy-zod.ts";
 import { nearest } from "./argv.ts";
 
 /** `field health_interval_secs: Too small: expected number to be >=1; field name: Required` */
@@ -21,7 +22,7 @@ export const MAX_FILE_SECS = 86_400;
  * @example z.object({ interval_secs: fileSecs(60) })
  */
 export function fileSecs(def: number, min = 1) {
-  return z.number().int("must be whole seconds").min(min).max(MAX_FILE_SECS).default(def);
+  return zod().number().int("must be whole seconds").min(min).max(MAX_FILE_SECS).default(def);
 }
 
 /** Keys every config file leaves to its users (the compose-spec's extension fields): never an error. */

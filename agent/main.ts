@@ -228,6 +228,13 @@ export async function main(modules: PluginModule[], io: MainIO): Promise<number>
     return 1;
   }
   log.info(`ready (${io.build} build ${VERSION}, pid ${process.pid})`);
+  // Boot's garbage (module init, config parsing) collected once serving: idle anonymous memory of the
+  // compiled prod binary 7.85 -> 7.54 MB (bench:footprint's "what was tried").
+  setTimeout(() => Bun.gc(true), 0).unref();
+  // Compiled binaries boot with JavaScriptCore's tier-up thresholds scaled 100x (scripts/build.ts), so run-once
+  // boot code stays in the interpreter; serving code tiers up as usual from here. Measured on the prod binary,
+  // idle: anonymous 7.15 -> 6.64 MB, RSS 48.6 -> 45.1 MB (less of the JIT compilers' own code touched).
+  Bun.unsafe.setJITPolicy(1);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onStop = (sig: string) => {

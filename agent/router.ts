@@ -1,34 +1,15 @@
 // The request router: envelope check, params/result schemas, dispatch, ids, events, error mapping.
 
-import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
-import type { TSchema } from "@sinclair/typebox";
+import { compiled, schemaErrors, type Checker } from "./checkers.ts";
 import { AgentError, describeError, RegistrationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Dialect, DialectIO, DialectReply, PluginContext, RequestContext, RequestSpec } from "./plugin.ts";
 import { Envelope, type Answer, type EventFrame } from "./wire.ts";
 
-const envelopeCheck = TypeCompiler.Compile(Envelope);
-const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
+// Checkers live in ./checkers.ts (generated at build time in compiled binaries); re-exported for their users.
+export { compiled, schemaErrors } from "./checkers.ts";
 
-/** Compile a schema once; the same schema object always gets the same checker. */
-export function compiled<T extends TSchema>(schema: T): TypeCheck<T> {
-  let c = checkers.get(schema);
-  if (!c) {
-    c = TypeCompiler.Compile(schema);
-    checkers.set(schema, c);
-  }
-  return c as TypeCheck<T>;
-}
-
-/** Up to 20 `{path, message}` lines saying why a value fails a schema. */
-export function schemaErrors(check: TypeCheck<TSchema>, value: unknown): { path: string; message: string }[] {
-  const out: { path: string; message: string }[] = [];
-  for (const e of check.Errors(value)) {
-    out.push({ path: e.path || "/", message: e.message });
-    if (out.length >= 20) break;
-  }
-  return out;
-}
+const envelopeCheck = compiled(Envelope);
 
 /** Who serves a request or a dialect: the plugin's name, and its context while it runs. */
 export interface RequestOwner {
@@ -48,8 +29,8 @@ interface Registered {
   owner: RequestOwner;
   spec: RequestSpec;
   /** Compiled on first use: compiling every schema at boot cost ~10 ms of start-up (measured). */
-  params?: TypeCheck<TSchema>;
-  result?: TypeCheck<TSchema>;
+  params?: Checker;
+  result?: Checker;
 }
 
 export interface DispatchIO {

@@ -1,6 +1,7 @@
 // `bun run bench`: run every `bench:*` script of package.json in turn and write BENCHMARKS.md from their
 // bench/results/<name>.md. A bench that fails is reported as failed, never dropped.
-// usage: bun bench/all.ts [--soak] [--only a,b]   (soak runs 10 minutes, so only with --soak)
+// usage: bun bench/all.ts [--soak] [--only a,b]   (soak runs 10 minutes, so only with --soak; so does footprint's
+// 50-integration phase, 1 minute without it)
 
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -41,7 +42,9 @@ for (const name of scripts) {
   console.log(`\n=== bench:${name} ===`);
   const t0 = performance.now();
   const started = Date.now();
-  const p = Bun.spawn([process.execPath, "run", `bench:${name}`], { cwd: root, stdout: "inherit", stderr: "pipe" });
+  // footprint's 50-integration phase lasts 10 minutes, as soak does: 1 minute unless --soak.
+  const extra = name === "footprint" && !soak ? ["--minutes", "1"] : [];
+  const p = Bun.spawn([process.execPath, "run", `bench:${name}`, ...extra], { cwd: root, stdout: "inherit", stderr: "pipe" });
   let stderr = "";
   for await (const c of p.stderr as ReadableStream<Uint8Array>) {
     const s = Buffer.from(c).toString();
@@ -82,7 +85,7 @@ const doc = [
   `- Machine: ${machineLine()}`,
   `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
   `- Load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`,
-  "- Reproduce: `bun run bench` (all but soak), `bun run bench -- --soak` (with the 10-minute soak), or one bench: `bun run bench:<name>`.",
+  "- Reproduce: `bun run bench` (all but soak; footprint's 50-integration phase for 1 minute), `bun run bench -- --soak` (with the 10-minute soak and footprint phase), or one bench: `bun run bench:<name>`.",
   "",
   table(
     ["bench", "status", "seconds", "note"],

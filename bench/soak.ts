@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { RawClient } from "../agent/testing.ts";
 import { spawnAgent } from "../test/support/index.ts";
 import { machineLine, numArg, table, writeResult } from "./lib.ts";
+import { anonMb } from "./mem.ts";
 
 const MINUTES = numArg("minutes", 10);
 const RATE = numArg("rate", 100);
@@ -92,13 +93,13 @@ async function client(k: number): Promise<void> {
   void k;
 }
 
-const samples: { min: number; rss: number; fds: number; served: number }[] = [];
+const samples: { min: number; rss: number; anon: number; fds: number; served: number }[] = [];
 const t0 = Date.now();
 const clients = Array.from({ length: CLIENTS }, (_, k) => client(k));
 const every = (MINUTES * 60_000) / SAMPLES;
 for (let i = 1; i <= SAMPLES; i++) {
   await Bun.sleep(Math.max(0, t0 + i * every - Date.now()));
-  samples.push({ min: (Date.now() - t0) / 60_000, rss: rssMb(), fds: fdCount(), served });
+  samples.push({ min: (Date.now() - t0) / 60_000, rss: rssMb(), anon: anonMb(agent.pid), fds: fdCount(), served });
   if (agent.exitCode() !== null) break;
 }
 running = false;
@@ -111,7 +112,7 @@ void endAt;
 const base = samples[0]!;
 const last = samples.at(-1)!;
 const peak = Math.max(...samples.map((s) => s.rss));
-const rows = samples.map((s, i) => [s.min.toFixed(MINUTES < 5 ? 2 : 1), s.rss, s.fds, s.served, i ? Math.round((s.served - samples[i - 1]!.served) / ((s.min - samples[i - 1]!.min) * 60)) : Math.round(s.served / (s.min * 60))]);
+const rows = samples.map((s, i) => [s.min.toFixed(MINUTES < 5 ? 2 : 1), s.rss, s.anon, s.fds, s.served, i ? Math.round((s.served - samples[i - 1]!.served) / ((s.min - samples[i - 1]!.min) * 60)) : Math.round(s.served / (s.min * 60))]);
 const md = [
   "## bench:soak — mixed traffic over time",
   "",
@@ -119,12 +120,13 @@ const md = [
     `${CLIENTS} clients at ${RATE} requests/s in all for ${MINUTES} min (ping, status, health, probes, worker-status, health-check, probe-run, exec, fs-diff, hello), each reconnecting every 200 requests. ` +
     `The floor is the agent's own first sample. Reproduce: \`bun run bench:soak\` (\`-- --minutes 2\` for a short run).`,
   "",
-  table(["minute", "RSS MB", "open fds", "requests served", "req/s"], rows),
+  table(["minute", "RSS MB", "anonymous MB", "open fds", "requests served", "req/s"], rows),
   "",
   table(
     ["figure", "end", "floor (first sample)", "ratio", "target", "verdict"],
     [
       ["RSS MB", last.rss, base.rss, (last.rss / base.rss).toFixed(2) + "x", "<= 1.20x", last.rss <= base.rss * 1.2 ? "PASS" : "FAIL"],
+      ["anonymous MB", last.anon, base.anon, (last.anon / base.anon).toFixed(2) + "x", "<= 1.20x", last.anon <= base.anon * 1.2 ? "PASS" : "FAIL"],
       ["peak RSS MB", peak, base.rss, (peak / base.rss).toFixed(2) + "x", "(reference)", ""],
       ["open fds", last.fds, base.fds, (last.fds / base.fds).toFixed(2) + "x", "<= 1.00x (+ the clients' own)", last.fds <= base.fds + CLIENTS ? "PASS" : "FAIL"],
       ["unexpected answers", unexpected, 0, "", "0", unexpected === 0 ? "PASS" : "FAIL"],

@@ -2,11 +2,12 @@
 // idle RSS, each beside a compiled Bun.listen echo (runtime floor) and a C epoll echo (machine floor) measured
 // in the same run. usage: bun bench/startup.ts [--runs N]
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentBinaries } from "../test/support/index.ts";
 import { compileC, machineLine, numArg, percentile, root, table, writeResult } from "./lib.ts";
+import { readyAndIdle } from "./mem.ts";
 
 const RUNS = numArg("runs", 9);
 
@@ -23,23 +24,6 @@ function build(args: string[], what: string): void {
 const bins = await agentBinaries();
 build([process.execPath, "build", "--compile", join(root, "bench/echo-bun.ts"), "--outfile", join(dir, "echo-bun")], "bun build --compile echo-bun");
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) / 1024;
-}
-
-/** RSS once it stops moving: three samples 200 ms apart within 2 % (at most 5 s). */
-async function idleRss(pid: number): Promise<number> {
-  const s: number[] = [];
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    s.push(rssMb(pid));
-    const last = s.slice(-3);
-    if ((last.length === 3 && Math.max(...last) - Math.min(...last) <= Math.min(...last) * 0.02) || Date.now() > deadline) return s.at(-1)!;
-    await Bun.sleep(200);
-  }
-}
-
 interface Figures {
   readyMs: number;
   readyP90: number;
@@ -47,30 +31,7 @@ interface Figures {
   anonMb: number;
 }
 
-/** Spawn, poll for the socket file every 0.2 ms, then one ping through the C client; RUNS times, interleaved by the caller. */
-/** Anonymous (heap, stacks: what the process really allocated) MB, from smaps_rollup; the rest of RSS is file-backed pages of the binary. */
-function anonMb(pid: number): number {
-  const m = /^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
-  return Number(m?.[1] ?? 0) / 1024;
-}
-
-async function once(argv: (sock: string) => string[], i: number): Promise<{ ms: number; rss: number; anon: number }> {
-  const sock = join(dir, `s${i}-${Math.random().toString(36).slice(2, 8)}.sock`);
-  const t0 = performance.now();
-  const p = Bun.spawn(argv(sock), { stdout: "ignore", stderr: "ignore" });
-  while (!existsSync(sock)) {
-    if (p.exitCode !== null) throw new Error(`${argv(sock).join(" ")} exited with ${p.exitCode}`);
-    await Bun.sleep(0.2);
-  }
-  const ping = Bun.spawnSync([client, sock, "1", "1"]);
-  const ms = performance.now() - t0;
-  if (ping.exitCode !== 0) throw new Error(`no answer from ${argv(sock)[0]}`);
-  const rss = await idleRss(p.pid);
-  const anon = anonMb(p.pid);
-  p.kill("SIGKILL");
-  await p.exited;
-  return { ms, rss, anon };
-}
+const once = (argv: (sock: string) => string[], i: number) => readyAndIdle(argv, dir, client, i);
 
 const subjects: [string, (sock: string) => string[]][] = [
   ["C epoll echo (machine floor)", (s) => [echoC, s]],
@@ -118,6 +79,10 @@ const md = [
       ["time to ready, ms", prod.readyMs, dev.readyMs, "< 60", prod.readyMs < 60 && dev.readyMs < 60 ? "PASS" : "FAIL"],
       ["idle RSS, MB", prod.rssMb, dev.rssMb, "< 45", prod.rssMb < 45 && dev.rssMb < 45 ? "PASS" : "FAIL"],
       ["idle anonymous memory, MB", prod.anonMb, dev.anonMb, "(reference)", ""],
+      // The footprint issue's targets, as ratios to the compiled Bun echo of this run (bench:footprint has them too).
+      ["time to ready / Bun floor", (prod.readyMs / b.readyMs).toFixed(2) + "x", (dev.readyMs / b.readyMs).toFixed(2) + "x", "<= 3.00x", prod.readyMs <= b.readyMs * 3 && dev.readyMs <= b.readyMs * 3 ? "PASS" : "FAIL"],
+      ["idle RSS / Bun floor", (prod.rssMb / b.rssMb).toFixed(2) + "x", (dev.rssMb / b.rssMb).toFixed(2) + "x", "<= 1.30x", prod.rssMb <= b.rssMb * 1.3 && dev.rssMb <= b.rssMb * 1.3 ? "PASS" : "FAIL"],
+      ["idle anonymous / Bun floor's", (prod.anonMb / b.anonMb).toFixed(2) + "x", (dev.anonMb / b.anonMb).toFixed(2) + "x", "<= 2.50x", prod.anonMb <= b.anonMb * 2.5 && dev.anonMb <= b.anonMb * 2.5 ? "PASS" : "FAIL"],
       ["time to ready over the C floor, ms", prod.readyMs - c.readyMs, dev.readyMs - c.readyMs, "(reference)", ""],
     ],
   ),

@@ -58,7 +58,7 @@ test("the real health plugin: checkpoint and restore from integrations.d, no che
 
   const prep = (await agent.call("sleep-prep", { drain_timeout_secs: 5 })) as { ready: boolean; steps: { name: string }[] };
   expect(prep.ready).toBe(true);
-  expect(prep.steps.map((s) => s.name)).toEqual(["checkpoint:db", "sync", "drop-caches"]);
+  expect(prep.steps.map((s) => s.name)).toEqual(["checkpoint:db", "sync", "drop-caches", "gc"]);
   expect(await status()).toBe("paused");
   const asleep = checks();
   await clock.advance(120_000);

@@ -41,11 +41,13 @@ describe("sleep-prep and wake as server-sent events", () => {
       "sync ok",
       "drop-caches running",
       expect.stringMatching(/^drop-caches (ok|failed)$/),
+      "gc running",
+      "gc ok",
     ]);
     const result = JSON.parse(events.at(-1)!.data);
     expect(events.at(-1)!.event).toBe("result");
     expect(result.ready).toBe(true);
-    expect(result.steps).toHaveLength(3);
+    expect(result.steps).toHaveLength(4);
   });
 
   test("wake with Accept: text/event-stream streams its restore; a plain POST answers JSON without events, as before", async () => {

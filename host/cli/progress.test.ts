@@ -138,11 +138,11 @@ describe("sleep-prep into a pipe (real child process)", () => {
     const p = Bun.spawn([process.execPath, bin, "--vms", vms, "sleep-prep", "app"], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH! } });
     const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     expect(code).toBe(0);
-    expect(out).toMatch(/^ {2}ok {4}checkpoint:app +\d+ ms {2}flushed\n {2}ok {4}sync +\S+ \S+ {2}test sync\n {2}ok {4}drop-caches .*\napp: ready for a snapshot in .* \(state sleeping\)\n$/);
+    expect(out).toMatch(/^ {2}ok {4}checkpoint:app +\d+ ms {2}flushed\n {2}ok {4}sync +\S+ \S+ {2}test sync\n {2}ok {4}drop-caches .*\n {2}ok {4}gc +\d+ ms {2}full GC: .*\napp: ready for a snapshot in .* \(state sleeping\)\n$/);
     await agent!.client.call("wake", {});
     const j = Bun.spawn([process.execPath, bin, "--vms", vms, "sleep-prep", "app", "--json"], { stdout: "pipe", env: { PATH: process.env.PATH! } });
     const doc = JSON.parse(await new Response(j.stdout).text());
     expect(await j.exited).toBe(0);
-    expect(doc.steps.map((s: { name: string }) => s.name)).toEqual(["checkpoint:app", "sync", "drop-caches"]);
+    expect(doc.steps.map((s: { name: string }) => s.name)).toEqual(["checkpoint:app", "sync", "drop-caches", "gc"]);
   });
 });

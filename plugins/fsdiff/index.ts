@@ -1,8 +1,8 @@
 // The fsdiff plugin module: flags, the agent.json `fsdiff` section, and the `fs-diff` request.
 
-import { z } from "zod";
 import { parseSection, strictJsonSchema } from "../../agent/config.ts";
 import { AgentError, describeError } from "../../agent/errors.ts";
+import { zod } from "../../agent/lazy-zod.ts";
 import { defineRequests, type AgentPlugin, type PluginModule } from "../../agent/plugin.ts";
 import { compileExcludes, fsDiff } from "./diff.ts";
 import { resolveLayers, type LayerOptions, type Layers } from "./layers.ts";
@@ -80,7 +80,7 @@ export const fsdiffModule: PluginModule = {
     "overlay-upper": { type: "string", description: "Overlay upper dir (overrides /proc/self/mountinfo)" },
     "overlay-lower": { type: "string", description: "Overlay lower dir(s), DIR[:DIR...] top first (overrides mountinfo)" },
   },
-  schemas: { fsdiff: () => strictJsonSchema(z.toJSONSchema(FsDiffSection)) },
+  schemas: { fsdiff: () => strictJsonSchema(zod().toJSONSchema(FsDiffSection)) },
   configSections: { fsdiff: FsDiffSection },
   create: ({ flags, config }) =>
     fsdiffPlugin({

@@ -1,7 +1,8 @@
 // Wire shapes of `fs-diff` (TypeBox, shared with host clients) and the agent.json `fsdiff` section (zod).
 
 import { Type, type Static } from "@sinclair/typebox";
-import { z } from "zod";
+import type { z } from "zod";
+import { lazySchema } from "../../agent/lazy-zod.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /** Largest `limit` a client may ask for; the frame cap usually shrinks pages well before it. */
@@ -73,12 +74,14 @@ export const FsDiffResult = Type.Object(
 export type FsDiffResult = Static<typeof FsDiffResult>;
 
 /** The `fsdiff` section of agent.json. */
-export const FsDiffSection = z
-  .object({
-    /** Globs excluded when a request gives no `exclude` of its own, e.g. ["/tmp/**"]. */
-    exclude: z.array(z.string().min(1).max(1024)).max(64).default([]),
-  })
-  .strict();
+export const FsDiffSection = lazySchema((z) =>
+  z
+    .object({
+      /** Globs excluded when a request gives no `exclude` of its own, e.g. ["/tmp/**"]. */
+      exclude: z.array(z.string().min(1).max(1024)).max(64).default([]),
+    })
+    .strict(),
+);
 export type FsDiffSection = z.output<typeof FsDiffSection>;
 
 /** The fsdiff plugin's requests (agent: plugins/fsdiff/index.ts; host: plugins/requests.ts). */

@@ -1,26 +1,28 @@
 // Shapes of the health plugin: the integrations.d file format (zod) and the wire requests (TypeBox).
 
 import { Type, type Static } from "@sinclair/typebox";
-import { z } from "zod";
+import type { z } from "zod";
+import { lazySchema, zod, type Z } from "../../agent/lazy-zod.ts";
 import { fileSecs, strictJsonSchema } from "../../agent/config.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /** Intervals and timeouts: whole seconds up to one day, as in every config file (agent/config.ts). */
 const secs = fileSecs;
-const command = z.string().trim().min(1, "must not be empty");
+const command = (z: Z) => z.string().trim().min(1, "must not be empty");
 
 /**
  * One integration: `<config-dir>/integrations.d/*.json`. The parsed output matches
  * `IntegrationSpec` (plugins/health/service.ts). The image builder imports this schema.
  * @example IntegrationFile.parse({ name: "web", health_cmd: "curl -sf localhost:8080/health" })
  */
-export const IntegrationFile = z
+export const IntegrationFile = lazySchema((z) =>
+  z
   .object({
     name: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1 to 64 characters from A-Z a-z 0-9 . _ -")
       .describe("Unique name; the key in health answers and console lines."),
-    health_cmd: command.optional().describe("Shell command (/bin/sh -c); exit 0 means healthy. Absent: the integration is `unchecked`."),
+    health_cmd: command(z).optional().describe("Shell command (/bin/sh -c); exit 0 means healthy. Absent: the integration is `unchecked`."),
     health_interval_secs: secs(30, 1).describe("Seconds from the end of one check to the start of the next."),
     health_timeout_secs: secs(10, 1).describe("A check running longer is killed (its whole process group) and counts as failed."),
     startup_grace_secs: secs(0, 0).describe("After boot, wake, or the file being added or changed: failures are reported as `starting`."),
@@ -28,19 +30,20 @@ export const IntegrationFile = z
     success_threshold: z.number().int().min(1).max(1000).default(1).describe("Consecutive passes before `healthy`."),
     env: z.record(z.string(), z.string()).optional().describe("Extra environment for the commands, on top of the agent's."),
     cwd: z.string().min(1).optional().describe("Working directory of the commands."),
-    checkpoint_cmd: command.optional().describe("Run by the snapshot plugin before a snapshot."),
-    restore_cmd: command.optional().describe("Run by the snapshot plugin after wake."),
+    checkpoint_cmd: command(z).optional().describe("Run by the snapshot plugin before a snapshot."),
+    restore_cmd: command(z).optional().describe("Run by the snapshot plugin after wake."),
     checkpoint_timeout_secs: secs(30, 1).describe("Deadline of checkpoint_cmd and restore_cmd."),
     critical: z.boolean().default(false).describe("A failed checkpoint makes sleep-prep answer ready: false."),
   })
-  .describe("One integration of the mvm guest agent (integrations.d/*.json)");
+  .describe("One integration of the mvm guest agent (integrations.d/*.json)"),
+);
 
 /**
  * The JSON Schema printed by `mvm-guest-agent schema integration`: strict as the loader is (no key it
  * does not name, `x-` keys aside).
  */
 export function integrationJsonSchema(): unknown {
-  return strictJsonSchema(z.toJSONSchema(IntegrationFile, { io: "input" }));
+  return strictJsonSchema(zod().toJSONSchema(IntegrationFile, { io: "input" }));
 }
 
 // ---- wire ----

@@ -1,6 +1,6 @@
 // The image-builder spec (mkGuest's healthChecks/probes) and its rendering into agent drop-in files.
 
-import { z } from "zod";
+import { lazySchema } from "../../agent/lazy-zod.ts";
 import { nearest } from "../../agent/argv.ts";
 import { EXTENSION_KEY, zodIssuesText } from "../../agent/config.ts";
 import type { DropinFormat } from "../../agent/plugin.ts";
@@ -31,7 +31,6 @@ export const PROBE_KEYS: Record<string, string> = {
   description: "description",
 };
 
-const Entries = z.record(z.string(), z.record(z.string(), z.unknown()));
 
 /** Each spec key, the drop-in format (a module's, by name) its entries become, and mkGuest's key table. */
 export const SPEC_GROUPS = [
@@ -40,12 +39,15 @@ export const SPEC_GROUPS = [
 ] as const;
 
 /** The spec file: `{ "healthChecks": { name: {...} }, "probes": { name: {...} } }`. */
-export const Spec = z
-  .object({
-    healthChecks: Entries.optional(),
-    probes: Entries.optional(),
-  })
-  .strict();
+export const Spec = lazySchema((z) => {
+  const Entries = z.record(z.string(), z.record(z.string(), z.unknown()));
+  return z
+    .object({
+      healthChecks: Entries.optional(),
+      probes: Entries.optional(),
+    })
+    .strict();
+});
 
 export interface RenderedFile {
   /** Relative to the /etc/mvm directory: `integrations.d/my-app.json`. */

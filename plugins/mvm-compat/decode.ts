@@ -1,16 +1,13 @@
 // Which bodies are mvm frames, and turning one into a verb and a checked payload (or a clear refusal).
 
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TObject } from "@sinclair/typebox";
+import { compiled } from "../../agent/checkers.ts";
 import { STRUCT_EXAMPLES, STRUCT_VERBS, UNIT_VERBS, type StructVerb, type UnitVerb } from "./schemas.ts";
 
 /** serde's external tag: a PascalCase variant name. */
 const VARIANT = /^[A-Z][A-Za-z0-9]*$/;
 
 const unitVerbs = new Set<string>(UNIT_VERBS);
-const checks = Object.fromEntries(Object.entries(STRUCT_VERBS).map(([k, s]) => [k, TypeCompiler.Compile(s)])) as {
-  [K in StructVerb]: ReturnType<typeof TypeCompiler.Compile<(typeof STRUCT_VERBS)[K]>>;
-};
 const allVerbs = [...UNIT_VERBS, ...Object.keys(STRUCT_VERBS)];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -57,7 +54,7 @@ function payloadProblem(verb: StructVerb, payload: unknown): string | null {
   if (unknown.length) {
     return `malformed request: ${verb}: unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${shown(k)}"`).join(", ")}, expected ${fields.join(", ")}`;
   }
-  const check = checks[verb];
+  const check = compiled(schema);
   if (check.Check(payload)) return null;
   const missing = (schema.required ?? []).filter((k: string) => !(k in payload));
   if (missing.length) return `malformed request: ${verb}: missing field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; e.g. ${STRUCT_EXAMPLES[verb]}`;

@@ -1,7 +1,8 @@
 // Probe shapes: the probes.d file format (zod) and the `probes` / `probe-run` wire shapes (TypeBox).
 
 import { Type, type Static } from "@sinclair/typebox";
-import { z } from "zod";
+import type { z } from "zod";
+import { lazySchema, zod } from "../../agent/lazy-zod.ts";
 import { fileSecs, strictJsonSchema } from "../../agent/config.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
@@ -15,7 +16,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
  * `command` before this schema sees the file; a `cmd` left here means both were given and differ.
  * @example ProbeFile.parse({ name: "disk-usage", command: "df --output=pcent / | tail -1", unit: "percent" })
  */
-export const ProbeFile = z.object({
+export const ProbeFile = lazySchema((z) =>
+  z.object({
   name: z
     .string()
     .regex(PROBE_NAME_PATTERN, { error: "must be 1 to 64 characters of A-Z a-z 0-9 . _ -" })
@@ -32,7 +34,8 @@ export const ProbeFile = z.object({
   output_format: z.enum(OUTPUT_FORMATS).default("auto").describe("How stdout becomes the value"),
   unit: z.string().min(1).max(32).optional().describe("Unit of the value, for display (percent, bytes, ms)"),
   description: z.string().max(1000).optional().describe("What the probe measures"),
-});
+  }),
+);
 export type ProbeFile = z.output<typeof ProbeFile>;
 
 /**
@@ -56,7 +59,7 @@ export const PROBE_FORMAT = {
 
 /** JSON Schema of a probe file (`mvm-guest-agent schema probe`): `command` or its alias `cmd`. */
 export function probeJsonSchema(): Record<string, unknown> {
-  const s = strictJsonSchema(z.toJSONSchema(ProbeFile, { io: "input", unrepresentable: "any" }) as Record<string, any>);
+  const s = strictJsonSchema(zod().toJSONSchema(ProbeFile, { io: "input", unrepresentable: "any" }) as Record<string, any>);
   s.title = "mvm-guest-agent probe (probes.d/*.json)";
   s.properties.cmd = { type: "string", minLength: 1, description: "Alias of command (the original agent's key); give one of the two" };
   s.required = (s.required as string[]).filter((k) => k !== "command");

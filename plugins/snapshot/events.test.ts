@@ -54,7 +54,7 @@ describe("step events", () => {
     const { answer, events } = await streamed("sleep-prep", { stream: true, drain_timeout_secs: 10 });
     expect(answer.ok).toBe(true);
     expect(Value.Check(SleepPrepResult, answer.result)).toBe(true);
-    expect(answer.result.steps.map((s: Step) => s.name)).toEqual(["checkpoint:db", "checkpoint:cache", "sync", "drop-caches"]);
+    expect(answer.result.steps.map((s: Step) => s.name)).toEqual(["checkpoint:db", "checkpoint:cache", "sync", "drop-caches", "gc"]);
     expectOneToOne(answer.result.steps, events);
     const order = events.map((f) => `${(f.data as StepEvent).name} ${(f.data as StepEvent).status}`);
     expect(order.slice(0, 2).sort()).toEqual(["checkpoint:cache running", "checkpoint:db running"]);
@@ -62,7 +62,7 @@ describe("step events", () => {
     expect(events.find((f) => (f.data as StepEvent).name === "checkpoint:cache" && (f.data as StepEvent).status === "failed")?.data).toMatchObject({
       detail: "exit 3: disk full (critical: sleep-prep is not ready)",
     });
-    expect(order.slice(-4)).toEqual(["sync running", "sync ok", "drop-caches running", "drop-caches ok"]);
+    expect(order.slice(-6)).toEqual(["sync running", "sync ok", "drop-caches running", "drop-caches ok", "gc running", "gc ok"]);
     for (const f of events) expect(f).toMatchObject({ id: 1, type: "sleep-prep" });
   });
 

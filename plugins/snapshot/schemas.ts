@@ -28,7 +28,7 @@ export const SleepPrepParams = Type.Object(
 );
 export type SleepPrepParams = Static<typeof SleepPrepParams>;
 
-/** One step of sleep-prep or wake: `checkpoint:NAME`, `sync`, `drop-caches`, `clock`, `restore:NAME`. */
+/** One step of sleep-prep or wake: `checkpoint:NAME`, `sync`, `drop-caches`, `gc`, `clock`, `restore:NAME`. */
 export const Step = Type.Object(
   {
     name: Type.String(),
@@ -65,6 +65,20 @@ export const SleepPrepResult = Type.Object(
     state: Type.Literal("sleeping"),
     steps: Type.Array(Step),
     duration_ms: Type.Number({ minimum: 0 }),
+    /**
+     * The agent's anonymous memory (heap, stacks; /proc/self/smaps_rollup), kB: when sleep-prep began, and
+     * after its last step (`gc`: a full GC, freed pages handed back), which the snapshot then holds. null where
+     * unreadable. Absent from agents before 0.1.1.
+     */
+    memory: Type.Optional(
+      Type.Object(
+        {
+          anonymous_kb_before: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+          anonymous_kb_after: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

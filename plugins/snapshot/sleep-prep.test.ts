@@ -36,7 +36,11 @@ describe("sleep-prep", () => {
     expect(Value.Check(SleepPrepResult, r)).toBe(true);
     expect(r.ready).toBe(true);
     expect(r.state).toBe("sleeping");
-    expect(r.steps.map((s: { name: string }) => s.name)).toEqual(["checkpoint:db", "sync", "drop-caches"]);
+    expect(r.steps.map((s: { name: string }) => s.name)).toEqual(["checkpoint:db", "sync", "drop-caches", "gc"]);
+    // Last, a full GC: the answer says the anonymous memory when sleep-prep began and after it.
+    expect(r.steps[3]).toMatchObject({ ok: true, detail: expect.stringMatching(/^full GC: anonymous memory \d+\.\d MB -> \d+\.\d MB$/) });
+    expect(r.memory.anonymous_kb_before).toBeGreaterThan(0);
+    expect(r.memory.anonymous_kb_after).toBeGreaterThan(0);
     expect(r.steps[0]).toMatchObject({ ok: true, detail: "flushed 3 tables" });
     expect(r.steps[2]).toMatchObject({ ok: true, detail: `wrote 3 to ${join(h.dir, "drop_caches")}` });
     expect(h.file("order")).toBe("checkpoint\nsync before drop-caches\n");
@@ -45,7 +49,7 @@ describe("sleep-prep", () => {
     // The sleep-prep event comes before the pause, in state preparing.
     expect(h.health.seen).toEqual([{ event: "sleep-prep", paused: false, state: "preparing", probe: undefined }]);
     // One console line per step.
-    for (const name of ["checkpoint:db ok", "sync ok", "drop-caches ok"]) expect(h.log.lines.filter((l) => l.includes(`sleep-prep: ${name}`))).toHaveLength(1);
+    for (const name of ["checkpoint:db ok", "sync ok", "drop-caches ok", "gc ok"]) expect(h.log.lines.filter((l) => l.includes(`sleep-prep: ${name}`))).toHaveLength(1);
   });
 
   test("a failed critical checkpoint makes the answer not ready; a non-critical one is reported only", async () => {
@@ -105,6 +109,7 @@ describe("sleep-prep", () => {
       ["checkpoint:db", false],
       ["sync", true],
       ["drop-caches", true],
+      ["gc", true],
     ]);
     expect(r.steps[0].detail).toStartWith("not run: the drain deadline had passed");
     expect(existsSync(join(h.dir, "checkpointed"))).toBe(false);
@@ -227,5 +232,6 @@ test.skipIf(process.getuid?.() !== 0)("as root: really syncs and writes /proc/sy
   expect(r.steps).toMatchObject([
     { name: "sync", ok: true, detail: "libc sync()" },
     { name: "drop-caches", ok: true, detail: "wrote 3 to /proc/sys/vm/drop_caches" },
+    { name: "gc", ok: true },
   ]);
 });

@@ -15,6 +15,7 @@ import {
   type WakeResult,
 } from "./schemas.ts";
 import type { IntegrationSpec } from "./service.ts";
+import { gcDetail, type GcOutcome } from "./memory.ts";
 import { DEFAULT_DROP_CACHES_PATH, defaultSys, dropCachesDetail, type SnapshotSys } from "./sys.ts";
 import { clockPolicy, parseRfc3339, syncWallClock } from "./wallclock.ts";
 import { watchdog, type Watchdog } from "./watchdog.ts";
@@ -128,6 +129,7 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
     const t0 = clock.monotonic();
     const at = clock.now();
     const left = () => t0 + drainMs - clock.monotonic();
+    const anonBefore = sys!.anonymousKb();
     moveTo(c, "preparing");
     log.info(`sleep-prep: preparing under a drain deadline of ${drainMs / 1000} s`);
     try {
@@ -162,14 +164,19 @@ export function snapshotPlugin(opts: SnapshotOptions = {}): AgentPlugin {
         sink,
       );
       logStep(c, "sleep-prep", drop);
+      // Last: the snapshot holds the agent's smallest heap (a full GC, its freed pages handed back).
+      let gc: GcOutcome = { before_kb: null, after_kb: null };
+      const gcStep = await timedStep(c, "gc", async () => gcDetail((gc = await sys!.collectGarbage())), (e) => `failed: ${describeError(e)}`, sink);
+      logStep(c, "sleep-prep", gcStep);
       const blocking = checkpoints.filter((s: CommandStep) => !s.ok && s.integration.critical).map((s) => s.name);
       if (!list) blocking.push("checkpoints");
       if (!sync.ok) blocking.push("sync");
       const result: SleepPrepResult = {
         ready: blocking.length === 0,
         state: "sleeping",
-        steps: [...listing, ...checkpoints.map(wireStep), sync, drop],
+        steps: [...listing, ...checkpoints.map(wireStep), sync, drop, gcStep],
         duration_ms: round(clock.monotonic() - t0),
+        memory: { anonymous_kb_before: anonBefore, anonymous_kb_after: gc.after_kb },
       };
       moveTo(c, "sleeping");
       lastSleep = { at: rfc3339(at), result };

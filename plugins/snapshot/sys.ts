@@ -6,6 +6,7 @@ import { constants } from "node:os";
 import type { CommandResult, CommandSpec } from "../../agent/command.ts";
 import { failureDetail } from "../../agent/capture.ts";
 import { describeError } from "../../agent/errors.ts";
+import { anonymousKb, collectGarbage, type GcOutcome } from "./memory.ts";
 
 export const DEFAULT_DROP_CACHES_PATH = "/proc/sys/vm/drop_caches";
 
@@ -24,6 +25,10 @@ export interface SnapshotSys {
   dropCaches(path: string): Promise<void>;
   /** Set CLOCK_REALTIME to `ms` since the epoch: null on success, else the errno name ("EPERM"). */
   setWallClock(ms: number): string | null;
+  /** This process's anonymous memory, kB (null: unreadable). */
+  anonymousKb(): number | null;
+  /** A full GC with the freed pages handed back (plugins/snapshot/memory.ts); anonymous memory around it. */
+  collectGarbage(): Promise<GcOutcome>;
 }
 
 const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
@@ -104,6 +109,8 @@ export function defaultSys(run: (spec: CommandSpec) => Promise<CommandResult>, o
     setWallClock(ms) {
       return clockSettime(CLOCK_REALTIME, timespecOf(ms));
     },
+    anonymousKb: () => anonymousKb(),
+    collectGarbage: () => collectGarbage(),
   };
 }
 

@@ -1,14 +1,16 @@
 // Worker shapes: the `worker` section of agent.json (zod) and the `worker-status` wire shapes (TypeBox).
 
 import { Type, type Static } from "@sinclair/typebox";
-import { z } from "zod";
+import type { z } from "zod";
+import { lazySchema } from "../../agent/lazy-zod.ts";
 import type { RequestTable, RequestTypes } from "../../agent/plugin.ts";
 
 /**
  * `<config-dir>/agent.json` -> `worker: {...}`; flags override each key.
  * @example WorkerConfig.parse({ busy_threshold: 0.5, idle_after_secs: 60 })
  */
-export const WorkerConfig = z.object({
+export const WorkerConfig = lazySchema((z) =>
+  z.object({
   busy_threshold: z.number().min(0).max(1_000_000).default(0.1).describe("Busy when the 1-minute load average is at least this"),
   idle_after_secs: z
     .number()
@@ -18,7 +20,8 @@ export const WorkerConfig = z.object({
     .describe("Back to idle only after the load stayed below the threshold this long (0: at once)"),
   sample_interval_secs: z.number().min(1).max(3_600).default(5).describe("Seconds between samples of the load average"),
   loadavg_path: z.string().min(1).default("/proc/loadavg").describe("Where to read the load average (tests point it at a fixture)"),
-});
+  }),
+);
 export type WorkerConfig = z.output<typeof WorkerConfig>;
 
 export const WorkerStatusValue = Type.Union([Type.Literal("idle"), Type.Literal("busy")]);

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NotifyReceiver } from "../../agent/notify-testing.ts";
-import { tempDir } from "../../agent/testing.ts";
+import { RawClient, tempDir } from "../../agent/testing.ts";
 import { parseBuildArgs, usage } from "../../scripts/build.ts";
-import { compiledOnce, type Binaries } from "./binaries.ts";
+import { compiledOnce, startCompiledAgent, type Binaries } from "./binaries.ts";
 import { PKG } from "./pack.ts";
 import { hostileCwd, run, spawnLogged } from "./procs.ts";
 
@@ -95,5 +95,28 @@ describe("the compiled binaries", () => {
     } finally {
       notify.close();
     }
+  });
+
+  test("the agent carries no schema compiler (build-time checkers) and still checks envelopes, params and mvm verbs", async () => {
+    // TypeCompiler's own error class: in the file only when the compiler is (scripts/checkers.ts).
+    expect(readFileSync(bin.agent).includes("TypeCompilerTypeGuardError")).toBe(false);
+    const work = join(d.path, "checks");
+    mkdirSync(work);
+    const { sock, agent } = await startCompiledAgent(work);
+    running.push(agent);
+    const c = await RawClient.connect(sock);
+    try {
+      c.send({ type: "ping", id: 1 });
+      expect(await c.next()).toEqual({ id: 1, type: "ping", ok: true, result: {} });
+      c.send({ type: "ping", id: 2, params: { extra: 1 } });
+      expect(await c.next()).toMatchObject({ id: 2, ok: false, error: { code: "E_INVALID_PARAMS", data: [{ path: "/extra" }] } });
+      c.send({ type: 7, id: 3 });
+      expect(await c.next()).toMatchObject({ id: 3, ok: false, error: { code: "E_BAD_REQUEST", data: [{ path: "/type" }] } });
+      c.send({ SleepPrep: { drain_timeout_secs: "soon" } });
+      expect(JSON.stringify(await c.next())).toContain("malformed request: SleepPrep");
+    } finally {
+      c.sock.destroy();
+    }
+    expect(await agent.stop()).toBe(0);
   });
 });

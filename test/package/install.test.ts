@@ -22,8 +22,8 @@ describe("npm pack", () => {
     for (const bin of Object.values(PKG.bin)) expect(f).toContain(bin);
     for (const unit of ["deploy/systemd/mvm-guest-agent.service", "deploy/systemd/mvm-bridge.service", "deploy/docker/Dockerfile"]) expect(f).toContain(unit);
     expect(f.filter((p) => /\.test\.tsx?$/.test(p))).toEqual([]);
-    expect(f.filter((p) => /^(test|bench|scripts|examples|dist|node_modules|nix|\.ci|\.cache)\//.test(p) || p.includes("/.cache/") || p.includes("/fixtures/"))).toEqual(["scripts/build.ts"]);
-    // The exports map names files the package has (scripts/build.ts is the `mvm-guest-agent/build` entry).
+    expect(f.filter((p) => /^(test|bench|scripts|examples|dist|node_modules|nix|\.ci|\.cache)\//.test(p) || p.includes("/.cache/") || p.includes("/fixtures/")).sort()).toEqual(["scripts/build.ts", "scripts/checkers.ts"]);
+    // The exports map names files the package has (scripts/build.ts is the `mvm-guest-agent/build` entry; it imports scripts/checkers.ts).
     for (const target of Object.values((PKG as { exports?: Record<string, string> }).exports ?? {})) expect(f).toContain(target.replace(/^\.\//, ""));
     // Source and docs only: a compiled binary (100+ MB) or a cache that slipped in would show here.
     expect(packed.size).toBeLessThan(1024 * 1024);

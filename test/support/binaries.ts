@@ -13,8 +13,8 @@ const KEEP = 3;
 
 /** What goes into each kind of binary: the files whose contents make its key. */
 const INPUTS = {
-  agent: ["agent", "plugins", "scripts/build.ts", "package.json", "package-lock.json", "bunfig.toml", "tsconfig.json"],
-  mvmctl: ["host", "agent", "plugins", "scripts/build.ts", "package.json", "package-lock.json", "bunfig.toml", "tsconfig.json"],
+  agent: ["agent", "plugins", "scripts/build.ts", "scripts/checkers.ts", "package.json", "package-lock.json", "bunfig.toml", "tsconfig.json"],
+  mvmctl: ["host", "agent", "plugins", "scripts/build.ts", "scripts/checkers.ts", "package.json", "package-lock.json", "bunfig.toml", "tsconfig.json"],
 } as const;
 type Kind = keyof typeof INPUTS;
 
