@@ -75,6 +75,8 @@ export class Session {
   /** Items read but not handled yet (reading was paused with them in hand). */
   private held: ReaderItem[] = [];
   private writableWaiters: (() => void)[] = [];
+  /** What requests of this connection write and wait on: one object for the session, not one per request. */
+  private readonly io: DispatchIO;
   /** Monotonic ms of the last byte received. */
   lastActivity: number;
   /** Monotonic ms when a partial frame started waiting, or null. */
@@ -96,6 +98,12 @@ export class Session {
       lines: opts.kind === "serial" ? "any" : opts.kind === "unix" ? "first" : "none",
       resync: opts.kind === "serial",
     });
+    this.io = {
+      signal: this.controller.signal,
+      emit: (frame: EventFrame) => this.sendEvent(frame),
+      writable: this.writableFn,
+      beginWork: host.beginWork,
+    };
     this.lastActivity = host.coarseNow;
     this.lastProgress = host.coarseNow;
     this.openedAt = host.coarseNow;
@@ -320,9 +328,9 @@ export class Session {
    * Run after every id-less request before it, in order (at once when none is waiting), and not while
    * the connection is backed up: its answer would only add to what the client has not read.
    */
-  private inOrder(fn: () => Promise<void>): void {
+  private inOrder(fn: () => Promise<void> | undefined): void {
     const run = () => (this.backedUp ? this.writable().then(fn) : fn());
-    const p = this.orderedCount === 0 ? run() : this.ordered.then(run);
+    const p = this.orderedCount === 0 ? Promise.resolve(run()) : this.ordered.then(run);
     this.orderedCount++;
     const done = () => {
       this.orderedCount--;
@@ -342,20 +350,44 @@ export class Session {
     if (this.held.length || this.readingPaused) this.unblock();
   }
 
-  private async serveNative(value: unknown, limited = false): Promise<void> {
+  /**
+   * Serve one native request. A handler that answers synchronously is answered in this same turn (no
+   * promise); otherwise the returned promise settles once the answer is written. Never rejects.
+   */
+  private serveNative(value: unknown, limited = false): Promise<void> | undefined {
     this.inflight++;
+    if (this.closed) {
+      this.settled(limited);
+      return undefined;
+    }
+    let answer: Answer | Promise<Answer>;
     try {
-      if (this.closed) return;
-      const answer = await this.host.router.dispatch(value, {
-        signal: this.controller.signal,
-        emit: (frame: EventFrame) => this.sendEvent(frame),
-        writable: this.writableFn,
-        beginWork: this.host.beginWork,
-      });
+      answer = this.host.router.dispatchNow(value, this.io);
+    } catch (e) {
+      this.settled(limited);
+      throw e;
+    }
+    if (answer instanceof Promise) {
+      return answer.then(
+        (a) => {
+          try {
+            this.sendAnswer(a);
+          } finally {
+            this.settled(limited);
+          }
+        },
+        (e) => {
+          this.settled(limited);
+          throw e;
+        },
+      );
+    }
+    try {
       this.sendAnswer(answer);
     } finally {
       this.settled(limited);
     }
+    return undefined;
   }
 
   private async serveDialect(d: ServedDialect, value: unknown): Promise<void> {
