@@ -91,6 +91,20 @@ class BunTransport implements Transport {
     }
   }
 
+  writeTransient(bytes: Uint8Array): void {
+    if (this.queue.length) {
+      this.queue.push(new Uint8Array(bytes));
+      this.queued += bytes.length;
+      return;
+    }
+    const n = this.sock.write(bytes);
+    if (n < 0) return;
+    if (n < bytes.length) {
+      this.queue.push(new Uint8Array(bytes.subarray(n)));
+      this.queued += bytes.length - n;
+    }
+  }
+
   unsent(): number {
     return this.queued;
   }

@@ -3,7 +3,7 @@
 // Over 300 lines on purpose: reading, ordering and backpressure are one state machine over the same
 // fields (held items, queues, the paused flag); split, each part would reach into the others' state.
 
-import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
+import { decodeBody, encodeFrame, encodeFrameInto, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
 import type { DispatchIO, Router, ServedDialect } from "./router.ts";
 import type { Transport, TransportKind } from "./transport.ts";
@@ -48,6 +48,12 @@ export interface SessionHost {
    */
   readonly coarseNow: number;
 }
+
+/**
+ * Where answers and events are encoded for transports that copy what they keep (`writeTransient`): one
+ * buffer for every session (writes are synchronous), so no buffer is allocated per answer.
+ */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 
 const SYNC_RE = /^SYNC ([A-Za-z0-9_-]{1,64})$/;
 const CONNECT_RE = /^CONNECT (\d{1,10})$/;
@@ -425,16 +431,24 @@ export class Session {
 
   private sendEvent(frame: EventFrame): void {
     if (this.closed) throw new Error("connection closed");
-    this.transport.write(encodeFrame(frame, this.opts.maxFrameBytes));
+    const t = this.transport;
+    if (t.writeTransient) t.writeTransient(encodeFrameInto(frame, this.opts.maxFrameBytes, SCRATCH));
+    else t.write(encodeFrame(frame, this.opts.maxFrameBytes));
     this.wrote();
   }
 
   private sendAnswer(answer: Answer): void {
     if (this.closed) return;
+    const t = this.transport;
     let bytes: Uint8Array;
+    let transient = false;
     try {
-      bytes = encodeFrame(answer, this.opts.maxFrameBytes);
+      if (t.writeTransient) {
+        bytes = encodeFrameInto(answer, this.opts.maxFrameBytes, SCRATCH);
+        transient = true;
+      } else bytes = encodeFrame(answer, this.opts.maxFrameBytes);
     } catch (e) {
+      transient = false;
       const size = e instanceof FrameTooLargeError ? e.size : -1;
       bytes = encodeFrame({
         ...(answer.id !== undefined ? { id: answer.id } : {}),
@@ -446,7 +460,8 @@ export class Session {
         },
       });
     }
-    this.transport.write(bytes);
+    if (transient) t.writeTransient!(bytes);
+    else t.write(bytes);
     this.wrote();
   }
 
