@@ -2,6 +2,7 @@
 
 import { closeSync, constants, lstatSync, openSync, readdirSync, type Dirent } from "node:fs";
 import type { EntryType, FsChange, WalkError } from "./schemas.ts";
+import { readdirFd } from "./dirents.ts";
 import { createStatAt, type StatLike } from "./stat.ts";
 import { lgetxattr, type XattrReader } from "./xattr.ts";
 
@@ -26,7 +27,7 @@ export const realPort: WalkPort = {
 
 /**
  * List a directory without following a symlink in its place: open it with O_NOFOLLOW, then list the
- * open fd through /proc/self/fd (so a swap after the open cannot redirect the listing).
+ * open fd (getdents64 on it, else through /proc/self/fd), so a swap after the open cannot redirect the listing.
  * @example readdirNoFollow("/overlay/upper/etc") // Dirent[]; throws if etc is now a symlink
  */
 export function readdirNoFollow(dir: string): Dirent[] {
@@ -39,7 +40,7 @@ export function readdirNoFollow(dir: string): Dirent[] {
     throw e;
   }
   try {
-    return readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+    return readdirFd(fd, dir) ?? readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return readdirSync(dir, { withFileTypes: true }); // no /proc
     throw e;
