@@ -41,18 +41,19 @@ export function encodeFrame(value: unknown, max = DEFAULT_MAX_FRAME_BYTES): Buff
 
 /**
  * Encode one value as a frame into `scratch` when its JSON surely fits there (three bytes a UTF-16
- * unit), and return a view of it, valid only until the next call with that scratch; else a new buffer,
- * as encodeFrame. Throws FrameTooLargeError when its JSON is over `max` bytes. For transports that
- * copy what they keep (`Transport.writeTransient`): no buffer allocated per answer.
- * @example transport.writeTransient(encodeFrameInto(answer, max, scratch));
+ * unit): returns the frame's length, the frame being `scratch[0, length)` until the next call with that
+ * scratch. Else a buffer of its own, as encodeFrame. Throws FrameTooLargeError when its JSON is over
+ * `max` bytes. For transports that copy what they keep (`Transport.writeTransient`): no buffer, and no
+ * view of one, made per answer.
+ * @example const f = encodeFrameInto(answer, max, scratch); typeof f === "number" ? t.writeTransient(scratch, f) : t.write(f);
  */
-export function encodeFrameInto(value: unknown, max: number, scratch: Buffer): Uint8Array {
+export function encodeFrameInto(value: unknown, max: number, scratch: Buffer): number | Buffer {
   const json = JSON.stringify(value);
   if (json.length * 3 > scratch.length - 4) return encodeFrame(value, max);
   const n = scratch.write(json, 4);
   if (n > max) throw new FrameTooLargeError(n, max);
   scratch.writeUInt32BE(n, 0);
-  return scratch.subarray(0, 4 + n);
+  return 4 + n;
 }
 
 /** Byte length of a value's frame body, without building the frame. */

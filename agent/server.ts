@@ -91,17 +91,17 @@ class BunTransport implements Transport {
     }
   }
 
-  writeTransient(bytes: Uint8Array): void {
+  writeTransient(bytes: Uint8Array, length: number): void {
     if (this.queue.length) {
-      this.queue.push(new Uint8Array(bytes));
-      this.queued += bytes.length;
+      this.queue.push(Uint8Array.prototype.slice.call(bytes, 0, length));
+      this.queued += length;
       return;
     }
-    const n = this.sock.write(bytes);
+    const n = this.sock.write(bytes, 0, length);
     if (n < 0) return;
-    if (n < bytes.length) {
-      this.queue.push(new Uint8Array(bytes.subarray(n)));
-      this.queued += bytes.length - n;
+    if (n < length) {
+      this.queue.push(Uint8Array.prototype.slice.call(bytes, n, length));
+      this.queued += length - n;
     }
   }
 

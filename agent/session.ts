@@ -432,23 +432,21 @@ export class Session {
   private sendEvent(frame: EventFrame): void {
     if (this.closed) throw new Error("connection closed");
     const t = this.transport;
-    if (t.writeTransient) t.writeTransient(encodeFrameInto(frame, this.opts.maxFrameBytes, SCRATCH));
-    else t.write(encodeFrame(frame, this.opts.maxFrameBytes));
+    if (t.writeTransient) {
+      const f = encodeFrameInto(frame, this.opts.maxFrameBytes, SCRATCH);
+      if (typeof f === "number") t.writeTransient(SCRATCH, f);
+      else t.write(f);
+    } else t.write(encodeFrame(frame, this.opts.maxFrameBytes));
     this.wrote();
   }
 
   private sendAnswer(answer: Answer): void {
     if (this.closed) return;
     const t = this.transport;
-    let bytes: Uint8Array;
-    let transient = false;
+    let bytes: Uint8Array | number;
     try {
-      if (t.writeTransient) {
-        bytes = encodeFrameInto(answer, this.opts.maxFrameBytes, SCRATCH);
-        transient = true;
-      } else bytes = encodeFrame(answer, this.opts.maxFrameBytes);
+      bytes = t.writeTransient ? encodeFrameInto(answer, this.opts.maxFrameBytes, SCRATCH) : encodeFrame(answer, this.opts.maxFrameBytes);
     } catch (e) {
-      transient = false;
       const size = e instanceof FrameTooLargeError ? e.size : -1;
       bytes = encodeFrame({
         ...(answer.id !== undefined ? { id: answer.id } : {}),
@@ -460,7 +458,7 @@ export class Session {
         },
       });
     }
-    if (transient) t.writeTransient!(bytes);
+    if (typeof bytes === "number") t.writeTransient!(SCRATCH, bytes);
     else t.write(bytes);
     this.wrote();
   }
