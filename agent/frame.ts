@@ -10,6 +10,8 @@ const NL = 0x0a;
 const C = 0x43; // "C"ONNECT
 const S = 0x53; // "S"YNC
 const SYNC_START = Buffer.from("SYNC ");
+/** What is left of a chunk that held only whole frames (no empty view made per chunk). */
+const EMPTY = new Uint8Array(0);
 
 /** `[A-Za-z0-9_-]`, the bytes of a SYNC token. */
 function isTokenByte(b: number): boolean {
@@ -35,6 +37,23 @@ export function encodeFrame(value: unknown, max = DEFAULT_MAX_FRAME_BYTES): Buff
   out.writeUInt32BE(n, 0);
   out.write(json, 4);
   return out;
+}
+
+/**
+ * Encode one value as a frame into `scratch` when its JSON surely fits there (three bytes a UTF-16
+ * unit): returns the frame's length, the frame being `scratch[0, length)` until the next call with that
+ * scratch. Else a buffer of its own, as encodeFrame. Throws FrameTooLargeError when its JSON is over
+ * `max` bytes. For transports that copy what they keep (`Transport.writeTransient`): no buffer, and no
+ * view of one, made per answer.
+ * @example const f = encodeFrameInto(answer, max, scratch); typeof f === "number" ? t.writeTransient(scratch, f) : t.write(f);
+ */
+export function encodeFrameInto(value: unknown, max: number, scratch: Buffer): number | Buffer {
+  const json = JSON.stringify(value);
+  if (json.length * 3 > scratch.length - 4) return encodeFrame(value, max);
+  const n = scratch.write(json, 4);
+  if (n > max) throw new FrameTooLargeError(n, max);
+  scratch.writeUInt32BE(n, 0);
+  return 4 + n;
 }
 
 /** Byte length of a value's frame body, without building the frame. */
@@ -132,7 +151,7 @@ export class FrameReader {
       this.atStart = false;
       off += 4 + len;
     }
-    return off === 0 ? chunk : chunk.subarray(off);
+    return off === 0 ? chunk : off === n ? EMPTY : chunk.subarray(off);
   }
 
   private linesAllowed(): boolean {

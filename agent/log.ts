@@ -12,6 +12,11 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** The same sink under another component name. */
   child(component: string): Logger;
+  /**
+   * Whether a line at `level` would be written; hot paths ask before building a line. Absent (a
+   * logger of a test's own): assume it would.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 export type LogSink = (line: string) => void;
@@ -96,6 +101,7 @@ export function createLogger(opts: LoggerOptions = {}, component = "core"): Logg
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     child: (c) => createLogger({ ...opts, format, sink, now }, c),
+    enabled: (level) => ORDER[level] >= min,
   };
 }
 

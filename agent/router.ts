@@ -138,18 +138,35 @@ export class Router {
 
   /** Answer one decoded native body, counted under its type (or UNKNOWN_REQUEST_KEY). Never throws. */
   async dispatch(body: unknown, io: DispatchIO = {}): Promise<Answer> {
-    const t0 = performance.now();
-    const answer = await this.answer(body, io);
+    return this.dispatchNow(body, io);
+  }
+
+  /**
+   * `dispatch`, with the answer itself (no promise, no turn of the microtask queue) when the handler
+   * answered synchronously, as ping and most reads do: the session then writes it in the same turn
+   * that read the request. Never throws; a promise it returns never rejects.
+   */
+  dispatchNow(body: unknown, io: DispatchIO = {}): Answer | Promise<Answer> {
+    const debug = this.log.enabled?.("debug") !== false;
+    const t0 = debug ? performance.now() : 0;
+    const answer = this.answer(body, io);
+    if (answer instanceof Promise) return answer.then((a) => this.finish(body, a, debug, t0));
+    return this.finish(body, answer, debug, t0);
+  }
+
+  /** Count an answer (and log it at debug level, when that is on: the line is not built otherwise). */
+  private finish(body: unknown, answer: Answer, debug: boolean, t0: number): Answer {
     const type = typeof (body as { type?: unknown })?.type === "string" ? ((body as { type: string }).type) : undefined;
     const key = type !== undefined && this.table.has(type) ? type : UNKNOWN_REQUEST_KEY;
     this.count(key, answer.ok);
+    if (!debug) return answer;
     const ms = Math.round((performance.now() - t0) * 100) / 100;
     if (answer.ok) this.log.debug(`request ${key}: ok in ${ms} ms`, { type: key, duration_ms: ms });
     else this.log.debug(`request ${key}: ${answer.error.code} in ${ms} ms`, { type: key, duration_ms: ms, code: answer.error.code });
     return answer;
   }
 
-  private async answer(body: unknown, io: DispatchIO): Promise<Answer> {
+  private answer(body: unknown, io: DispatchIO): Answer | Promise<Answer> {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       return { ok: false, error: { code: "E_BAD_FRAME", message: "frame body must be a JSON object" } };
     }
@@ -159,12 +176,19 @@ export class Router {
       const id = raw.id as string | number | undefined;
       const entry = this.table.get(type);
       if (!entry) return answerError(id, type, { code: "E_UNKNOWN_REQUEST", message: `no plugin serves "${type}"` });
+      let result: unknown;
       try {
-        const result = await this.run(entry, type, id, raw.params ?? {}, io);
-        return id === undefined ? { type, ok: true, result } : { id, type, ok: true, result };
+        result = this.run(entry, type, id, raw.params ?? {}, io);
       } catch (e) {
         return answerError(id, type, this.toWire(e, type));
       }
+      if (result instanceof Promise) {
+        return result.then(
+          (r): Answer => (id === undefined ? { type, ok: true, result: r } : { id, type, ok: true, result: r }),
+          (e) => answerError(id, type, this.toWire(e, type)),
+        );
+      }
+      return id === undefined ? { type, ok: true, result } : { id, type, ok: true, result };
     }
     const id = isId(raw.id) ? raw.id : undefined;
     const type = typeof raw.type === "string" && raw.type.length <= 128 ? raw.type : undefined;
@@ -183,7 +207,12 @@ export class Router {
     return this.run(entry, type, undefined, params, io);
   }
 
-  private async run(entry: Registered, type: string, id: string | number | undefined, params: unknown, io: DispatchIO) {
+  /**
+   * Check params, run the handler, check its result. The result itself when the handler returned one
+   * (not a thenable), else a promise of it; throws (or rejects) with what the handler threw, or an
+   * AgentError for bad params or a result that fails its schema.
+   */
+  private run(entry: Registered, type: string, id: string | number | undefined, params: unknown, io: DispatchIO): unknown {
     const plugin = entry.owner.context;
     if (!plugin) throw new AgentError("E_UNAVAILABLE", `the ${entry.owner.name} plugin is not running`);
     const paramsCheck = (entry.params ??= compiled(entry.spec.params));
@@ -210,22 +239,49 @@ export class Router {
       },
     };
     const done = entry.spec.work && io.beginWork ? io.beginWork(type) : undefined;
+    let out: unknown;
     try {
-      const result = await entry.spec.handle(params as never, ctx);
-      const resultCheck = (entry.result ??= compiled(entry.spec.result));
-      if (!resultCheck.Check(result)) {
-        const problems = schemaErrors(resultCheck, result);
-        this.log.error(`request ${type} (plugin ${entry.owner.name}) returned a result that fails its schema`, {
-          type,
-          plugin: entry.owner.name,
-          problems: problems.slice(0, 5),
-        });
-        throw new AgentError("E_INTERNAL", `internal error in "${type}"`);
-      }
-      return result;
-    } finally {
+      out = entry.spec.handle(params as never, ctx);
+    } catch (e) {
       done?.();
+      throw e;
     }
+    if (!isThenable(out)) {
+      try {
+        return this.checked(entry, type, out);
+      } finally {
+        done?.();
+      }
+    }
+    // A thenable is awaited as `await` would (Promise.resolve adopts its state), then checked.
+    return Promise.resolve(out).then(
+      (r) => {
+        try {
+          return this.checked(entry, type, r);
+        } finally {
+          done?.();
+        }
+      },
+      (e) => {
+        done?.();
+        throw e;
+      },
+    );
+  }
+
+  /** The result, when it passes its schema; else logged and E_INTERNAL thrown. */
+  private checked(entry: Registered, type: string, result: unknown): unknown {
+    const resultCheck = (entry.result ??= compiled(entry.spec.result));
+    if (!resultCheck.Check(result)) {
+      const problems = schemaErrors(resultCheck, result);
+      this.log.error(`request ${type} (plugin ${entry.owner.name}) returned a result that fails its schema`, {
+        type,
+        plugin: entry.owner.name,
+        problems: problems.slice(0, 5),
+      });
+      throw new AgentError("E_INTERNAL", `internal error in "${type}"`);
+    }
+    return result;
   }
 
   /** Map anything thrown by a handler to the wire; unexpected errors are logged in full. */
@@ -247,6 +303,11 @@ function agentErrorWire(e: AgentError): { code: string; message: string; data?: 
 function answerError(id: string | number | undefined, type: string | undefined, error: Answer extends infer A ? A extends { ok: false; error: infer E } ? E : never : never): Answer {
   if (id !== undefined) return type !== undefined ? { id, type, ok: false, error } : { id, ok: false, error };
   return type !== undefined ? { type, ok: false, error } : { ok: false, error };
+}
+
+/** What `await` would wait on: an object or function with a `then` method. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
 
 function isId(v: unknown): v is string | number {

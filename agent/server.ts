@@ -91,6 +91,20 @@ class BunTransport implements Transport {
     }
   }
 
+  writeTransient(bytes: Uint8Array, length: number): void {
+    if (this.queue.length) {
+      this.queue.push(Uint8Array.prototype.slice.call(bytes, 0, length));
+      this.queued += length;
+      return;
+    }
+    const n = this.sock.write(bytes, 0, length);
+    if (n < 0) return;
+    if (n < length) {
+      this.queue.push(Uint8Array.prototype.slice.call(bytes, n, length));
+      this.queued += length - n;
+    }
+  }
+
   unsent(): number {
     return this.queued;
   }

@@ -3,7 +3,7 @@
 // Over 300 lines on purpose: reading, ordering and backpressure are one state machine over the same
 // fields (held items, queues, the paused flag); split, each part would reach into the others' state.
 
-import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
+import { decodeBody, encodeFrame, encodeFrameInto, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
 import type { DispatchIO, Router, ServedDialect } from "./router.ts";
 import type { Transport, TransportKind } from "./transport.ts";
@@ -49,6 +49,12 @@ export interface SessionHost {
   readonly coarseNow: number;
 }
 
+/**
+ * Where answers and events are encoded for transports that copy what they keep (`writeTransient`): one
+ * buffer for every session (writes are synchronous), so no buffer is allocated per answer.
+ */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+
 const SYNC_RE = /^SYNC ([A-Za-z0-9_-]{1,64})$/;
 const CONNECT_RE = /^CONNECT (\d{1,10})$/;
 
@@ -75,6 +81,8 @@ export class Session {
   /** Items read but not handled yet (reading was paused with them in hand). */
   private held: ReaderItem[] = [];
   private writableWaiters: (() => void)[] = [];
+  /** What requests of this connection write and wait on: one object for the session, not one per request. */
+  private readonly io: DispatchIO;
   /** Monotonic ms of the last byte received. */
   lastActivity: number;
   /** Monotonic ms when a partial frame started waiting, or null. */
@@ -96,6 +104,12 @@ export class Session {
       lines: opts.kind === "serial" ? "any" : opts.kind === "unix" ? "first" : "none",
       resync: opts.kind === "serial",
     });
+    this.io = {
+      signal: this.controller.signal,
+      emit: (frame: EventFrame) => this.sendEvent(frame),
+      writable: this.writableFn,
+      beginWork: host.beginWork,
+    };
     this.lastActivity = host.coarseNow;
     this.lastProgress = host.coarseNow;
     this.openedAt = host.coarseNow;
@@ -320,9 +334,9 @@ export class Session {
    * Run after every id-less request before it, in order (at once when none is waiting), and not while
    * the connection is backed up: its answer would only add to what the client has not read.
    */
-  private inOrder(fn: () => Promise<void>): void {
+  private inOrder(fn: () => Promise<void> | undefined): void {
     const run = () => (this.backedUp ? this.writable().then(fn) : fn());
-    const p = this.orderedCount === 0 ? run() : this.ordered.then(run);
+    const p = this.orderedCount === 0 ? Promise.resolve(run()) : this.ordered.then(run);
     this.orderedCount++;
     const done = () => {
       this.orderedCount--;
@@ -342,20 +356,44 @@ export class Session {
     if (this.held.length || this.readingPaused) this.unblock();
   }
 
-  private async serveNative(value: unknown, limited = false): Promise<void> {
+  /**
+   * Serve one native request. A handler that answers synchronously is answered in this same turn (no
+   * promise); otherwise the returned promise settles once the answer is written. Never rejects.
+   */
+  private serveNative(value: unknown, limited = false): Promise<void> | undefined {
     this.inflight++;
+    if (this.closed) {
+      this.settled(limited);
+      return undefined;
+    }
+    let answer: Answer | Promise<Answer>;
     try {
-      if (this.closed) return;
-      const answer = await this.host.router.dispatch(value, {
-        signal: this.controller.signal,
-        emit: (frame: EventFrame) => this.sendEvent(frame),
-        writable: this.writableFn,
-        beginWork: this.host.beginWork,
-      });
+      answer = this.host.router.dispatchNow(value, this.io);
+    } catch (e) {
+      this.settled(limited);
+      throw e;
+    }
+    if (answer instanceof Promise) {
+      return answer.then(
+        (a) => {
+          try {
+            this.sendAnswer(a);
+          } finally {
+            this.settled(limited);
+          }
+        },
+        (e) => {
+          this.settled(limited);
+          throw e;
+        },
+      );
+    }
+    try {
       this.sendAnswer(answer);
     } finally {
       this.settled(limited);
     }
+    return undefined;
   }
 
   private async serveDialect(d: ServedDialect, value: unknown): Promise<void> {
@@ -393,15 +431,21 @@ export class Session {
 
   private sendEvent(frame: EventFrame): void {
     if (this.closed) throw new Error("connection closed");
-    this.transport.write(encodeFrame(frame, this.opts.maxFrameBytes));
+    const t = this.transport;
+    if (t.writeTransient) {
+      const f = encodeFrameInto(frame, this.opts.maxFrameBytes, SCRATCH);
+      if (typeof f === "number") t.writeTransient(SCRATCH, f);
+      else t.write(f);
+    } else t.write(encodeFrame(frame, this.opts.maxFrameBytes));
     this.wrote();
   }
 
   private sendAnswer(answer: Answer): void {
     if (this.closed) return;
-    let bytes: Uint8Array;
+    const t = this.transport;
+    let bytes: Uint8Array | number;
     try {
-      bytes = encodeFrame(answer, this.opts.maxFrameBytes);
+      bytes = t.writeTransient ? encodeFrameInto(answer, this.opts.maxFrameBytes, SCRATCH) : encodeFrame(answer, this.opts.maxFrameBytes);
     } catch (e) {
       const size = e instanceof FrameTooLargeError ? e.size : -1;
       bytes = encodeFrame({
@@ -414,7 +458,8 @@ export class Session {
         },
       });
     }
-    this.transport.write(bytes);
+    if (typeof bytes === "number") t.writeTransient!(SCRATCH, bytes);
+    else t.write(bytes);
     this.wrote();
   }
 

@@ -4,6 +4,12 @@
 export interface Transport {
   /** Queue bytes; the transport keeps what the kernel does not take yet (see `unsent`). */
   write(bytes: Uint8Array): void;
+  /**
+   * As `write` for `bytes[0, length)`, valid only during the call (an answer encoded into a reused
+   * buffer): the transport copies what the kernel does not take at once. Absent: the session hands
+   * `write` bytes of their own.
+   */
+  writeTransient?(bytes: Uint8Array, length: number): void;
   /** Close after queued bytes are flushed. */
   end(): void;
   /** For console lines: `unix:/run/mvm/agent.sock#3`. */

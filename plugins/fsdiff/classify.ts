@@ -2,6 +2,7 @@
 
 import { closeSync, constants, lstatSync, openSync, readdirSync, type Dirent } from "node:fs";
 import type { EntryType, FsChange, WalkError } from "./schemas.ts";
+import { readdirFd } from "./dirents.ts";
 import { createStatAt, type StatLike } from "./stat.ts";
 import { lgetxattr, type XattrReader } from "./xattr.ts";
 
@@ -10,6 +11,8 @@ export interface WalkPort {
   readdir(dir: string): Dirent[];
   /** undefined when the path does not exist; throws on other errors. */
   lstat(path: string): StatLike | undefined;
+  /** lstat of `dir/name`, when the port has a faster way than `lstat` (a fd per directory). */
+  lstatIn?(dir: string, name: string): StatLike | undefined;
   getxattr: XattrReader;
   /** Release what the port holds (directory fds); called when the walk ends. */
   close?(): void;
@@ -24,7 +27,7 @@ export const realPort: WalkPort = {
 
 /**
  * List a directory without following a symlink in its place: open it with O_NOFOLLOW, then list the
- * open fd through /proc/self/fd (so a swap after the open cannot redirect the listing).
+ * open fd (getdents64 on it, else through /proc/self/fd), so a swap after the open cannot redirect the listing.
  * @example readdirNoFollow("/overlay/upper/etc") // Dirent[]; throws if etc is now a symlink
  */
 export function readdirNoFollow(dir: string): Dirent[] {
@@ -37,7 +40,7 @@ export function readdirNoFollow(dir: string): Dirent[] {
     throw e;
   }
   try {
-    return readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+    return readdirFd(fd, dir) ?? readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return readdirSync(dir, { withFileTypes: true }); // no /proc
     throw e;
@@ -49,7 +52,7 @@ export function readdirNoFollow(dir: string): Dirent[] {
 /** The real calls with the fast lstat (statx relative to cached directory fds); close it after the walk. */
 export function createRealPort(): WalkPort {
   const stat = createStatAt();
-  return { readdir: readdirNoFollow, lstat: stat.lstat, getxattr: lgetxattr, close: stat.close };
+  return { readdir: readdirNoFollow, lstat: stat.lstat, lstatIn: stat.lstatIn, getxattr: lgetxattr, close: stat.close };
 }
 
 export const OPQ_MARKER = ".wh..wh..opq";
@@ -205,7 +208,7 @@ export function classifier(o: ClassifyOptions) {
     if (ent.wh || ent.lowerOnly) return (ent.done = deleted(f, ent.name, rel));
     let st: StatLike | undefined;
     try {
-      st = port.lstat(abs);
+      st = port.lstatIn ? port.lstatIn(f.abs, ent.name) : port.lstat(abs);
     } catch (e) {
       return (ent.done = { error: { path: rel, message: message(e) } });
     }

@@ -62,11 +62,18 @@ function bytes(s: string): number {
   return Buffer.byteLength(s, "utf8");
 }
 
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** True when every unit is printable ASCII other than `"` and `\\`: JSON and UTF-8 keep the string as is. */
+function plain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
 
 /** Bytes of a string as JSON (quotes included); the common printable-ASCII case without stringify. */
 function jsonStringBytes(s: string): number {
-  return PLAIN.test(s) ? s.length + 2 : bytes(JSON.stringify(s));
+  return plain(s) ? s.length + 2 : bytes(JSON.stringify(s));
 }
 
 /** Bytes of a change as JSON.stringify writes it: {"path":…,"kind":"…","type":"…","size":N}. */
@@ -76,8 +83,13 @@ export function changeBytes(c: FsChange): number {
 
 /** Base64 length of a cursor for this key, plus its quotes. */
 function cursorBytes(key: string): number {
-  const n = PLAIN.test(key) ? key.length : bytes(key);
+  const n = plain(key) ? key.length : bytes(key);
   return Math.ceil((n + 3) / 3) * 4 + 2;
+}
+
+/** At least cursorBytes(key), from its length alone (a UTF-16 unit is at most three UTF-8 bytes). */
+function cursorBound(key: string): number {
+  return (key.length + 1) * 4 + 2;
 }
 
 /** Errors a count-mode answer keeps (the rest are counted in `errors_omitted`): the answer stays small whatever the tree. */
@@ -135,7 +147,9 @@ export async function fsDiff(params: FsDiffParams, ctx: DiffContext, deps: DiffD
     if (++n % yieldEvery === 0) await breathe(ctx);
     if (item.change && filteredOut(item.change.path, exclude, include)) continue;
     const cost = (item.change ? changeBytes(item.change) : bytes(JSON.stringify(item.error))) + 1;
-    if ((item.change && changes.length >= limit) || fixed + used + cost + cursorBytes(item.key) > ctx.maxFrameBytes) {
+    // The exact cursor size only near the end of a page: while its bound fits, the cursor does.
+    const room = ctx.maxFrameBytes - fixed - used - cost;
+    if ((item.change && changes.length >= limit) || (cursorBound(item.key) > room && cursorBytes(item.key) > room)) {
       more = true;
       if (changes.length + errors.length === 0) tooBig = item.change?.path ?? item.error?.path;
       break;

@@ -44,6 +44,11 @@ class LiteStat implements StatLike {
 /** lstat by path, plus `close()` to release the directory fds it keeps. */
 export interface StatAt {
   lstat(path: string): StatLike | undefined;
+  /**
+   * lstat of `dir + "/" + name` (`name` a single component). A walk passes the same `dir` string for a
+   * directory's entries: its fd is found without cutting the path apart, or hashing a new string, per entry.
+   */
+  lstatIn(dir: string, name: string): StatLike | undefined;
   close(): void;
 }
 
@@ -72,7 +77,7 @@ function nodeLstat(path: string): StatLike | undefined {
 export function createStatAt(maxFds = 8): StatAt {
   const c = loadLibc();
   const statx = c?.statx;
-  if (!c || !statx) return { lstat: nodeLstat, close: () => {} };
+  if (!c || !statx) return { lstat: nodeLstat, lstatIn: (dir, name) => nodeLstat(dir + "/" + name), close: () => {} };
   const fds = new Map<string, number>();
   const out = new Uint8Array(256);
   const view = new DataView(out.buffer);
@@ -95,20 +100,28 @@ export function createStatAt(maxFds = 8): StatAt {
     return fd;
   };
 
+  /** statx of `name` relative to `fd` (a full path when fd is AT_FDCWD, `dir` then null); errors name `dir/name`. */
+  const statAt = (fd: number, name: string, dir: string | null): StatLike | undefined => {
+    if (statx(fd, cstrInto(name, nameBuf), AT_SYMLINK_NOFOLLOW, STATX_MASK, out) !== 0) {
+      const errno = c.errno();
+      if (errno === ENOENT || errno === ENOTDIR) return undefined;
+      throw errnoError(errno, `lstat ${dir === null ? name : `${dir}/${name}`}`);
+    }
+    const size = view.getUint32(40, true) + view.getUint32(44, true) * 2 ** 32;
+    const rdev = view.getUint32(128, true) * 2 ** 20 + view.getUint32(132, true);
+    return new LiteStat(view.getUint16(28, true), size, view.getUint32(20, true), view.getUint32(24, true), rdev);
+  };
+
   return {
     lstat(path) {
       const slash = path.lastIndexOf("/");
       const dir = slash > 0 ? path.slice(0, slash) : "/";
       const fd = dirFd(dir);
-      const name = cstrInto(fd === AT_FDCWD ? path : path.slice(slash + 1), nameBuf);
-      if (statx(fd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK, out) !== 0) {
-        const errno = c.errno();
-        if (errno === ENOENT || errno === ENOTDIR) return undefined;
-        throw errnoError(errno, `lstat ${path}`);
-      }
-      const size = view.getUint32(40, true) + view.getUint32(44, true) * 2 ** 32;
-      const rdev = view.getUint32(128, true) * 2 ** 20 + view.getUint32(132, true);
-      return new LiteStat(view.getUint16(28, true), size, view.getUint32(20, true), view.getUint32(24, true), rdev);
+      return fd === AT_FDCWD ? statAt(fd, path, null) : statAt(fd, path.slice(slash + 1), slash > 0 ? dir : "");
+    },
+    lstatIn(dir, name) {
+      const fd = dirFd(dir === "" ? "/" : dir);
+      return fd === AT_FDCWD ? statAt(fd, dir + "/" + name, null) : statAt(fd, name, dir);
     },
     close() {
       for (const fd of fds.values()) if (fd >= 0) closeSync(fd);
