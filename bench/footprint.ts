@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../agent/testing.ts";
 import { agentBinaries, request, spawnAgent, type SpawnedAgent } from "../test/support/index.ts";
-import { compileC, machineLine, numArg, percentile, root, table, writeResult } from "./lib.ts";
+import { compileC, machineLine, numArg, percentile, root, table, weightedPick, writeResult } from "./lib.ts";
 import { anonMb, idleRss, readyAndIdle, rssMb } from "./mem.ts";
 
 const RUNS = numArg("runs", 7);
@@ -63,12 +63,7 @@ const MIX: [number, () => Record<string, unknown>][] = [
   [3, () => ({ type: "ping", params: { unexpected: true } })], // E_INVALID_PARAMS: the error path
 ];
 const EXPECTED_ERRORS = new Set(["E_UNAVAILABLE", "E_INVALID_PARAMS", "E_UNKNOWN_REQUEST"]);
-const weight = MIX.reduce((n, [w]) => n + w, 0);
-const pick = () => {
-  let x = Math.random() * weight;
-  for (const [w, f] of MIX) if ((x -= w) < 0) return f();
-  return MIX[0]![1]();
-};
+const pick = weightedPick(MIX);
 
 interface Traffic {
   served: number;

@@ -68,3 +68,16 @@ export async function startFleetAgent(count: number): Promise<FleetAgent> {
     stop: async () => void (await agent.stop()),
   };
 }
+
+/**
+ * A picker over a weighted mix of request makers (bench:soak, bench:footprint).
+ * @example const pick = weightedPick([[3, () => ({ type: "ping" })], [1, () => ({ type: "status" })]]); pick();
+ */
+export function weightedPick<T>(mix: [number, () => T][]): () => T {
+  const total = mix.reduce((n, [w]) => n + w, 0);
+  return () => {
+    let x = Math.random() * total;
+    for (const [w, f] of mix) if ((x -= w) < 0) return f();
+    return mix[0]![1]();
+  };
+}

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../agent/testing.ts";
 import { spawnAgent } from "../test/support/index.ts";
-import { machineLine, numArg, table, writeResult } from "./lib.ts";
+import { machineLine, numArg, table, weightedPick, writeResult } from "./lib.ts";
 import { anonMb } from "./mem.ts";
 
 const MINUTES = numArg("minutes", 10);
@@ -52,12 +52,7 @@ const MIX: [number, () => Record<string, unknown>][] = [
   [3, () => ({ type: "fs-diff" })],
   [2, () => ({ type: "hello" })],
 ];
-const total = MIX.reduce((n, [w]) => n + w, 0);
-const pick = () => {
-  let x = Math.random() * total;
-  for (const [w, f] of MIX) if ((x -= w) < 0) return f();
-  return MIX[0]![1]();
-};
+const pick = weightedPick(MIX);
 
 let served = 0;
 let unexpected = 0;
