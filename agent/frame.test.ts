@@ -1,7 +1,7 @@
 // Tests of the frame codec and the incremental reader.
 
 import { describe, expect, test } from "bun:test";
-import { decodeBody, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
+import { ChunkFrame, decodeBody, decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 
 const frames = (items: ReaderItem[]) =>
   items.filter((i) => i.kind === "frame").map((i) => JSON.parse(Buffer.from((i as { body: Uint8Array }).body).toString()));
@@ -141,5 +141,39 @@ describe("decodeBody", () => {
   });
   test("decodes any JSON value (shape is the router's business)", () => {
     expect(decodeBody(Buffer.from('"Ping"'))).toEqual({ ok: true, value: "Ping", text: '"Ping"' });
+  });
+});
+
+describe("decodeFrame", () => {
+  const frame = (body: Uint8Array) => Buffer.concat([Buffer.from([0, 0, 0, body.length]), body]);
+  test("a frame read from a chunk decodes as decodeBody of its body: valid, bad UTF-8, a real U+FFFD, a BOM, bad JSON", () => {
+    const bodies = [
+      Buffer.from('{"type":"ping","id":1}'),
+      Buffer.from('{"type":"p\u00e9ng \u2713","id":2}'),
+      Uint8Array.of(0x7b, 0xc3, 0x28, 0x7d),
+      Buffer.from('"\ufffd"'),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":3}')]),
+      Buffer.from("{nope"),
+    ];
+    const items = new FrameReader({ lines: "none" }).push(Buffer.concat(bodies.map(frame)));
+    expect(items.length).toBe(bodies.length);
+    for (let i = 0; i < bodies.length; i++) {
+      const item = items[i]!;
+      expect(item).toBeInstanceOf(ChunkFrame); // the fast path: no view made
+      if (item.kind !== "frame") throw new Error("not a frame");
+      expect(Buffer.from(item.body)).toEqual(Buffer.from(bodies[i]!));
+      expect(decodeFrame(item)).toEqual(decodeBody(bodies[i]!));
+    }
+    expect(decodeFrame(items[2] as ChunkFrame)).toEqual({ ok: false, message: "frame body is not valid UTF-8" });
+    expect(decodeFrame(items[3] as ChunkFrame)).toEqual({ ok: true, value: "\ufffd", text: '"\ufffd"' });
+    expect(decodeFrame(items[4] as ChunkFrame)).toEqual({ ok: true, value: { id: 3 }, text: '{"id":3}' });
+  });
+  test("a frame put together from several chunks decodes too", () => {
+    const r = new FrameReader({ lines: "none" });
+    const f = frame(Buffer.from('{"id":4}'));
+    expect(r.push(f.subarray(0, 3))).toEqual([]);
+    const [item] = r.push(f.subarray(3));
+    expect(item).not.toBeInstanceOf(ChunkFrame);
+    expect(decodeFrame(item as { body: Uint8Array })).toEqual({ ok: true, value: { id: 4 }, text: '{"id":4}' });
   });
 });

@@ -61,8 +61,28 @@ export function bodyLength(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
 
+/**
+ * A whole frame read straight from a received chunk: the chunk and the body's offsets, its view made
+ * only when `body` is asked for. A typed-array view costs an allocation, and JavaScriptCore moves a
+ * small chunk's bytes out of the GC heap the first time one is made over it (measured: 0.15 µs a view
+ * against 0.02 µs for the chunk itself); `decodeFrame` reads the text from the chunk without one.
+ */
+export class ChunkFrame {
+  readonly kind = "frame";
+  constructor(
+    readonly chunk: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get body(): Uint8Array {
+    return this.chunk.subarray(this.start, this.end);
+  }
+}
+
 export type ReaderItem =
   | { kind: "frame"; body: Uint8Array }
+  | ChunkFrame
   | { kind: "line"; text: string }
   /** A length prefix over the cap (stream mode: the caller answers and closes). */
   | { kind: "too-large"; length: number }
@@ -137,7 +157,7 @@ export class FrameReader {
 
   /**
    * The common case: nothing buffered and the chunk holds whole frames. Take them straight from the
-   * chunk (one view per body) and return what is left for the general path.
+   * chunk (no view made: ChunkFrame) and return what is left for the general path.
    */
   private fastFrames(chunk: Uint8Array, out: ReaderItem[]): Uint8Array {
     let off = 0;
@@ -147,7 +167,7 @@ export class FrameReader {
       if (first !== 0 && (this.resync || this.linesAllowed())) break;
       const len = ((first << 24) | (chunk[off + 1]! << 16) | (chunk[off + 2]! << 8) | chunk[off + 3]!) >>> 0;
       if (len > this.max || n - off - 4 < len) break;
-      out.push({ kind: "frame", body: chunk.subarray(off + 4, off + 4 + len) });
+      out.push(new ChunkFrame(chunk, off + 4, off + 4 + len));
       this.atStart = false;
       off += 4 + len;
     }
@@ -315,6 +335,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** `text`: the body as a string (a caller that keeps a request for later keeps this, not its parsed value). */
 export type DecodeResult = { ok: true; value: unknown; text: string } | { ok: false; message: string };
 
+const utf8Slice = Buffer.prototype.toString as (this: Uint8Array, enc: "utf8", start: number, end: number) => string;
+
 /** Decode a frame body: strict UTF-8, then JSON. Does not judge the value's shape. */
 export function decodeBody(body: Uint8Array): DecodeResult {
   let text: string;
@@ -323,6 +345,22 @@ export function decodeBody(body: Uint8Array): DecodeResult {
   } catch {
     return { ok: false, message: "frame body is not valid UTF-8" };
   }
+  return parseText(text);
+}
+
+/**
+ * `decodeBody` of a reader's frame item, reading a ChunkFrame's text from its chunk (no view made). The
+ * lenient decoder turns bad UTF-8 into U+FFFD and keeps a leading BOM: a text holding either goes through
+ * the strict decoder, so the result is decodeBody's in every case.
+ */
+export function decodeFrame(item: { body: Uint8Array }): DecodeResult {
+  if (!(item instanceof ChunkFrame)) return decodeBody(item.body);
+  const text = utf8Slice.call(item.chunk, "utf8", item.start, item.end);
+  if (text.charCodeAt(0) === 0xfeff || text.includes("\ufffd")) return decodeBody(item.body);
+  return parseText(text);
+}
+
+function parseText(text: string): DecodeResult {
   try {
     return { ok: true, value: JSON.parse(text), text };
   } catch (e) {

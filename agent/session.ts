@@ -3,7 +3,7 @@
 // Over 300 lines on purpose: reading, ordering and backpressure are one state machine over the same
 // fields (held items, queues, the paused flag); split, each part would reach into the others' state.
 
-import { decodeBody, encodeFrame, encodeFrameInto, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
+import { decodeFrame, encodeFrame, encodeFrameInto, FrameReader, FrameTooLargeError, type ReaderItem } from "./frame.ts";
 import type { Logger } from "./log.ts";
 import type { DispatchIO, Router, ServedDialect } from "./router.ts";
 import type { Transport, TransportKind } from "./transport.ts";
@@ -238,7 +238,7 @@ export class Session {
     switch (item.kind) {
       case "frame":
         this.framed = true;
-        this.handleFrame(item.body);
+        this.handleFrame(item);
         return;
       case "line":
         this.handleLine(item.text);
@@ -277,8 +277,8 @@ export class Session {
     this.end();
   }
 
-  private handleFrame(body: Uint8Array): void {
-    const decoded = decodeBody(body);
+  private handleFrame(frame: { body: Uint8Array }): void {
+    const decoded = decodeFrame(frame);
     if (!decoded.ok) {
       const message = decoded.message;
       this.inOrder(async () => this.sendAnswer({ ok: false, error: { code: "E_BAD_FRAME", message } }));
