@@ -278,5 +278,24 @@ function WHAT_WAS_TRIED(): string {
     "",
     "Under load the growth is JavaScriptCore's JIT at work (compiled code and its metadata: with no JIT the same 24k requests add 0.8 MB), not garbage: the full GC of sleep-prep frees little of it. " +
       "The file-backed part of RSS (the binary's pages: about 30 MB of Bun's own code touched, 3.9 MB of embedded bundle and bytecode, against the echo's ~25 MB) is what keeps RSS above 1.3x; anonymous memory follows the bundle's size (zod's CJS build grew both by the same 1.4 MB).",
+    "",
+    "### What was tried for throughput (bench:rpc) and fs-diff (bench:fsdiff); figures from same-run comparisons named in each commit",
+    "",
+    table(
+      ["change", "measured", "kept"],
+      [
+        ["same-turn answers for synchronous handlers (Router.dispatchNow), one DispatchIO per session, no debug line built when debug is off", "JS per ping in-process 2.48 -> 1.04 µs", "yes"],
+        ["answers encoded into one reused buffer (Transport.writeTransient), no view per answer", "in-process 0.82 -> 0.69 µs per ping", "yes"],
+        ["no typed-array view per received frame (ChunkFrame, decodeFrame)", "server CPU per sequential ping 28.5 -> 26.5 µs (echo 21.5); seq 0.87x -> 0.93x of the Bun floor, same run", "yes"],
+        ["bisecting the plugin set (none, each alone, all)", "no measurable cost: core only 29.5 / 17.5 µs, full agent the same", "(finding)"],
+        ["--no-subreaper", "no difference (29.0 / 19.5 vs 28.5 / 16.6 µs)", "(finding)"],
+        ["bun --smol on throughput (compiled prod)", "1.00x / 0.93x with, 0.99x / 0.92x without", "kept for memory"],
+        ["batched writes (cork, writev, one write per tick)", "not applicable: one request in flight per connection, each answer already one write, as the echo's", "no"],
+        ["fs-diff: lstat by (dir fd, name), page accounting without a regex per entry", "one page 2.33x -> 2.07x of find, same run", "yes"],
+        ["fs-diff: getdents64 on the O_NOFOLLOW fd instead of readdirSync through /proc/self/fd", "the /proc route cost 73 ms per 100 000 entries; one page 1.77x -> 1.50x", "yes"],
+        ["fs-diff: typed arrays straight to FFI, cached pointers, new Uint8Array instead of subarray", "tens of ns against a ~2 µs statx", "no"],
+        ["bench:fsdiff: a full GC before each timed run (the agent's run no longer pays for the in-process floor's 100 000 Stats)", "neighbouring runs 2.21x / 1.82x -> 1.68x / 1.55x", "yes (a change of measurement)"],
+      ],
+    ),
   ].join("\n");
 }
