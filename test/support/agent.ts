@@ -43,7 +43,10 @@ export interface SpawnedAgent {
   exitCode(): number | null;
   /** Resolves with the exit code when the process has exited. */
   exited: Promise<number>;
-  /** A raw frame client on the first socket. */
+  /**
+   * A raw frame client on the first socket, past its first frame (a ping answered): an idle control
+   * connection that had sent nothing was closed by --frame-timeout-secs (10 s) while a long test step ran.
+   */
   connect(): Promise<RawClient>;
   /** SIGTERM, wait for the exit (SIGKILL after 10 s), remove the temp dir; resolves with the exit code. */
   stop(): Promise<number>;
@@ -105,7 +108,12 @@ export async function spawnAgent(o: SpawnOptions = {}): Promise<SpawnedAgent> {
     console: () => out,
     exitCode: () => proc.exitCode,
     exited,
-    connect: () => RawClient.connect(sockets[0]!),
+    async connect() {
+      const c = await RawClient.connect(sockets[0]!);
+      const pong = (await c.request({ type: "ping" })) as { ok?: boolean } | null;
+      if (pong?.ok !== true) throw new Error(`the agent did not answer ping on a new connection: ${JSON.stringify(pong)}`);
+      return c;
+    },
     async stop() {
       if (proc.exitCode === null) {
         proc.kill("SIGTERM");
