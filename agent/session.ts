@@ -431,21 +431,30 @@ export class Session {
 
   private sendEvent(frame: EventFrame): void {
     if (this.closed) throw new Error("connection closed");
-    const t = this.transport;
-    if (t.writeTransient) {
-      const f = encodeFrameInto(frame, this.opts.maxFrameBytes, SCRATCH);
-      if (typeof f === "number") t.writeTransient(SCRATCH, f);
-      else t.write(f);
-    } else t.write(encodeFrame(frame, this.opts.maxFrameBytes));
+    this.put(this.encode(frame));
+  }
+
+  /**
+   * Encode a frame the cheapest way this transport allows: into SCRATCH (the frame's length) when it
+   * copies what it keeps, else a buffer of its own. Throws FrameTooLargeError.
+   */
+  private encode(value: unknown): Uint8Array | number {
+    const max = this.opts.maxFrameBytes;
+    return this.transport.writeTransient ? encodeFrameInto(value, max, SCRATCH) : encodeFrame(value, max);
+  }
+
+  /** Write what `encode` gave (SCRATCH must not have been written since). */
+  private put(frame: Uint8Array | number): void {
+    if (typeof frame === "number") this.transport.writeTransient!(SCRATCH, frame);
+    else this.transport.write(frame);
     this.wrote();
   }
 
   private sendAnswer(answer: Answer): void {
     if (this.closed) return;
-    const t = this.transport;
     let bytes: Uint8Array | number;
     try {
-      bytes = t.writeTransient ? encodeFrameInto(answer, this.opts.maxFrameBytes, SCRATCH) : encodeFrame(answer, this.opts.maxFrameBytes);
+      bytes = this.encode(answer);
     } catch (e) {
       const size = e instanceof FrameTooLargeError ? e.size : -1;
       bytes = encodeFrame({
@@ -458,9 +467,7 @@ export class Session {
         },
       });
     }
-    if (typeof bytes === "number") t.writeTransient!(SCRATCH, bytes);
-    else t.write(bytes);
-    this.wrote();
+    this.put(bytes);
   }
 
   /** Stop reading; close once queued answers are written. */
